@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs the test suite in the environment each part belongs to.
+#   tests/*/{inference,trainer,model}  -> model environment (vLLM, torch, peft)
+#   everything else (incl. tests/e2e)  -> stream environment (faust, River, the stack driver)
+# Usage: test.sh [unit|integration|e2e]...   (default: all three levels)
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+levels=("${@:-unit integration e2e}")
+read -r -a levels <<< "${levels[*]}"
+model_dirs=(inference trainer model)
+stream_paths=() model_paths=()
+for level in "${levels[@]}"; do
+  [ -d "tests/$level" ] || continue
+  for d in tests/"$level"/*/; do
+    [ -d "$d" ] || continue
+    name=$(basename "$d")
+    if [[ " ${model_dirs[*]} " == *" $name "* ]]; then model_paths+=("$d"); else stream_paths+=("$d"); fi
+  done
+done
+status=0
+run() {
+  local env=$1; shift
+  [ "$#" -gt 0 ] || return 0
+  echo "== pytest in the $env environment: $*"
+  "var/venv/$env/bin/python" -m pytest "$@"
+  local rc=$?
+  if [ "$rc" -ne 0 ]; then echo "== pytest ($env) failed with exit code $rc"; status=1; fi
+}
+run stream "${stream_paths[@]}"
+run model "${model_paths[@]}"
+exit $status

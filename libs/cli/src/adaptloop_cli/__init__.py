@@ -1,0 +1,1 @@
+"""The `adaptloop` command-line tool."""

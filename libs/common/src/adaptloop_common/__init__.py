@@ -1,0 +1,1 @@
+"""Cross-cutting pieces every adaptloop service uses the same way."""

@@ -1,0 +1,31 @@
+"""Every message shape of adaptloop, next to the topic it travels on."""
+
+from adaptloop_contracts.base import AdapterName, Event, InvalidEvent, ModelName, adapter_of, new_event_id, utc_now
+from adaptloop_contracts.inference import InferenceFeedback, InferenceLog
+from adaptloop_contracts.drift import DriftDetected
+from adaptloop_contracts.retrain import RetrainRequested
+from adaptloop_contracts.training import TrainingEvent, TrainingState
+from adaptloop_contracts.registry import RegistryEvent, RegistryEventType
+from adaptloop_contracts.topics import TOPICS, TopicNames, TopicSpec, decode_for_topic
+
+__all__ = [
+    "AdapterName",
+    "ModelName",
+    "adapter_of",
+    "TOPICS",
+    "DriftDetected",
+    "Event",
+    "InferenceFeedback",
+    "InferenceLog",
+    "InvalidEvent",
+    "RegistryEvent",
+    "RegistryEventType",
+    "RetrainRequested",
+    "TopicNames",
+    "TopicSpec",
+    "TrainingEvent",
+    "TrainingState",
+    "decode_for_topic",
+    "new_event_id",
+    "utc_now",
+]

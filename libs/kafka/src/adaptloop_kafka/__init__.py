@@ -1,0 +1,21 @@
+"""Kafka plumbing shared by the services: nothing here knows any business rule."""
+
+from adaptloop_kafka.admin import ensure_topics, wait_for_broker
+from adaptloop_kafka.consumer import ConsumedEvent, EventConsumer, RejectedEvent
+from adaptloop_kafka.dlq import DLQ_HEADERS, dead_letter_headers
+from adaptloop_kafka.producer import EventProducer, PublishError
+from adaptloop_kafka.tracing import context_from_headers, trace_headers
+
+__all__ = [
+    "DLQ_HEADERS",
+    "ConsumedEvent",
+    "EventConsumer",
+    "EventProducer",
+    "PublishError",
+    "RejectedEvent",
+    "context_from_headers",
+    "dead_letter_headers",
+    "ensure_topics",
+    "trace_headers",
+    "wait_for_broker",
+]

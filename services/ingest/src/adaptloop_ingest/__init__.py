@@ -1,0 +1,1 @@
+"""adaptloop ingest service."""
