@@ -41,19 +41,31 @@ def health_router(checks: dict[str, ReadinessCheck]) -> APIRouter:
 
 
 class BodySizeLimit:
-    """ASGI middleware: 413 for bodies over `max_bytes`, by header or by counting the stream."""
+    """ASGI middleware: 413 for bodies over `max_bytes`, by header or by counting the stream.
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    `path_limits` maps a path prefix to its own limit (e.g. a streamed upload route); the first
+    matching prefix wins.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int, path_limits: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.path_limits = dict(path_limits or {})
+
+    def _limit_for(self, path: str) -> int:
+        for prefix, limit in self.path_limits.items():
+            if path.startswith(prefix):
+                return limit
+        return self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self._limit_for(scope.get("path", ""))
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._reject(send)
+        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+            await self._reject(send, max_bytes)
             return
         seen = 0
 
@@ -62,17 +74,17 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > max_bytes:
                     raise _TooLarge
             return message
 
         try:
             await self.app(scope, limited_receive, send)
         except _TooLarge:
-            await self._reject(send)
+            await self._reject(send, max_bytes)
 
-    async def _reject(self, send: Send) -> None:
-        body = f'{{"detail":"request body larger than {self.max_bytes} bytes"}}'.encode()
+    async def _reject(self, send: Send, max_bytes: int) -> None:
+        body = f'{{"detail":"request body larger than {max_bytes} bytes"}}'.encode()
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
@@ -82,6 +94,7 @@ class _TooLarge(Exception):
     pass
 
 
-def install_common(app: FastAPI, *, max_body_bytes: int, checks: dict[str, ReadinessCheck]) -> None:
+def install_common(app: FastAPI, *, max_body_bytes: int, checks: dict[str, ReadinessCheck],
+                   path_limits: dict[str, int] | None = None) -> None:
     app.include_router(health_router(checks))
-    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes, path_limits=path_limits)

@@ -70,7 +70,10 @@ class EventConsumer:
             "group.id": group_id,
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
-            "session.timeout.ms": 30_000,
+            # Group joins wait on the session timeout on some brokers; 10 s keeps joins quick
+            # while librdkafka's background heartbeats keep a busy consumer in its group.
+            "session.timeout.ms": 10_000,
+            "heartbeat.interval.ms": 1_000,
             "max.poll.interval.ms": 300_000,
         }
         conf.update(config or {})
