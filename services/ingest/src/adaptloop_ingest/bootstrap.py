@@ -1,0 +1,156 @@
+"""Builds every object of the ingest service; nothing connects before the app starts."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from adaptloop_common.auth import TokenTable
+from adaptloop_common.http import ReadinessCheck, install_common
+from adaptloop_contracts.inference import INFERENCE_FEEDBACK, INFERENCE_LOGS
+from adaptloop_kafka import ConsumedEvent, EventConsumer, EventProducer, RejectedEvent
+from fastapi import FastAPI
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+from adaptloop_ingest.adapters.db import PostgresExampleStore, make_engine
+from adaptloop_ingest.adapters.kafka import BatchPublisher, ConsumerThread
+from adaptloop_ingest.adapters.migrate import upgrade_to_head
+from adaptloop_ingest.api import errors, events, examples
+from adaptloop_ingest.api.deps import Components
+from adaptloop_ingest.config import Settings
+from adaptloop_ingest.errors import UnstorableEvent
+from adaptloop_ingest.handlers import store_consumed_event
+from adaptloop_ingest.redaction import Redactor
+
+log = logging.getLogger(__name__)
+
+
+def build_redactor(settings: Settings) -> Redactor:
+    return Redactor.from_config(settings.redaction_rules, settings.redaction_patterns)
+
+
+def producer_config(settings: Settings) -> dict[str, str | int | float | bool]:
+    """librdkafka options: its own queue is kept larger than ours, so only ours ever fills."""
+    config: dict[str, str | int | float | bool] = {
+        "queue.buffering.max.messages": max(100_000, settings.producer_queue_max_messages + 1),
+        "message.timeout.ms": int(settings.publish_timeout_s * 1000),
+    }
+    config.update(settings.producer_config)
+    return config
+
+
+@dataclass
+class Runtime:
+    """The connected parts, started by the app's lifespan and stopped in reverse order."""
+
+    components: Components
+    checks: dict[str, ReadinessCheck]
+    publisher: BatchPublisher | None = None
+    consumer: ConsumerThread | None = None
+    dead_letter_producer: EventProducer | None = None
+
+    def start(self) -> None:
+        if self.publisher is not None:
+            self.publisher.start()
+        if self.consumer is not None:
+            self.consumer.start()
+
+    def stop(self) -> None:
+        if self.consumer is not None:
+            self.consumer.stop()
+        if self.dead_letter_producer is not None:
+            self.dead_letter_producer.flush()
+            self.dead_letter_producer.raw.close()
+        if self.publisher is not None:
+            undelivered = self.publisher.close()
+            if undelivered:
+                log.error("%d events were still undelivered at shutdown", undelivered)
+
+
+def connect(settings: Settings) -> Runtime:
+    """Migrate the schema and build the real producer, store and consumer (not yet started)."""
+    redactor = build_redactor(settings)
+    upgrade_to_head(settings.database_url, schema=settings.db_schema)
+    topics = settings.topic_names
+    store = PostgresExampleStore(
+        make_engine(settings.database_url, schema=settings.db_schema, pool_size=settings.db_pool_size),
+        page_size=settings.export_page_size,
+    )
+    producer = EventProducer(
+        settings.kafka_bootstrap, topics=topics, client_id="adaptloop-ingest", config=producer_config(settings)
+    )
+    publisher = BatchPublisher(
+        producer, max_messages=settings.producer_queue_max_messages, max_bytes=settings.producer_queue_max_bytes,
+        timeout_s=settings.publish_timeout_s,
+    )
+    consumer: ConsumerThread | None = None
+    dlq_producer: EventProducer | None = None
+    if settings.consumer_enabled:
+        dlq = dlq_producer = EventProducer(settings.kafka_bootstrap, topics=topics, client_id="adaptloop-ingest-dlq")
+
+        def make_consumer() -> EventConsumer:
+            return EventConsumer(
+                settings.kafka_bootstrap, group_id=settings.consumer_group,
+                topic_bases=[INFERENCE_LOGS, INFERENCE_FEEDBACK], producer=dlq, topics=topics,
+            )
+
+        def handle(consumed: ConsumedEvent) -> None:
+            try:
+                store_consumed_event(consumed, store=store, redactor=redactor)
+            except UnstorableEvent as exc:
+                raise RejectedEvent(str(exc)) from exc
+
+        consumer = ConsumerThread(make_consumer, handle)
+
+    async def broker_ready() -> tuple[bool, str]:
+        metadata = await asyncio.to_thread(producer.raw.list_topics, timeout=2.0)
+        return True, f"{len(metadata.brokers)} broker(s)"
+
+    async def database_ready() -> tuple[bool, str]:
+        await asyncio.to_thread(store.ping)
+        return True, "reachable"
+
+    checks: dict[str, ReadinessCheck] = {"broker": broker_ready, "database": database_ready}
+    if consumer is not None:
+        watched = consumer
+
+        async def consumer_ready() -> tuple[bool, str]:
+            return (True, "partitions assigned") if watched.assigned else (False, "waiting for partition assignment")
+
+        checks["consumer"] = consumer_ready
+    components = Components(settings=settings, publisher=publisher, store=store, redactor=redactor)
+    return Runtime(components=components, checks=checks, publisher=publisher, consumer=consumer,
+                   dead_letter_producer=dlq_producer)
+
+
+def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI:
+    """The ASGI app. Without `runtime`, the lifespan connects to the configured broker and database."""
+    checks: dict[str, ReadinessCheck] = {}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        live = runtime if runtime is not None else await asyncio.to_thread(connect, settings)
+        checks.update(live.checks)
+        app.state.components = live.components
+        live.start()
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(live.stop)
+
+    app = FastAPI(
+        title="adaptloop ingest",
+        version="1",
+        description="Logs and feedback over REST into Kafka, and the example store the trainer learns from.",
+        lifespan=lifespan,
+    )
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+    app.state.token_table = TokenTable(settings.tokens)
+    install_common(app, max_body_bytes=settings.max_body_bytes, checks=checks)
+    errors.install_error_handlers(app, retry_after_s=settings.retry_after_s)
+    app.include_router(events.router)
+    app.include_router(examples.router)
+    return app

@@ -1,0 +1,43 @@
+"""Ingest settings, read from `ADAPTLOOP_INGEST_*` environment variables."""
+
+from __future__ import annotations
+
+from adaptloop_common.settings import ServiceSettings
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+ProducerOption = str | int | float | bool
+
+
+class Settings(ServiceSettings):
+    """Where events go, where examples are kept, and the limits that keep memory bounded."""
+
+    model_config = SettingsConfigDict(env_prefix="ADAPTLOOP_INGEST_", extra="ignore")
+
+    port: int = 8001
+    database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/adaptloop"
+    """SQLAlchemy URL of the PostgreSQL database holding the example store."""
+    db_schema: str = Field(default="ingest", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    db_pool_size: int = 5
+    consumer_group: str = "ingest-examples"
+    """Kafka consumer group of the example store's consumer."""
+    consumer_enabled: bool = True
+
+    max_batch_items: int = Field(default=1000, ge=1)
+    """Most events (or examples) one request may carry; more is a 413."""
+    producer_queue_max_messages: int = Field(default=10_000, ge=1)
+    """Events handed to the producer and not yet acknowledged, across all requests; beyond: 503."""
+    producer_queue_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1)
+    publish_timeout_s: float = Field(default=30.0, gt=0)
+    """How long a request waits for the broker's acknowledgement before answering 503."""
+    retry_after_s: int = Field(default=1, ge=1)
+    """`Retry-After` sent with a 503."""
+    producer_config: dict[str, ProducerOption] = Field(default_factory=dict)
+    """Extra librdkafka producer options as JSON, e.g. `{"linger.ms": 20}` or SASL settings."""
+
+    redaction_rules: list[str] = Field(default_factory=lambda: ["email", "iban", "card", "phone", "account"])
+    """Built-in redaction rules to apply, as a JSON list (see docs/ingest.md)."""
+    redaction_patterns: dict[str, str] = Field(default_factory=dict)
+    """Custom rules as JSON `{"label": "regex"}`; a match is replaced by `[LABEL]`."""
+
+    export_page_size: int = Field(default=500, ge=1, le=10_000)

@@ -1,0 +1,116 @@
+"""Handlers: what ingest does with a submitted batch, a consumed event and a curated import.
+
+They take their dependencies as keyword arguments and know nothing of HTTP or Kafka loops.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from adaptloop_contracts import Event, InferenceFeedback, InferenceLog
+from adaptloop_contracts.inference import INFERENCE_FEEDBACK, INFERENCE_LOGS
+from adaptloop_kafka import ConsumedEvent
+from opentelemetry import trace
+from prometheus_client import Counter
+
+from adaptloop_ingest.errors import BatchRejected
+from adaptloop_ingest.examples import (
+    CuratedExample,
+    ExampleRepository,
+    StoreOutcome,
+    draft_from_curated,
+    draft_from_log,
+    rating_from_feedback,
+)
+from adaptloop_ingest.redaction import Redactor
+from adaptloop_ingest.submission import Rejection, parse_items, triage_events, triage_models
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer("adaptloop.ingest")
+
+SUBMITTED = Counter("adaptloop_ingest_events_accepted_total", "Events acknowledged by the broker", ["topic"])
+REJECTED = Counter("adaptloop_ingest_events_rejected_total", "Submitted items that failed validation", ["topic"])
+STORED = Counter("adaptloop_ingest_example_store_total", "Consumed events by what the example store did", ["outcome"])
+
+
+class Publisher(Protocol):
+    async def publish(self, topic_base: str, events: list[Event]) -> None: ...
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    event_ids: list[uuid.UUID]
+    rejected: list[Rejection] = field(default_factory=list)
+
+    def as_json_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"accepted": len(self.event_ids), "event_ids": [str(e) for e in self.event_ids]}
+        if self.rejected:
+            body["rejected"] = [r.as_dict() for r in self.rejected]
+        return body
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    example_ids: list[uuid.UUID]
+    imported: int
+    duplicates: int
+    rejected: list[Rejection] = field(default_factory=list)
+
+    def as_json_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "imported": self.imported,
+            "duplicates": self.duplicates,
+            "example_ids": [str(e) for e in self.example_ids],
+        }
+        if self.rejected:
+            body["rejected"] = [r.as_dict() for r in self.rejected]
+        return body
+
+
+TOPIC_EVENT_TYPES: dict[str, type[Event]] = {INFERENCE_LOGS: InferenceLog, INFERENCE_FEEDBACK: InferenceFeedback}
+
+
+async def submit_events(body: bytes, *, topic_base: str, publisher: Publisher, max_items: int) -> SubmitResult:
+    """Validate each item, publish the valid ones and return once the broker acknowledged all of them."""
+    with tracer.start_as_current_span(f"submit_events {topic_base}") as span:
+        triage = triage_events(parse_items(body, max_items=max_items), TOPIC_EVENT_TYPES[topic_base])
+        REJECTED.labels(topic_base).inc(len(triage.rejected))
+        span.set_attribute("adaptloop.accepted", len(triage.accepted))
+        span.set_attribute("adaptloop.rejected", len(triage.rejected))
+        if not triage.accepted:
+            raise BatchRejected([r.as_dict() for r in triage.rejected])
+        events = [event for _, event in triage.accepted]
+        await publisher.publish(topic_base, events)
+        SUBMITTED.labels(topic_base).inc(len(events))
+        return SubmitResult([e.event_id for e in events], triage.rejected)
+
+
+def store_consumed_event(consumed: ConsumedEvent, *, store: ExampleRepository, redactor: Redactor) -> StoreOutcome:
+    """Redact a consumed log or rating and record it; repeated deliveries change nothing."""
+    event = consumed.event
+    with tracer.start_as_current_span("store_consumed_event") as span:
+        span.set_attribute("adaptloop.event_id", str(event.event_id))
+        if isinstance(event, InferenceLog):
+            outcome = store.add_log(draft_from_log(event, redactor))
+        elif isinstance(event, InferenceFeedback):
+            outcome = store.add_rating(rating_from_feedback(event, redactor))
+        else:  # the consumer subscribes to the two topics above only
+            raise TypeError(f"unexpected event type {event.event_type!r} on {consumed.topic_base}")
+        span.set_attribute("adaptloop.outcome", outcome)
+    STORED.labels(outcome).inc()
+    return outcome
+
+
+def import_curated(body: bytes, *, store: ExampleRepository, redactor: Redactor, max_items: int) -> ImportResult:
+    """Validate, redact and store curated `{adapter, prompt, answer}` items."""
+    with tracer.start_as_current_span("import_curated"):
+        triage = triage_models(parse_items(body, max_items=max_items), CuratedExample.model_validate)
+        if not triage.accepted:
+            raise BatchRejected([r.as_dict() for r in triage.rejected])
+        results = store.add_curated([draft_from_curated(item, redactor) for _, item in triage.accepted])
+        imported = sum(1 for _, inserted in results if inserted)
+        return ImportResult([example_id for example_id, _ in results], imported, len(results) - imported,
+                            triage.rejected)
