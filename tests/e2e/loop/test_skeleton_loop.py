@@ -56,7 +56,7 @@ def test_loop_serves_a_version_that_did_not_exist(stack: Stack) -> None:
     assert resp.status_code in (200, 201), resp.text
     resp = httpx.post(registry + "/v1/adapters", headers=admin, json={
         "name": ADAPTER, "base_model": "tiny-llama",
-        "training_config": {"steps": 30, "rank": 8, "learning_rate": 3e-3, "min_examples": 16},
+        "training_config": {"steps": 30, "rank": 8, "learning_rate": 3e-3},
         "promotion_policy": {"mode": "auto"}})
     assert resp.status_code in (200, 201), resp.text
     versions_before = httpx.get(registry + f"/v1/adapters/{ADAPTER}/versions").json()

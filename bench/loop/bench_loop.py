@@ -1,0 +1,52 @@
+"""Time to adapter in the demo scenario, split by phase, and the tracing overhead of the drift service.
+
+Runs the demo (`adaptloop_demo.run.run_demo`) on the real stack and reads its summary; the tracing
+figure compares the drift service's throughput with tracing on and off in the same run
+(bench/drift/bench_drift.py provides the measurement).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "bench" / "results"
+
+
+def tracing_ratio() -> float | None:
+    """Drift throughput with tracing on / off, measured back to back by the drift benchmark."""
+    proc = subprocess.run([sys.executable, str(ROOT / "bench/drift/bench_drift.py"), "--tracing-ratio-only"],
+                          capture_output=True, text=True, timeout=900)
+    for line in reversed(proc.stdout.splitlines()):
+        if line.startswith("{"):
+            return json.loads(line).get("tracing_on_over_off")
+    print(proc.stdout[-2000:], proc.stderr[-2000:], file=sys.stderr)
+    return None
+
+
+def main() -> None:
+    from adaptloop_demo.run import run_demo
+
+    summary = run_demo(seed=0)
+    result = {
+        "time_to_adapter_s": summary["time_to_adapter_s"],
+        "shares": summary["shares"],
+        "tracing_on_over_off": tracing_ratio(),
+        "detection_delay_events": summary["detection_delay_events"],
+        "rating_before_swap": summary["rating_before_swap"],
+        "rating_after_swap": summary["rating_after_swap"],
+        "milestones": summary["milestones"],
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "loop.json").write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

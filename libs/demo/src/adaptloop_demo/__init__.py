@@ -1,0 +1,1 @@
+"""The continuous-adaptation scenario run by `make demo` (`adaptloop demo`)."""

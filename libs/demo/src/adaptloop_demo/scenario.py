@@ -1,0 +1,185 @@
+"""The continuous-adaptation scenario, step by step, against the real local stack.
+
+1. The tiny base model and an adapter `support` trained on capital markets are registered and
+   `support` serves production.
+2. Simulated users ask capital-markets questions and rate the answers.
+3. Midway the traffic shifts to security operations; drift is detected, a retrain is requested,
+   the trainer learns from the logged examples, the candidate passes the gate, is promoted,
+   and inference swaps it in while traffic flows.
+4. Quality on the new domain recovers; the timeline and figures are printed and reported.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from adaptloop_demo.traffic import Served, TrafficGenerator
+from adaptloop_devstack.stack import Stack
+from adaptloop_scenarios.corpus import generate_pairs
+
+ADAPTER = "support"
+OLD_DOMAIN = "capital_markets"
+NEW_DOMAIN = "security_ops"
+TRAINING_CONFIG = {"steps": 60, "rank": 8, "alpha": 16.0, "learning_rate": 3e-3, "batch_size": 8, "seq_len": 192}
+
+
+class DemoError(RuntimeError):
+    pass
+
+
+@dataclass
+class DemoParams:
+    seed: int = 0
+    users: int = 4
+    seed_examples: int = 160
+    requests_before_shift: int = 240
+    max_requests_after_shift: int = 900
+    requests_after_swap: int = 120
+    deadline_s: float = 13 * 60
+
+
+@dataclass
+class DemoResult:
+    params: DemoParams
+    shift_at: float = 0.0
+    first_new_version_at: float | None = None
+    old_version: str = "1"
+    new_version: str | None = None
+    served: list[Served] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    events: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    new_version_record: dict[str, Any] = field(default_factory=dict)
+
+
+def _wait(what: str, check: Callable[[], Any], timeout_s: float, interval_s: float = 0.5) -> Any:
+    deadline = time.monotonic() + timeout_s
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval_s)
+    raise DemoError(f"timed out after {timeout_s:.0f}s waiting for {what} (last: {last!r})")
+
+
+class Scenario:
+    def __init__(self, stack: Stack, params: DemoParams, console: Console) -> None:
+        self.stack = stack
+        self.params = params
+        self.console = console
+        cfg = stack.config
+        self.registry = httpx.Client(base_url=cfg.url("registry"), timeout=30)
+        self.trainer = httpx.Client(base_url=cfg.url("trainer"), timeout=30)
+        self.ingest = httpx.Client(base_url=cfg.url("ingest"), timeout=60)
+        self.admin = {"Authorization": f"Bearer {stack.tokens.token('admin')}"}
+        self.service = {"Authorization": f"Bearer {stack.tokens.token('trainer')}"}
+        self.result = DemoResult(params)
+
+    # -- step 1 ------------------------------------------------------------------------------
+    def register_and_train_first_version(self) -> None:
+        manifest = json.loads((self.stack.config.models_dir / "tiny-llama" / "manifest.json").read_text())
+        self._ok(self.registry.post("/v1/base-models", headers=self.admin, json={
+            "name": "tiny-llama", "version": "1", "location": "tiny-llama",
+            "weights_sha256": manifest["weights_sha256"]}), "register the base model", allow=(409,))
+        self._ok(self.registry.post("/v1/adapters", headers=self.admin, json={
+            "name": ADAPTER, "base_model": "tiny-llama", "training_config": TRAINING_CONFIG,
+            "promotion_policy": {"mode": "auto"}}), "register the adapter", allow=(409,))
+        pairs = generate_pairs(OLD_DOMAIN, self.params.seed_examples, seed=self.params.seed, split="train")
+        self._ok(self.ingest.post("/v1/examples", headers=self.service, json=[
+            {"adapter": ADAPTER, "prompt": p.prompt, "answer": p.answer} for p in pairs]), "import seed examples")
+        job = self._ok(self.trainer.post("/v1/jobs", headers=self.service, json={
+            "adapter": ADAPTER, "reason": "manual"}), "request the first training job")
+        job_id = job["job_id"]
+        final = _wait("the first training job", lambda: self._final_job(job_id), 600)
+        if final["state"] != "succeeded":
+            raise DemoError(f"the first training job ended {final['state']}: {final.get('error')}")
+        version = _wait("a production version", lambda: self._alias_version("production"), 120)
+        self.result.old_version = str(version)
+        _wait(f"inference to serve version {version}", lambda: self._served_version() == str(version), 120)
+
+    # -- steps 2-3 ---------------------------------------------------------------------------
+    def run_traffic(self, traffic: TrafficGenerator, progress: Progress) -> None:
+        p = self.params
+        old = generate_pairs(OLD_DOMAIN, p.requests_before_shift, seed=p.seed + 1, split="heldout")
+        new = generate_pairs(NEW_DOMAIN, p.max_requests_after_shift, seed=p.seed + 1, split="heldout")
+        started = time.monotonic()
+        task = progress.add_task(f"traffic on {OLD_DOMAIN}", total=len(old))
+        traffic.run(old, start_index=0, on_served=lambda s: progress.advance(task))
+        self.result.shift_at = time.time()
+        progress.update(task, description=f"shift: traffic on {NEW_DOMAIN}, waiting for a new version",
+                        total=len(old) + len(new))
+        after_swap = 0
+
+        def on_served(served: Served) -> None:
+            nonlocal after_swap
+            progress.advance(task)
+            if served.version not in (self.result.old_version, "base", "?"):
+                if self.result.new_version is None:
+                    self.result.new_version = served.version
+                    self.result.first_new_version_at = served.at
+                    progress.update(task, description=f"version {served.version} serves; measuring quality")
+                after_swap += 1
+
+        def stop() -> bool:
+            return after_swap >= p.requests_after_swap or time.monotonic() - started > p.deadline_s
+
+        traffic.run(new, start_index=len(old), stop=stop, on_served=on_served)
+        self.result.served = list(traffic.served)
+        self.result.failures = list(traffic.failures)
+        if self.result.new_version is not None:
+            record = self.registry.get(f"/v1/adapters/{ADAPTER}/versions/{self.result.new_version}")
+            if record.status_code == 200:
+                self.result.new_version_record = record.json()
+
+    # -- helpers -----------------------------------------------------------------------------
+    def _ok(self, resp: httpx.Response, what: str, allow: tuple[int, ...] = ()) -> Any:
+        if resp.status_code in allow:
+            return {}
+        if resp.status_code >= 400:
+            raise DemoError(f"could not {what}: {resp.status_code} {resp.text[:500]}")
+        return resp.json() if resp.content else {}
+
+    def _final_job(self, job_id: str) -> dict[str, Any] | None:
+        job = self.trainer.get(f"/v1/jobs/{job_id}").json()
+        return job if job.get("state") in ("succeeded", "failed", "cancelled", "rejected") else None
+
+    def _alias_version(self, alias: str) -> int | None:
+        resp = self.registry.get(f"/v1/adapters/{ADAPTER}")
+        if resp.status_code != 200:
+            return None
+        aliases = resp.json().get("aliases", {})
+        value = aliases.get(alias)
+        if isinstance(value, dict):
+            value = value.get("version")
+        return int(value) if value else None
+
+    def _served_version(self) -> str | None:
+        resp = httpx.post(self.stack.config.url("inference") + "/v1/completions", timeout=60,
+                          json={"model": ADAPTER, "prompt": "status", "max_tokens": 1, "temperature": 0})
+        return resp.headers.get("x-adaptloop-adapter-version") if resp.status_code == 200 else None
+
+
+def run_scenario(stack: Stack, params: DemoParams, console: Console) -> DemoResult:
+    """Steps 1-3 with a progress display; returns everything the report needs."""
+    scenario = Scenario(stack, params, console)
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                  TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(), console=console) as progress:
+        step = progress.add_task("registering the base model and training support v1", total=None)
+        scenario.register_and_train_first_version()
+        progress.update(step, description=f"support v{scenario.result.old_version} serves production",
+                        total=1, completed=1)
+        traffic = TrafficGenerator(inference_url=stack.config.url("inference"), ingest_url=stack.config.url("ingest"),
+                                   ingest_token=stack.tokens.token("trainer"), adapter=ADAPTER, users=params.users)
+        try:
+            scenario.run_traffic(traffic, progress)
+        finally:
+            traffic.close()
+    return scenario.result

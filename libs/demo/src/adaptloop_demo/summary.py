@@ -1,0 +1,83 @@
+"""The figures the demo states: detection delay, time to adapter by phase, quality before and after."""
+
+from __future__ import annotations
+
+from statistics import mean
+from typing import Any
+
+from adaptloop_demo.scenario import NEW_DOMAIN, DemoResult
+from adaptloop_demo.timeline import Milestone, events_between, milestones
+
+PHASES = ("detection", "training", "evaluation", "registration", "swap")
+
+
+def _find(version_record: dict[str, Any], key: str) -> float | None:
+    for where in (version_record.get("metrics") or {}, (version_record.get("evaluation") or {}).get("metrics") or {},
+                  version_record.get("evaluation") or {}):
+        if isinstance(where, dict) and isinstance(where.get(key), (int, float)):
+            return float(where[key])
+    return None
+
+
+def summarise(result: DemoResult) -> dict[str, Any]:
+    steps = milestones(result.events, shift_at=result.shift_at, first_new_at=result.first_new_version_at,
+                       new_version=result.new_version)
+    at = {m.name: m.at for m in steps}
+    new_domain = [s for s in result.served if s.domain == NEW_DOMAIN]
+    before = [s.score for s in new_domain if s.version == result.old_version]
+    after = [s.score for s in new_domain if result.new_version and s.version == result.new_version]
+    record = result.new_version_record
+    summary: dict[str, Any] = {
+        "old_version": result.old_version,
+        "new_version": result.new_version,
+        "requests": len(result.served),
+        "failed_requests": len(result.failures),
+        "detection_delay_events": (events_between(result.served, result.shift_at, at["drift detected"])
+                                   if "drift detected" in at else None),
+        "rating_before_swap": round(mean(before), 4) if before else None,
+        "rating_after_swap": round(mean(after), 4) if after else None,
+        "heldout_token_loss_before": _find(record, "heldout_token_loss_baseline"),
+        "heldout_token_loss_after": _find(record, "heldout_token_loss"),
+        "milestones": [{"name": m.name, "seconds_after_shift": round(m.at - result.shift_at, 2), "detail": m.detail}
+                       for m in steps],
+    }
+    summary["time_to_adapter_s"], summary["shares"] = _phases(at, result)
+    return summary
+
+
+def _phases(at: dict[str, float], result: DemoResult) -> tuple[float | None, dict[str, float]]:
+    """Split shift -> first request on the new version into the loop's phases."""
+    end = at.get("first request on the new version")
+    if end is None:
+        return None, {}
+    total = end - result.shift_at
+    t_detect = at.get("retrain requested", at.get("drift detected", result.shift_at))
+    t_train_start = at.get("training started", t_detect)
+    t_train_end = at.get("training finished", at.get("version registered", t_train_start))
+    train_seconds = _training_loop_seconds(result)
+    t_registered = at.get("promoted to production", at.get("version registered", t_train_end))
+    if train_seconds is not None and t_train_start + train_seconds < t_train_end:
+        training, evaluation = train_seconds, t_train_end - t_train_start - train_seconds
+    else:
+        training, evaluation = t_train_end - t_train_start, 0.0
+    spans = {
+        "detection": t_train_start - result.shift_at,
+        "training": training,
+        "evaluation": evaluation,
+        "registration": max(0.0, t_registered - t_train_end),
+        "swap": max(0.0, end - max(t_registered, t_train_end)),
+    }
+    return round(total, 2), {k: round(max(0.0, v) / total, 4) if total > 0 else 0.0 for k, v in spans.items()}
+
+
+def _training_loop_seconds(result: DemoResult) -> float | None:
+    for event in result.events.get("training.events", []):
+        metrics = event.get("metrics") or {}
+        for key in ("train_seconds", "training_seconds", "train_loop_seconds"):
+            if isinstance(metrics.get(key), (int, float)) and event.get("state") == "succeeded":
+                return float(metrics[key])
+    return None
+
+
+def milestone_rows(summary: dict[str, Any]) -> list[Milestone]:
+    return [Milestone(m["name"], m["seconds_after_shift"], m["detail"]) for m in summary["milestones"]]

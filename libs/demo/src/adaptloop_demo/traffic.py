@@ -1,0 +1,95 @@
+"""Simulated users: ask through the `openai` client, rate through ingest, remember what served."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import httpx
+from openai import OpenAI
+
+from adaptloop_demo.rating import POOR_BELOW, score
+from adaptloop_scenarios.corpus import ScenarioPair
+
+VERSION_HEADER = "x-adaptloop-adapter-version"
+EVENT_HEADER = "x-adaptloop-event-id"
+
+
+@dataclass(frozen=True)
+class Served:
+    """One answered request as the user saw it."""
+
+    index: int
+    at: float
+    domain: str
+    user: str
+    version: str
+    score: float
+    latency_s: float
+    rated: bool
+
+
+class TrafficGenerator:
+    """Sends questions from a list of pairs as several users, rates each answer."""
+
+    def __init__(self, *, inference_url: str, ingest_url: str, ingest_token: str, adapter: str,
+                 users: int = 4, max_tokens: int = 48) -> None:
+        self.adapter = adapter
+        self.users = users
+        self.max_tokens = max_tokens
+        self._client = OpenAI(base_url=inference_url + "/v1", api_key="adaptloop-demo", max_retries=0, timeout=120)
+        self._ingest = httpx.Client(base_url=ingest_url, timeout=30,
+                                    headers={"Authorization": f"Bearer {ingest_token}"})
+        self._lock = threading.Lock()
+        self.served: list[Served] = []
+        self.failures: list[str] = []
+
+    def close(self) -> None:
+        self._ingest.close()
+        self._client.close()
+
+    def ask(self, index: int, pair: ScenarioPair) -> Served | None:
+        user = f"user-{index % self.users}"
+        started = time.monotonic()
+        try:
+            raw = self._client.chat.completions.with_raw_response.create(
+                model=self.adapter, messages=[{"role": "user", "content": pair.prompt}],
+                max_tokens=self.max_tokens, temperature=0.0, user=user)
+        except Exception as exc:  # noqa: BLE001 - counted: the demo reports every failed request
+            with self._lock:
+                self.failures.append(f"{type(exc).__name__}: {exc}")
+            return None
+        latency = time.monotonic() - started
+        completion = raw.parse().choices[0].message.content or ""
+        rating = score(completion, pair.answer)
+        event_id = raw.headers.get(EVENT_HEADER)
+        rated = False
+        if event_id:
+            feedback = {"model": self.adapter, "inference_event_id": event_id, "score": rating,
+                        "correction": pair.answer if rating < POOR_BELOW else None,
+                        "metadata": {"user": user, "domain": pair.domain}}
+            rated = self._ingest.post("/v1/feedback", json=feedback).status_code == 202
+        served = Served(index, time.time(), pair.domain, user, raw.headers.get(VERSION_HEADER, "?"), rating,
+                        latency, rated)
+        with self._lock:
+            self.served.append(served)
+        return served
+
+    def run(self, pairs: Sequence[ScenarioPair], *, start_index: int,
+            stop: Callable[[], bool] = lambda: False, on_served: Callable[[Served], None] | None = None) -> int:
+        """Ask every pair (several users in parallel) until done or `stop()`; returns how many were asked."""
+        asked = 0
+        with ThreadPoolExecutor(max_workers=self.users) as pool:
+            for batch_start in range(0, len(pairs), self.users):
+                if stop():
+                    break
+                batch = pairs[batch_start: batch_start + self.users]
+                results = pool.map(lambda item: self.ask(start_index + asked + item[0], item[1]), enumerate(batch))
+                for served in results:
+                    if served is not None and on_served is not None:
+                        on_served(served)
+                asked += len(batch)
+        return asked
