@@ -142,3 +142,16 @@ def test_json_schemas_exported(tmp_path) -> None:  # type: ignore[no-untyped-def
     assert {p.name for p in paths} == {f"{t}.schema.json" for t in TOPICS}
     schema = json.loads((tmp_path / "inference.logs.schema.json").read_text())
     assert "prompt" in schema["properties"]
+
+
+def test_published_schemas_match_the_code(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """docs/schemas is what users' producers read: it must be regenerated when a contract changes."""
+    from pathlib import Path
+
+    from adaptloop_contracts.schemas import export
+
+    docs = Path(__file__).resolve().parents[3] / "docs" / "schemas"
+    for path in export(tmp_path):
+        published = docs / path.name
+        assert published.exists(), f"{published} missing: run `make schemas`"
+        assert published.read_text() == path.read_text(), f"{published} is stale: run `make schemas`"
