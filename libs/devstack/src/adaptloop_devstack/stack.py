@@ -24,9 +24,11 @@ from adaptloop_devstack.broker import BrokerStartError, find_tansu, port_open
 from adaptloop_devstack.paths import repo_root, var_dir, venv_python
 from adaptloop_devstack.postgres import ensure_database, sqlalchemy_url
 
-DEFAULT_PORTS = {"kafka": 9092, "inference": 8000, "ingest": 8001, "registry": 8002, "trainer": 8003, "drift": 8004}
-SERVICE_ENV = {"registry": "stream", "ingest": "stream", "drift": "stream", "trainer": "model", "inference": "model"}
-START_ORDER = ("registry", "ingest", "drift", "trainer", "inference")
+DEFAULT_PORTS = {"kafka": 9092, "inference": 8000, "ingest": 8001, "registry": 8002, "trainer": 8003, "drift": 8004,
+                 "dashboard": 8005}
+SERVICE_ENV = {"registry": "stream", "ingest": "stream", "drift": "stream", "trainer": "model", "inference": "model",
+               "dashboard": "stream"}
+START_ORDER = ("registry", "ingest", "drift", "trainer", "inference", "dashboard")
 BASE_MODEL = "tiny-llama"
 
 
@@ -137,6 +139,11 @@ class Stack:
                 "MODELS_DIR": str(cfg.models_dir),
                 "BASE_MODEL": cfg.base_model,
                 "ADAPTER_CACHE_DIR": str(home / "inference" / "adapters"),
+            },
+            "dashboard": {
+                "REGISTRY_URL": cfg.url("registry"),
+                "TRAINER_URL": cfg.url("trainer"),
+                "DRIFT_URL": cfg.url("drift"),
             },
         }
         prefix = f"ADAPTLOOP_{name.upper()}_"

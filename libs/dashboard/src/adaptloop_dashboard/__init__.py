@@ -1,0 +1,1 @@
+"""The adaptloop dashboard: one page over the registry, trainer and drift services."""

@@ -1,0 +1,55 @@
+"""Entry point: `python -m adaptloop_dashboard` (port 8005 by default)."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from importlib import resources
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse
+
+from adaptloop_common.http import install_common
+from adaptloop_common.telemetry import init_telemetry
+from adaptloop_dashboard.config import Settings
+from adaptloop_dashboard.overview import DriftHistory, gather
+
+
+def create_app(settings: Settings) -> FastAPI:
+    history = DriftHistory(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):  # type: ignore[no-untyped-def]
+        history.start()
+        yield
+        history.stop()
+
+    app = FastAPI(title="adaptloop dashboard", lifespan=lifespan)
+
+    async def always_ready() -> tuple[bool, str]:
+        return True, "serves whatever the services answer"
+
+    install_common(app, max_body_bytes=settings.max_body_bytes, checks={"page": always_ready})
+    page = resources.files("adaptloop_dashboard").joinpath("static/index.html").read_text()
+
+    @app.get("/", response_class=HTMLResponse)
+    async def index() -> str:
+        return page
+
+    @app.get("/api/overview")
+    async def overview() -> dict[str, Any]:
+        return await run_in_threadpool(gather, settings, history)
+
+    return app
+
+
+def main() -> None:
+    settings = Settings()
+    init_telemetry("adaptloop-dashboard", log_level=settings.log_level)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()
