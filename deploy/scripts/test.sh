@@ -17,6 +17,14 @@ for level in "${levels[@]}"; do
     if [[ " ${model_dirs[*]} " == *" $name "* ]]; then model_paths+=("$d"); else stream_paths+=("$d"); fi
   done
 done
+if [[ " ${levels[*]} " == *" e2e "* ]] && ! command -v chromium >/dev/null 2>&1; then
+  # The dashboard test drives a real headless browser: Debian's chromium package.
+  echo "== installing Debian's chromium for the dashboard test"
+  if command -v apt-get >/dev/null 2>&1; then
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >var/apt-chromium.log 2>&1 \
+      || echo "== could not install chromium (see var/apt-chromium.log); the dashboard test will fail"
+  fi
+fi
 status=0
 run() {
   local env=$1; shift

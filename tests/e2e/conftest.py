@@ -7,15 +7,22 @@ PostgreSQL, vLLM engine and all five services as separate processes.
 
 from __future__ import annotations
 
+import json
+import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
+from confluent_kafka import Consumer, Producer
 
 from adaptloop_devstack.broker import free_port
 from adaptloop_devstack.paths import var_dir
 from adaptloop_devstack.stack import DEFAULT_PORTS, Stack, StackConfig, StackError
+from adaptloop_scenarios.corpus import generate_pairs
 
 
 @pytest.fixture(scope="session")
@@ -30,7 +37,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         ports={name: free_port() for name in DEFAULT_PORTS},
         database=f"adaptloop_e2e_{uuid.uuid4().hex[:8]}",
         models_dir=models,
-        extra_env={"ADAPTLOOP_SPAN_FILE": str(home / "spans.jsonl")},
+        extra_env={"ADAPTLOOP_SPAN_FILE": str(home / "spans.jsonl"), "ADAPTLOOP_DASHBOARD_SAMPLE_INTERVAL_S": "0.5"},
     )
     running = Stack(config)
     try:
@@ -45,3 +52,113 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         from adaptloop_devstack.postgres import drop_database, ensure_database
 
         drop_database(ensure_database(config.database))
+
+
+ADAPTER = "support"
+SERVICES = ("inference", "ingest", "registry", "trainer", "drift", "dashboard")
+
+
+def wait_for(what: str, check, timeout_s: float):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout_s
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}; last: {last!r}")
+
+
+def complete(stack: Stack, prompt: str) -> httpx.Response:
+    resp = httpx.post(stack.config.url("inference") + "/v1/completions",
+                      json={"model": ADAPTER, "prompt": prompt, "max_tokens": 16, "temperature": 0}, timeout=120)
+    assert resp.status_code == 200, resp.text
+    return resp
+
+
+@dataclass(frozen=True)
+class ClosedLoop:
+    versions_before: list[int]
+    first_header: str
+    new_version: int
+    served_header: str
+    alias_moved: dict
+
+
+@pytest.fixture(scope="session")
+def closed_loop(stack: Stack) -> ClosedLoop:
+    """Register, log a request, request a retrain, and wait until the new version serves."""
+    admin = {"Authorization": f"Bearer {stack.tokens.token('admin')}"}
+    trainer = {"Authorization": f"Bearer {stack.tokens.token('trainer')}"}
+    registry = stack.config.url("registry")
+    manifest = json.loads((stack.config.models_dir / "tiny-llama" / "manifest.json").read_text())
+
+    resp = httpx.post(registry + "/v1/base-models", headers=admin, json={
+        "name": "tiny-llama", "version": "1", "location": "tiny-llama",
+        "weights_sha256": manifest["weights_sha256"]})
+    assert resp.status_code in (200, 201), resp.text
+    resp = httpx.post(registry + "/v1/adapters", headers=admin, json={
+        "name": ADAPTER, "base_model": "tiny-llama",
+        "training_config": {"steps": 30, "rank": 8, "learning_rate": 3e-3},
+        "promotion_policy": {"mode": "auto"}})
+    assert resp.status_code in (200, 201), resp.text
+    versions_before = _version_numbers(httpx.get(registry + f"/v1/adapters/{ADAPTER}/versions").json())
+
+    pairs = generate_pairs("capital_markets", 48, seed=7)
+    resp = httpx.post(stack.config.url("ingest") + "/v1/examples", headers=trainer,
+                      json=[{"adapter": ADAPTER, "prompt": p.prompt, "answer": p.answer} for p in pairs])
+    assert resp.status_code in (200, 201, 202), resp.text
+
+    first = complete(stack, pairs[0].prompt)
+    wait_for("drift to count the logged request", lambda: _drift_observations(stack) >= 1, 60)
+
+    producer = Producer({"bootstrap.servers": stack.config.bootstrap})
+    producer.produce("retrain.requested", key=ADAPTER.encode(), value=json.dumps({
+        "event_id": str(uuid.uuid4()), "event_type": "retrain.requested", "schema_version": 1,
+        "occurred_at": datetime.now(UTC).isoformat(), "model": ADAPTER, "reason": "manual",
+        "drift_event_ids": [], "base_model": None, "requested_by": "e2e-test"}).encode())
+    assert producer.flush(10) == 0
+
+    moved = _await_registry_event(stack, "adapter.alias_moved", timeout_s=600)
+    new_version = int(moved["version"])
+    served = wait_for(
+        f"inference to serve version {new_version}",
+        lambda: (r := complete(stack, pairs[1].prompt)).headers["x-adaptloop-adapter-version"] == str(new_version)
+        and r,
+        120,
+    )
+    return ClosedLoop(versions_before, first.headers["x-adaptloop-adapter-version"], new_version,
+                      served.headers["x-adaptloop-adapter-version"], moved)
+
+
+def _version_numbers(payload: object) -> list[int]:
+    items = payload.get("versions", payload) if isinstance(payload, dict) else payload
+    return [int(v["version"]) for v in items]  # type: ignore[union-attr]
+
+
+def _drift_observations(stack: Stack) -> int:
+    try:
+        state = httpx.get(stack.config.url("drift") + "/v1/state", timeout=5).json()
+    except (httpx.HTTPError, ValueError):
+        return 0
+    entry = state.get("adapters", {}).get(ADAPTER) or {}
+    return int(entry.get("observations", 0))
+
+
+def _await_registry_event(stack: Stack, event_type: str, timeout_s: float) -> dict:
+    consumer = Consumer({"bootstrap.servers": stack.config.bootstrap, "group.id": f"e2e-{uuid.uuid4()}",
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False,
+                         "session.timeout.ms": 10000})
+    consumer.subscribe(["registry.events"])
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline:
+            msg = consumer.poll(0.5)
+            if msg is None or msg.error():
+                continue
+            event = json.loads(msg.value())
+            if event["event_type"] == event_type and event["model"] == ADAPTER:
+                return event
+    finally:
+        consumer.close()
+    raise AssertionError(f"no {event_type} for {ADAPTER} on registry.events within {timeout_s}s")
