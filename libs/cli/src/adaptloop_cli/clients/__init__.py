@@ -1,0 +1,1 @@
+"""Small typed HTTP clients, one per service API."""

@@ -1,0 +1,83 @@
+"""The shared HTTP plumbing: bearer auth on mutating calls, unreachable and refused answers as `CliError`s."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import httpx
+
+from adaptloop_cli.errors import ServiceRefused, ServiceUnreachable
+
+TokenSource = Callable[[], str]
+
+
+def reason_of(response: httpx.Response) -> str:
+    """The server's own words: FastAPI `detail` (text or validation list), OpenAI `error.message`, or the body."""
+    try:
+        body: Any = response.json()
+    except ValueError:
+        text = response.text.strip()
+        return text[:500] if text else response.reason_phrase
+    if isinstance(body, dict):
+        detail = body.get("detail", body.get("error"))
+        if isinstance(detail, str):
+            return detail
+        if isinstance(detail, list):
+            return "; ".join(_validation_item(item) for item in detail) or str(body)
+        if isinstance(detail, dict) and isinstance(detail.get("message"), str):
+            return str(detail["message"])
+        if detail is not None:
+            return str(detail)
+    return str(body)[:500]
+
+
+def _validation_item(item: Any) -> str:
+    if not isinstance(item, dict):
+        return str(item)
+    loc = [str(part) for part in item.get("loc", []) if part != "body"]
+    where = ".".join(loc)
+    message = str(item.get("msg", item.get("reason", item)))
+    return f"{where}: {message}" if where else message
+
+
+class ServiceClient:
+    """One service's HTTP API; reads are open, `auth=True` calls carry the bearer token."""
+
+    service: ClassVar[str] = "service"
+
+    def __init__(self, base_url: str, *, token: TokenSource, timeout_s: float = 10.0,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._token = token
+        self._http = httpx.Client(base_url=self.base_url, timeout=timeout_s, transport=transport)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def request(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None,
+                auth: bool = False) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self._token()}"} if auth else {}
+        try:
+            response = self._http.request(method, path, json=json, params=params, headers=headers)
+        except httpx.TimeoutException as exc:
+            cause = f"no answer within the timeout: {exc.__class__.__name__}"
+            raise ServiceUnreachable(self.service, self.base_url, cause) from exc
+        except httpx.TransportError as exc:
+            raise ServiceUnreachable(self.service, self.base_url, str(exc) or exc.__class__.__name__) from exc
+        if response.status_code >= 400:
+            raise ServiceRefused(self.service, f"{method} {path}", response.status_code, reason_of(response))
+        return response
+
+    def get_json(self, path: str, *, params: dict[str, Any] | None = None) -> Any:
+        return self.request("GET", path, params=params).json()
+
+    def ready(self) -> tuple[bool, str]:
+        """Whether `/readyz` answers 200, and what it said otherwise; never raises."""
+        try:
+            response = self._http.get("/readyz")
+        except httpx.HTTPError as exc:
+            return False, f"unreachable ({exc.__class__.__name__})"
+        if response.status_code == 200:
+            return True, "ready"
+        return False, f"{response.status_code}: {reason_of(response)}"

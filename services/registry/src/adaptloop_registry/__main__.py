@@ -1,0 +1,3 @@
+from adaptloop_registry.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""I/O for the registry: the database and the artifact store."""

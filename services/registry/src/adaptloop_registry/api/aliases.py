@@ -1,0 +1,58 @@
+"""Routes: aliases (compare-and-swap moves, rollback, history) and canary promotion."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from adaptloop_registry import aliases
+from adaptloop_registry.api.deps import AdminCaller, Runtime
+from adaptloop_registry.catalog import lock_adapter
+from adaptloop_registry.models import AliasMove, AliasName, ReasonBody
+from adaptloop_registry.promotion import promote_canary
+
+router = APIRouter(prefix="/v1/adapters/{name}", tags=["aliases"])
+
+
+@router.get("/aliases/{alias}")
+def get_alias(name: str, alias: str, runtime: Runtime) -> dict[str, Any]:
+    with runtime.db.read() as conn:
+        return aliases.get_alias(conn, name, alias)
+
+
+@router.put("/aliases/{alias}", responses={409: {"description": "expected_version is stale"}})
+def move_alias(name: str, alias: AliasName, body: AliasMove, runtime: Runtime, caller: AdminCaller) -> dict[str, Any]:
+    with runtime.db.begin() as conn:
+        adapter = lock_adapter(conn, name)
+        answer = aliases.move_alias(conn, adapter, alias, to_version=body.version,
+                                    expected_version=body.expected_version, reason=body.reason,
+                                    caller=caller, base_url=runtime.base_url, weight=body.weight)
+    runtime.committed()
+    return answer
+
+
+@router.post("/aliases/{alias}/rollback")
+def rollback_alias(name: str, alias: str, body: ReasonBody, runtime: Runtime, caller: AdminCaller) -> dict[str, Any]:
+    with runtime.db.begin() as conn:
+        adapter = lock_adapter(conn, name)
+        answer = aliases.rollback_alias(conn, adapter, alias, reason=body.reason, caller=caller,
+                                        base_url=runtime.base_url)
+    runtime.committed()
+    return answer
+
+
+@router.get("/aliases/{alias}/history")
+def alias_history(name: str, alias: str, runtime: Runtime) -> list[dict[str, Any]]:
+    with runtime.db.read() as conn:
+        return aliases.alias_moves(conn, name, alias)
+
+
+@router.post("/canary/promote")
+def promote(name: str, body: ReasonBody, runtime: Runtime, caller: AdminCaller) -> list[dict[str, Any]]:
+    """Graduate the canary now: production takes its version and the canary alias is removed."""
+    with runtime.db.begin() as conn:
+        adapter = lock_adapter(conn, name)
+        moves = promote_canary(conn, adapter, reason=body.reason, caller=caller, base_url=runtime.base_url)
+    runtime.committed()
+    return moves

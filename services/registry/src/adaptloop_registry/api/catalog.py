@@ -1,0 +1,57 @@
+"""Routes: base models and adapters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from adaptloop_registry import catalog
+from adaptloop_registry.api.deps import AdminCaller, Runtime
+from adaptloop_registry.models import AdapterSpec, BaseModelSpec, PolicyChange
+
+router = APIRouter(prefix="/v1", tags=["catalog"])
+
+
+@router.post("/base-models", status_code=201)
+def register_base_model(spec: BaseModelSpec, runtime: Runtime, caller: AdminCaller) -> dict[str, Any]:
+    with runtime.db.begin() as conn:
+        answer = catalog.register_base_model(conn, spec, caller=caller)
+    runtime.committed()
+    return answer
+
+
+@router.get("/base-models")
+def list_base_models(runtime: Runtime) -> list[dict[str, Any]]:
+    with runtime.db.read() as conn:
+        return catalog.list_base_models(conn)
+
+
+@router.get("/base-models/{name}")
+def get_base_model(name: str, runtime: Runtime) -> dict[str, Any]:
+    with runtime.db.read() as conn:
+        return catalog.get_base_model(conn, name)
+
+
+@router.post("/adapters", status_code=201)
+def create_adapter(spec: AdapterSpec, runtime: Runtime, caller: AdminCaller) -> dict[str, Any]:
+    with runtime.db.begin() as conn:
+        return catalog.create_adapter(conn, spec, caller=caller)
+
+
+@router.get("/adapters")
+def list_adapters(runtime: Runtime) -> list[dict[str, Any]]:
+    with runtime.db.read() as conn:
+        return catalog.list_adapters(conn)
+
+
+@router.get("/adapters/{name}")
+def get_adapter(name: str, runtime: Runtime) -> dict[str, Any]:
+    with runtime.db.read() as conn:
+        return catalog.get_adapter(conn, name)
+
+
+@router.put("/adapters/{name}/promotion-policy")
+def set_promotion_policy(name: str, body: PolicyChange, runtime: Runtime, caller: AdminCaller) -> dict[str, Any]:
+    with runtime.db.begin() as conn:
+        return catalog.set_promotion_policy(conn, name, body.promotion_policy, caller=caller)

@@ -1,0 +1,66 @@
+"""Routes: adapter versions (registration, reads, retirement, load failures, served counts)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from adaptloop_registry import versions
+from adaptloop_registry.api.deps import AdminCaller, Runtime, TrainerCaller
+from adaptloop_registry.catalog import lock_adapter
+from adaptloop_registry.models import LoadFailure, ReasonBody, ServedReport, VersionSpec
+from adaptloop_registry.promotion import record_served
+
+router = APIRouter(prefix="/v1/adapters/{name}/versions", tags=["versions"])
+
+
+@router.post("", status_code=201, responses={200: {"description": "the same request_id was registered before"}})
+def register_version(name: str, spec: VersionSpec, runtime: Runtime, caller: TrainerCaller) -> JSONResponse:
+    with runtime.db.begin() as conn:
+        answer, created = versions.register_version(conn, name, spec, caller=caller, base_url=runtime.base_url)
+    if created:
+        runtime.committed()
+    return JSONResponse(answer, status_code=201 if created else 200)
+
+
+@router.get("")
+def list_versions(name: str, runtime: Runtime) -> list[dict[str, Any]]:
+    with runtime.db.read() as conn:
+        return versions.list_versions(conn, name, base_url=runtime.base_url)
+
+
+@router.get("/{number}")
+def get_version(name: str, number: int, runtime: Runtime) -> dict[str, Any]:
+    with runtime.db.read() as conn:
+        return versions.get_version(conn, name, number, base_url=runtime.base_url)
+
+
+@router.post("/{number}/retire")
+def retire_version(name: str, number: int, body: ReasonBody, runtime: Runtime, caller: AdminCaller) -> dict[str, Any]:
+    with runtime.db.begin() as conn:
+        answer = versions.retire_version(conn, name, number, reason=body.reason, caller=caller,
+                                         base_url=runtime.base_url)
+    runtime.committed()
+    return answer
+
+
+@router.post("/{number}/load-failures", status_code=201)
+def report_load_failure(name: str, number: int, body: LoadFailure, runtime: Runtime,
+                        caller: TrainerCaller) -> dict[str, Any]:
+    with runtime.db.begin() as conn:
+        answer = versions.record_load_failure(conn, name, number, body, caller=caller)
+    runtime.committed()
+    return answer
+
+
+@router.post("/{number}/served")
+def report_served(name: str, number: int, body: ServedReport, runtime: Runtime,
+                  caller: TrainerCaller) -> dict[str, Any]:
+    """Requests served by this version since the last report; drives canary graduation."""
+    with runtime.db.begin() as conn:
+        adapter = lock_adapter(conn, name)
+        answer = record_served(conn, adapter, number, body, caller=caller, base_url=runtime.base_url)
+    runtime.committed()
+    return answer

@@ -1,0 +1,114 @@
+"""Builds every object of a registry process; tests pass their own settings or producer in."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from adaptloop_common.auth import TokenTable
+from adaptloop_common.http import ReadinessCheck, install_common
+from adaptloop_kafka import EventProducer
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError, OperationalError
+from starlette.concurrency import run_in_threadpool
+
+from adaptloop_registry import migrate
+from adaptloop_registry.adapters.artifact_store import LocalArtifactStore
+from adaptloop_registry.adapters.db import Database
+from adaptloop_registry.api import aliases, artifacts, catalog, plan, versions
+from adaptloop_registry.config import Settings
+from adaptloop_registry.errors import RegistryError
+from adaptloop_registry.relay import OutboxRelay, RawProducer
+from adaptloop_registry.runtime import RegistryRuntime
+
+log = logging.getLogger(__name__)
+
+
+def build_runtime(settings: Settings, *, producer: RawProducer | None = None) -> RegistryRuntime:
+    """The database, artifact store and outbox relay; nothing connects until the app starts."""
+    db = Database(settings.database_url, schema=settings.db_schema, pool_size=settings.db_pool_size)
+    runtime = RegistryRuntime(settings=settings, db=db, store=LocalArtifactStore(settings.artifact_dir))
+    if settings.relay_enabled:
+        producer = producer or EventProducer(
+            settings.kafka_bootstrap, topics=settings.topic_names, client_id="adaptloop-registry",
+            config={"message.timeout.ms": int(settings.relay_publish_timeout_s * 1000)})
+        runtime.relay = OutboxRelay(db, producer, topics=settings.topic_names, batch_size=settings.relay_batch_size,
+                                    poll_interval_s=settings.relay_poll_interval_s,
+                                    publish_timeout_s=settings.relay_publish_timeout_s + 5.0)
+    return runtime
+
+
+def create_app(settings: Settings, *, runtime: RegistryRuntime | None = None) -> FastAPI:
+    """The HTTP app; its start migrates the database to head and starts the relay."""
+    runtime = runtime or build_runtime(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(migrate.upgrade, runtime.db)
+        if runtime.relay is not None:
+            runtime.relay.start()
+        try:
+            yield
+        finally:
+            if runtime.relay is not None:
+                await run_in_threadpool(runtime.relay.stop)
+                flush = getattr(runtime.relay.producer, "flush", None)
+                if flush is not None:
+                    await run_in_threadpool(flush, 5.0)
+            runtime.db.dispose()
+
+    app = FastAPI(title="adaptloop registry", version="1", lifespan=lifespan,
+                  description="Base models, adapters, versions, lineage, aliases, artifacts, serving plan.")
+    app.state.runtime = runtime
+    app.state.token_table = TokenTable(settings.tokens)
+    for module in (catalog, versions, aliases, artifacts, plan):
+        app.include_router(module.router)
+    install_common(app, max_body_bytes=settings.max_body_bytes, checks=_readiness_checks(runtime),
+                   path_limits={"/v1/artifacts/": settings.max_artifact_bytes})
+    _install_error_handlers(app)
+    _instrument(app)
+    return app
+
+
+def _readiness_checks(runtime: RegistryRuntime) -> dict[str, ReadinessCheck]:
+    async def database() -> tuple[bool, str]:
+        await run_in_threadpool(runtime.db.ping)
+        at_head = await run_in_threadpool(migrate.at_head, runtime.db)
+        return at_head, "migrations at head" if at_head else "migrations not at head"
+
+    async def relay() -> tuple[bool, str]:
+        if runtime.relay is None:
+            return True, "relay disabled"
+        if not runtime.relay.running:
+            return False, "relay thread not running"
+        age = time.monotonic() - runtime.relay.last_heartbeat
+        limit = runtime.relay.publish_timeout_s + 30.0
+        return age < limit, f"last iteration {age:.1f}s ago"
+
+    return {"database": database, "relay": relay}
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RegistryError)
+    async def _registry_error(_request: Request, exc: RegistryError) -> JSONResponse:
+        return JSONResponse({"detail": exc.message}, status_code=exc.status)
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(_request: Request, exc: IntegrityError) -> JSONResponse:
+        log.info("integrity conflict: %s", exc.orig)
+        return JSONResponse({"detail": "conflicts with a concurrent change; read the current state and retry"},
+                            status_code=409)
+
+    @app.exception_handler(OperationalError)
+    async def _database_down(_request: Request, exc: OperationalError) -> JSONResponse:
+        log.error("database unavailable: %s", exc.orig)
+        return JSONResponse({"detail": "database unavailable"}, status_code=503, headers={"Retry-After": "1"})
+
+
+def _instrument(app: FastAPI) -> None:
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")

@@ -1,0 +1,178 @@
+"""The outbox relay: publishes committed outbox rows to Kafka and marks them sent after the broker's ack.
+
+Several relays may run against one database. Each claims rows with `SELECT ... FOR UPDATE SKIP LOCKED`,
+so no row is in flight twice at once, and publishes a row only when every earlier unsent row of the
+same key is in its own claim, so one adapter's events reach the broker in commit order.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any, Protocol
+
+from adaptloop_contracts import TopicNames
+from adaptloop_kafka.tracing import trace_headers
+from confluent_kafka import KafkaError, Message
+from opentelemetry import propagate, trace
+from prometheus_client import Counter, Gauge
+from sqlalchemy import Connection, Row, func, select, update
+
+from adaptloop_registry.adapters.db import Database
+from adaptloop_registry.adapters.tables import outbox
+from adaptloop_registry.caller import utc_now
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer("adaptloop.registry")
+
+RELAYED = Counter("adaptloop_registry_outbox_published_total", "Outbox rows acknowledged by the broker")
+RELAY_FAILED = Counter("adaptloop_registry_outbox_failed_total", "Outbox rows the broker did not acknowledge")
+RELAY_ERRORS = Counter("adaptloop_registry_relay_errors_total", "Relay iterations that failed")
+UNSENT = Gauge("adaptloop_registry_outbox_claimed", "Rows claimed by the last relay iteration")
+
+
+class RawProducer(Protocol):
+    """What the relay needs from `adaptloop_kafka.EventProducer`."""
+
+    def produce_raw(self, topic: str, value: bytes | None, *, key: bytes | None,
+                    headers: list[tuple[str, bytes]] | None, on_delivery: Any = None) -> None: ...
+
+    def poll(self, timeout_s: float = 0.0) -> int: ...
+
+
+class OutboxRelay:
+    """Drains the outbox in batches; `run_once` is one claim-publish-mark transaction."""
+
+    def __init__(self, db: Database, producer: RawProducer, *, topics: TopicNames, batch_size: int = 100,
+                 poll_interval_s: float = 0.2, publish_timeout_s: float = 15.0, name: str = "relay") -> None:
+        self.db = db
+        self.producer = producer
+        self.topics = topics
+        self.batch_size = batch_size
+        self.poll_interval_s = poll_interval_s
+        self.publish_timeout_s = publish_timeout_s
+        self.name = name
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.last_heartbeat = 0.0
+
+    def run_once(self) -> int:
+        """Publish one batch; returns how many rows were acknowledged and marked sent."""
+        with self.db.begin() as conn:
+            claimed = list(conn.execute(
+                select(outbox).where(outbox.c.sent_at.is_(None)).order_by(outbox.c.id)
+                .limit(self.batch_size).with_for_update(skip_locked=True)))
+            if not claimed:
+                return 0
+            UNSENT.set(len(claimed))
+            rows = self._in_key_order(conn, claimed)
+            if not rows:
+                return 0
+            acked, failed = self._publish(rows)
+            if acked:
+                conn.execute(update(outbox).where(outbox.c.id.in_(acked)).values(sent_at=utc_now()))
+            for row_id, error in failed.items():
+                conn.execute(update(outbox).where(outbox.c.id == row_id)
+                             .values(attempts=outbox.c.attempts + 1, last_error=error[:2000]))
+            RELAYED.inc(len(acked))
+            RELAY_FAILED.inc(len(failed))
+            return len(acked)
+
+    @staticmethod
+    def _in_key_order(conn: Connection, claimed: list[Row[Any]]) -> list[Row[Any]]:
+        """Keep a claimed row only if no earlier unsent row of its key is held by another relay."""
+        mine = {r.id for r in claimed}
+        keys = {r.event_key for r in claimed}
+        upto = max(mine)
+        blocked: set[str] = set()
+        earlier = conn.execute(select(outbox.c.id, outbox.c.event_key).where(
+            outbox.c.sent_at.is_(None), outbox.c.event_key.in_(keys), outbox.c.id <= upto).order_by(outbox.c.id))
+        allowed: set[int] = set()
+        for row_id, key in earlier:
+            if row_id not in mine:
+                blocked.add(key)
+            elif key not in blocked:
+                allowed.add(row_id)
+        return [r for r in claimed if r.id in allowed]
+
+    def _publish(self, rows: list[Row[Any]]) -> tuple[list[int], dict[int, str]]:
+        acked: list[int] = []
+        failed: dict[int, str] = {}
+        pending = {r.id for r in rows}
+        done = threading.Event()
+        lock = threading.Lock()
+
+        def on_delivery(row_id: int) -> Any:
+            def _cb(err: KafkaError | None, _msg: Message) -> None:
+                with lock:
+                    if err is None:
+                        acked.append(row_id)
+                    else:
+                        failed[row_id] = str(err)
+                    pending.discard(row_id)
+                    if not pending:
+                        done.set()
+            return _cb
+
+        for row in rows:
+            carrier = {k: v for k, v in (("traceparent", row.traceparent), ("tracestate", row.tracestate)) if v}
+            with tracer.start_as_current_span("publish_outbox_event", context=propagate.extract(carrier),
+                                              kind=trace.SpanKind.PRODUCER,
+                                              attributes={"messaging.message.id": row.event_id}):
+                headers = trace_headers()
+            self.producer.produce_raw(self.topics(row.topic), row.payload.encode("utf-8"),
+                                      key=row.event_key.encode("utf-8"), headers=headers,
+                                      on_delivery=on_delivery(row.id))
+        deadline = time.monotonic() + self.publish_timeout_s
+        while not done.is_set() and time.monotonic() < deadline:
+            self.producer.poll(0.05)
+        with lock:
+            for row_id in pending:
+                failed.setdefault(row_id, f"no broker acknowledgement within {self.publish_timeout_s}s")
+            return list(acked), dict(failed)
+
+    # -- background thread -------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name=f"outbox-{self.name}", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        """Something was committed: look now instead of at the next poll."""
+        self._wake.set()
+
+    def stop(self, timeout_s: float = 20.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive() and not self._stop.is_set()
+
+    def _loop(self) -> None:
+        backoff = self.poll_interval_s
+        while not self._stop.is_set():
+            self.last_heartbeat = time.monotonic()
+            try:
+                published = self.run_once()
+                backoff = self.poll_interval_s
+            except Exception:
+                RELAY_ERRORS.inc()
+                log.exception("outbox relay %s: iteration failed; retrying in %.1fs", self.name, backoff)
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+                continue
+            if published < self.batch_size:
+                self._wake.wait(self.poll_interval_s)
+                self._wake.clear()
+
+
+def pending_count(conn: Connection) -> int:
+    return int(conn.execute(select(func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None))).scalar_one())

@@ -1,0 +1,27 @@
+"""The objects one registry process works with, built by `bootstrap` and reached by the HTTP handlers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from adaptloop_registry.adapters.artifact_store import ArtifactStore
+from adaptloop_registry.adapters.db import Database
+from adaptloop_registry.config import Settings
+from adaptloop_registry.relay import OutboxRelay
+
+
+@dataclass
+class RegistryRuntime:
+    settings: Settings
+    db: Database
+    store: ArtifactStore
+    relay: OutboxRelay | None = None
+
+    @property
+    def base_url(self) -> str:
+        return self.settings.artifact_base_url
+
+    def committed(self) -> None:
+        """Called after a transaction that wrote outbox rows, so the relay publishes them promptly."""
+        if self.relay is not None:
+            self.relay.wake()

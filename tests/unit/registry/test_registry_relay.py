@@ -1,0 +1,83 @@
+"""The outbox relay's bookkeeping with a fake producer on a throwaway SQLite file (nothing running)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from adaptloop_contracts import RegistryEvent, TopicNames
+from adaptloop_registry import migrate
+from adaptloop_registry.adapters.db import Database
+from adaptloop_registry.adapters.tables import outbox
+from adaptloop_registry.caller import Caller
+from adaptloop_registry.outbox import enqueue
+from adaptloop_registry.relay import OutboxRelay
+from sqlalchemy import select
+
+
+class FakeProducer:
+    """Records messages; acknowledges them on poll unless told to fail."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+        self.sent: list[tuple[str, bytes, bytes, dict[str, bytes]]] = []
+        self._pending: list[Any] = []
+
+    def produce_raw(self, topic: str, value: bytes | None, *, key: bytes | None,
+                    headers: list[tuple[str, bytes]] | None, on_delivery: Any = None) -> None:
+        assert value is not None and key is not None
+        self.sent.append((topic, key, value, dict(headers or [])))
+        self._pending.append(on_delivery)
+
+    def poll(self, timeout_s: float = 0.0) -> int:
+        callbacks, self._pending = self._pending, []
+        for cb in callbacks:
+            cb("broker down" if self.fail else None, None)
+        return len(callbacks)
+
+
+def make_db(tmp_path: Path) -> Database:
+    db = Database(f"sqlite:///{tmp_path / 'r.db'}")
+    migrate.upgrade(db)
+    return db
+
+
+def stage(db: Database, model: str, trace: dict[str, str] | None = None) -> str:
+    with db.begin() as conn:
+        return enqueue(conn, RegistryEvent(event_type="base_model.registered", model=model),
+                       caller=Caller("alice", trace or {}))
+
+
+def test_marks_sent_only_after_the_ack_and_keeps_order(tmp_path: Path) -> None:
+    db = make_db(tmp_path)
+    traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    ids = [stage(db, f"m{i % 2}", {"traceparent": traceparent}) for i in range(5)]
+    failing = FakeProducer(fail=True)
+    relay = OutboxRelay(db, failing, topics=TopicNames("p."), publish_timeout_s=1)
+    assert relay.run_once() == 0
+    with db.begin() as conn:
+        rows = list(conn.execute(select(outbox).order_by(outbox.c.id)))
+    assert all(r.sent_at is None and r.attempts == 1 and r.last_error for r in rows)
+
+    ok = FakeProducer()
+    assert OutboxRelay(db, ok, topics=TopicNames("p."), publish_timeout_s=1).run_once() == 5
+    assert [RegistryEvent.from_json_bytes(v).event_id for _, _, v, _ in ok.sent] == [
+        RegistryEvent.from_json_bytes(v).event_id for _, _, v, _ in failing.sent]
+    assert [str(RegistryEvent.from_json_bytes(v).event_id) for _, _, v, _ in ok.sent] == ids
+    assert {t for t, _, _, _ in ok.sent} == {"p.registry.events"}
+    assert ok.sent[0][3]["traceparent"].decode().split("-")[1] == "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert OutboxRelay(db, ok, topics=TopicNames("p."), publish_timeout_s=1).run_once() == 0
+
+
+def test_a_silent_broker_leaves_rows_unsent(tmp_path: Path) -> None:
+    db = make_db(tmp_path)
+    stage(db, "m")
+
+    class Silent(FakeProducer):
+        def poll(self, timeout_s: float = 0.0) -> int:
+            return 0
+
+    assert OutboxRelay(db, Silent(), topics=TopicNames(), publish_timeout_s=0.2).run_once() == 0
+    with db.begin() as conn:
+        row = conn.execute(select(outbox)).one()
+    assert row.sent_at is None and "no broker acknowledgement" in row.last_error
