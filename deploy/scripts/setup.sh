@@ -8,7 +8,7 @@ cd "$(dirname "$0")/../.."
 PY=${PYTHON:-python3.11}
 command -v "$PY" >/dev/null || PY=python3
 
-LIBS="-e libs/contracts -e libs/kafka -e libs/common -e libs/devstack -e libs/scenarios -e libs/cli -e libs/demo"
+LIBS="-e libs/contracts -e libs/kafka -e libs/common -e libs/devstack -e libs/scenarios -e libs/cli -e libs/demo -e libs/dashboard"
 declare -A SERVICES=(
   [stream]="-e services/registry -e services/ingest -e services/drift"
   [model]="-e services/inference -e services/trainer"
