@@ -137,12 +137,13 @@ def _version_numbers(payload: object) -> list[int]:
 
 
 def _drift_observations(stack: Stack) -> int:
+    """Events drift has taken in for the adapter (logs plus ratings), from its state endpoint."""
     try:
         state = httpx.get(stack.config.url("drift") + "/v1/state", timeout=5).json()
     except (httpx.HTTPError, ValueError):
         return 0
-    entry = state.get("adapters", {}).get(ADAPTER) or {}
-    return int(entry.get("observations", 0))
+    entries = [e for e in state.get("adapters", []) if e.get("adapter") == ADAPTER]
+    return sum(int(e.get("logs", 0)) + int(e.get("ratings", 0)) for e in entries)
 
 
 def _await_registry_event(stack: Stack, event_type: str, timeout_s: float) -> dict:

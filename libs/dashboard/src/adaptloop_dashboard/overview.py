@@ -50,9 +50,12 @@ class DriftHistory:
                 self._stop.wait(self._settings.sample_interval_s)
 
     def record(self, state: dict[str, Any], at: float) -> None:
-        adapters = state.get("adapters", {}) if isinstance(state, dict) else {}
+        adapters = state.get("adapters", []) if isinstance(state, dict) else []
+        if isinstance(adapters, dict):
+            adapters = [{"adapter": name, **entry} for name, entry in adapters.items()]
         with self._lock:
-            for name, entry in adapters.items():
+            for entry in adapters:
+                name = f"{entry.get('adapter')} v{entry.get('adapter_version') or 'base'}"
                 ring = self._samples.setdefault(name, deque(maxlen=self._settings.history_samples))
                 ring.append({"at": at, "values": numeric_leaves(entry)})
 
