@@ -1,0 +1,1 @@
+"""I/O of the inference service: the vLLM engine, the registry's HTTP API and Kafka."""

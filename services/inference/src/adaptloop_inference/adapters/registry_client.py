@@ -1,0 +1,90 @@
+"""The registry's HTTP API as the inference service uses it (docs/service-apis.md)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from adaptloop_inference.errors import AdapterRejected
+from adaptloop_inference.plan import AdapterPlan, AliasTarget, ServingPlan, VersionArtifacts, VersionRef
+
+_CHUNK = 1 << 16
+
+
+class RegistryClient:
+    """Reads the serving plan and artifacts; reports load failures with a `trainer` token."""
+
+    def __init__(self, base_url: str, *, token: str | None, timeout_s: float,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self._http = httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout_s, transport=transport)
+        self._token = token
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def fetch_plan(self) -> ServingPlan:
+        response = await self._http.get("/v1/serving-plan")
+        response.raise_for_status()
+        return parse_serving_plan(response.json())
+
+    async def download_artifact(self, sha256: str, dest: Path) -> None:
+        """Stream `GET /v1/artifacts/{sha256}` to `dest`; a body of another hash is refused for good."""
+        digest = hashlib.sha256()
+        try:
+            async with self._http.stream("GET", f"/v1/artifacts/{sha256}") as response:
+                if response.status_code == 404:
+                    raise AdapterRejected(f"artifact {sha256} not found in the registry", kind="artifact_missing",
+                                          permanent=False)
+                response.raise_for_status()
+                with dest.open("wb") as fh:
+                    async for chunk in response.aiter_bytes(_CHUNK):
+                        digest.update(chunk)
+                        fh.write(chunk)
+        except httpx.HTTPError as exc:
+            raise AdapterRejected(f"download of {sha256} failed: {exc}", kind="download_failed",
+                                  permanent=False) from exc
+        if digest.hexdigest() != sha256:
+            raise AdapterRejected(f"artifact {sha256} downloaded with sha256 {digest.hexdigest()}",
+                                  kind="hash_mismatch")
+
+    async def report_load_failure(self, ref: VersionRef, *, replica: str, reason: str) -> None:
+        if not self._token:
+            raise RuntimeError("no registry token configured (ADAPTLOOP_INFERENCE_REGISTRY_TOKEN)")
+        response = await self._http.post(
+            f"/v1/adapters/{ref.name}/versions/{ref.version}/load-failures",
+            json={"replica": replica, "reason": reason[:1000]},
+            headers={"Authorization": f"Bearer {self._token}"},
+        )
+        response.raise_for_status()
+
+    async def reachable(self) -> bool:
+        try:
+            response = await self._http.get("/healthz", timeout=2.0)
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
+
+
+def parse_serving_plan(body: dict[str, Any]) -> ServingPlan:
+    """`{adapters: [{name, base_model, aliases: {alias: {version, weight}}, versions: {"n": {...}}}]}`."""
+    adapters: dict[str, AdapterPlan] = {}
+    for item in body.get("adapters", []):
+        aliases = {
+            alias: AliasTarget(int(target["version"]), _weight(target.get("weight")))
+            for alias, target in (item.get("aliases") or {}).items()
+            if target and target.get("version") is not None
+        }
+        versions = {
+            int(number): VersionArtifacts(str(files["weights_sha256"]), str(files["config_sha256"]))
+            for number, files in (item.get("versions") or {}).items()
+            if files and files.get("weights_sha256") and files.get("config_sha256")
+        }
+        adapters[item["name"]] = AdapterPlan(item["name"], str(item.get("base_model") or ""), aliases, versions)
+    return ServingPlan(adapters)
+
+
+def _weight(value: Any) -> float | None:
+    return None if value is None else float(value)

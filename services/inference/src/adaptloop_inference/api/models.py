@@ -1,0 +1,34 @@
+"""`GET /v1/models`: every servable name (base model, adapters, aliases, versions)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from adaptloop_inference.api.auth import ApiKey
+from adaptloop_inference.api.deps import Swaps
+from adaptloop_inference.api.errors import NO_VERSION, VERSION_HEADER
+from adaptloop_inference.errors import ModelNotFound
+
+router = APIRouter(tags=["openai"])
+
+
+def _card(model_id: str, created: int) -> dict[str, Any]:
+    return {"id": model_id, "object": "model", "created": created, "owned_by": "adaptloop"}
+
+
+@router.get("/v1/models")
+async def list_models(swaps: Swaps, _key: ApiKey) -> JSONResponse:
+    created = int(time.time())
+    data = [_card(m, created) for m in swaps.table.model_ids()]
+    return JSONResponse({"object": "list", "data": data}, headers={VERSION_HEADER: NO_VERSION})
+
+
+@router.get("/v1/models/{model_id:path}")
+async def retrieve_model(model_id: str, swaps: Swaps, _key: ApiKey) -> JSONResponse:
+    if model_id not in swaps.table.model_ids():
+        raise ModelNotFound(f"The model `{model_id}` does not exist")
+    return JSONResponse(_card(model_id, int(time.time())), headers={VERSION_HEADER: NO_VERSION})

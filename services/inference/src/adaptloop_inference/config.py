@@ -1,0 +1,64 @@
+"""Inference settings, read from `ADAPTLOOP_INFERENCE_*` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from adaptloop_common.settings import ServiceSettings
+from pydantic import Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+
+class Settings(ServiceSettings):
+    """What the replica serves, where it finds models and adapters, and how large its engine is."""
+
+    model_config = SettingsConfigDict(env_prefix="ADAPTLOOP_INFERENCE_", extra="ignore")
+
+    port: int = 8000
+    replica_id: str = ""
+    """Name of this replica in load-failure reports and consumer groups (default: host name and pid)."""
+
+    registry_url: str = "http://127.0.0.1:8002"
+    registry_token: SecretStr | None = None
+    """Bearer token (role `trainer`) used only to report adapters this replica could not load."""
+    registry_timeout_s: float = 10.0
+
+    models_dir: Path = Path("var/models")
+    base_model: str = "tiny-llama"
+    """Name of the base model; its weights live in `models_dir/base_model` and clients use it as a model id."""
+    adapter_cache_dir: Path = Path("var/inference/adapters")
+
+    max_loras: int = Field(default=4, ge=1)
+    """Adapters that may run in one engine batch (old and new version overlap during a swap)."""
+    max_lora_rank: int = Field(default=16, ge=1)
+    max_cpu_loras: int = Field(default=8, ge=1)
+    supported_lora_modules: str = "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj"
+    """Module names an adapter may target; anything else is refused before loading."""
+    max_model_len: int = 256
+    max_num_seqs: int = 16
+    dtype: str = "float32"
+    gpu_memory_utilization: float = 0.5
+    """Used by GPU builds of vLLM only; the CPU build sizes its cache from VLLM_CPU_KVCACHE_SPACE."""
+    seed: int = 0
+
+    reconcile_interval_s: float = Field(default=10.0, gt=0)
+    log_queue_size: int = Field(default=10_000, ge=1)
+    log_batch_size: int = Field(default=200, ge=1)
+    log_delivery_timeout_ms: int = Field(default=30_000, ge=1000)
+    """An inference log not acknowledged by the broker within this time is counted as dropped."""
+
+    api_keys: str = ""
+    """Accepted client API keys as sha256 hex digests separated by commas; empty means no key needed."""
+    default_max_tokens: int = 16
+
+    @property
+    def base_model_dir(self) -> Path:
+        return self.models_dir / self.base_model
+
+    @property
+    def supported_modules(self) -> frozenset[str]:
+        return frozenset(m.strip() for m in self.supported_lora_modules.split(",") if m.strip())
+
+    @property
+    def api_key_digests(self) -> frozenset[str]:
+        return frozenset(d.strip().lower() for d in self.api_keys.split(",") if d.strip())

@@ -1,0 +1,16 @@
+"""A full log queue drops and counts instead of blocking the request."""
+
+from __future__ import annotations
+
+from adaptloop_contracts import InferenceLog
+from adaptloop_inference.adapters.kafka_logs import KafkaLogPublisher
+from adaptloop_kafka import EventProducer
+
+
+def test_a_full_queue_drops_and_counts() -> None:
+    publisher = KafkaLogPublisher(lambda: EventProducer("127.0.0.1:1"), queue_size=2, batch_size=10)
+    event = InferenceLog(model="support", request_id="r", base_model="tiny", prompt="p", completion="c",
+                         prompt_tokens=1, completion_tokens=1, latency_ms=1.0)
+    results = [publisher.submit(event, key="support", headers=[]) for _ in range(3)]
+    assert results == [True, True, False]
+    assert publisher.counts == {"delivered": 0, "dropped": 1, "queued": 2}

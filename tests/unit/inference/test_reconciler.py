@@ -1,0 +1,43 @@
+"""Registry events trigger a sync from the serving plan; the plan is the truth."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from adaptloop_contracts import RegistryEvent
+from adaptloop_inference.adapter_cache import AdapterCache
+from adaptloop_inference.adapter_files import AdapterLimits
+from adaptloop_inference.reconciler import Reconciler
+from adaptloop_inference.swap_manager import SwapManager
+from inference_fakes import FakeEngine, FakeRegistry
+
+
+async def test_events_wake_a_sync_and_registration_prefetches(tmp_path: Path) -> None:
+    registry, engine = FakeRegistry(tmp_path / "reg"), FakeEngine()
+    cache = AdapterCache(tmp_path / "c", registry=registry, limits=AdapterLimits(16, frozenset({"q_proj", "v_proj"})))
+    swaps = SwapManager(engine=engine, cache=cache, registry=registry, base_model="tiny", replica_id="r")
+    reconciler = Reconciler(swaps=swaps, registry=registry, cache=cache, base_model="tiny", interval_s=3600)
+    task = asyncio.create_task(reconciler.run())
+    await asyncio.wait_for(reconciler.wait_synced(), 5)
+
+    v1 = registry.publish("support", 1)
+    reconciler.on_registry_event(RegistryEvent(event_type="adapter.version_registered", model="support", version=1,
+                                               sha256=v1.weights_sha256, base_model="tiny",
+                                               details={"config_sha256": v1.config_sha256}))
+    for _ in range(100):
+        if registry.downloads == 2:
+            break
+        await asyncio.sleep(0.01)
+    assert registry.downloads == 2, "files fetched on registration, before any promotion"
+
+    registry.set_plan({"support": ({"production": 1}, {1: v1})})
+    reconciler.on_registry_event(RegistryEvent(event_type="adapter.alias_moved", model="support", version=1,
+                                               alias="production"))
+    for _ in range(100):
+        if "support" in swaps.table.adapters:
+            break
+        await asyncio.sleep(0.01)
+    assert swaps.table.resolve("support", split_key="u").header_value == "1"
+    assert registry.downloads == 2, "the promotion reused the prefetched files"
+    task.cancel()
