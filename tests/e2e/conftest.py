@@ -109,6 +109,8 @@ def closed_loop(stack: Stack) -> ClosedLoop:
                       json=[{"adapter": ADAPTER, "prompt": p.prompt, "answer": p.answer} for p in pairs])
     assert resp.status_code in (200, 201, 202), resp.text
 
+    # Inference learns of new adapters from the registry's serving plan (periodic reconciliation).
+    wait_for("inference to list the adapter", lambda: _lists_model(stack, ADAPTER), 60)
     first = complete(stack, pairs[0].prompt)
     wait_for("drift to count the logged request", lambda: _drift_observations(stack) >= 1, 60)
 
@@ -134,6 +136,14 @@ def closed_loop(stack: Stack) -> ClosedLoop:
 def _version_numbers(payload: object) -> list[int]:
     items = payload.get("versions", payload) if isinstance(payload, dict) else payload
     return [int(v["version"]) for v in items]  # type: ignore[union-attr]
+
+
+def _lists_model(stack: Stack, name: str) -> bool:
+    try:
+        models = httpx.get(stack.config.url("inference") + "/v1/models", timeout=5).json()
+    except (httpx.HTTPError, ValueError):
+        return False
+    return any(m.get("id") == name for m in models.get("data", []))
 
 
 def _drift_observations(stack: Stack) -> int:

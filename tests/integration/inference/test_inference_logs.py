@@ -54,6 +54,7 @@ def test_each_request_is_logged_with_version_logprob_and_trace(
     assert event.prompt.startswith("<s><|user|>\nBrakes squeal.")
     assert event.completion == response.json()["choices"][0]["message"]["content"]
     assert event.completion_tokens == response.json()["usage"]["completion_tokens"]
+    assert str(event.event_id) == response.headers["x-adaptloop-event-id"]
     assert event.mean_logprob is not None and event.mean_logprob <= 0
     assert headers["traceparent"].decode().split("-")[1] == traceparent.split("-")[1]
 

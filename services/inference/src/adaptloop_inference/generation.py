@@ -7,6 +7,7 @@ HTTP layer turns the chunks into OpenAI JSON or server-sent events.
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -68,6 +69,8 @@ class Generation:
     started: float
     trace_context: Context
     result: GenerationResult = field(default_factory=GenerationResult)
+    log_event_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    """The `event_id` of this request's `inference.log`, told to the client so it can rate the answer."""
 
     @property
     def served_version(self) -> str:
@@ -145,6 +148,7 @@ class GenerationService:
         ref = generation.admission.resolution.ref
         metrics.VERSION_REQUESTS.labels(ref.name if ref else self._base_model, generation.served_version).inc()
         event = InferenceLog(
+            event_id=generation.log_event_id,
             model=request.model,
             request_id=request.request_id,
             adapter_version=ref.version if ref else None,

@@ -14,6 +14,8 @@ from adaptloop_inference.errors import InferenceError
 log = logging.getLogger(__name__)
 
 VERSION_HEADER = "x-adaptloop-adapter-version"
+EVENT_HEADER = "x-adaptloop-event-id"
+"""The `event_id` of the request's `inference.log` event: what feedback refers to."""
 NO_VERSION = "none"
 """Header value of responses no model produced (errors, listings)."""
 

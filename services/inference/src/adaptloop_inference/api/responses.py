@@ -11,7 +11,7 @@ from typing import Any
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from adaptloop_inference import metrics
-from adaptloop_inference.api.errors import VERSION_HEADER
+from adaptloop_inference.api.errors import EVENT_HEADER, VERSION_HEADER
 from adaptloop_inference.generation import Generation, GenerationService
 from adaptloop_inference.ports import GenerationChunk
 
@@ -41,7 +41,7 @@ async def complete(service: GenerationService, generation: Generation, body: Cal
         metrics.REQUESTS.labels(endpoint, "error").inc()
         raise
     metrics.REQUESTS.labels(endpoint, "ok").inc()
-    return JSONResponse(body(generation), headers={VERSION_HEADER: generation.served_version})
+    return JSONResponse(body(generation), headers=served_headers(generation))
 
 
 def stream(service: GenerationService, generation: Generation, chunk_body: ChunkBody, endpoint: str,
@@ -67,8 +67,13 @@ def stream(service: GenerationService, generation: Generation, chunk_body: Chunk
 
     return StreamingResponse(
         events(), media_type="text/event-stream",
-        headers={VERSION_HEADER: generation.served_version, "cache-control": "no-cache"},
+        headers={**served_headers(generation), "cache-control": "no-cache"},
     )
+
+
+def served_headers(generation: Generation) -> dict[str, str]:
+    """Which version served, and the log event to send feedback against."""
+    return {VERSION_HEADER: generation.served_version, EVENT_HEADER: str(generation.log_event_id)}
 
 
 def _sse(payload: dict[str, Any]) -> str:
