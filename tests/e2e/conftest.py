@@ -8,6 +8,7 @@ PostgreSQL, vLLM engine and all five services as separate processes.
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -45,13 +46,24 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     except StackError as exc:
         running.down()
         pytest.fail(f"the local stack did not start: {exc}", pytrace=False)
+    pids = {name: running.pid_of(name) for name in ("broker", *DEFAULT_PORTS) if running.pid_of(name)}
     try:
         yield running
     finally:
         running.down()
+        survivors = [f"{name} (pid {pid})" for name, pid in pids.items() if _alive(pid)]
         from adaptloop_devstack.postgres import drop_database, ensure_database
 
         drop_database(ensure_database(config.database))
+        assert not survivors, f"`down` left processes of the stack running: {survivors}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 ADAPTER = "support"

@@ -77,6 +77,10 @@ class Stack:
         self._pid_file(name).write_text(str(proc.pid))
         return proc.pid
 
+    def pid_of(self, name: str) -> int | None:
+        """The pid of a running part of this stack (None when it is not running)."""
+        return self._alive(name)
+
     def _alive(self, name: str) -> int | None:
         try:
             pid = int(self._pid_file(name).read_text())
