@@ -20,8 +20,8 @@ import hashlib
 import json
 import random
 import sys
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Sequence
 
 from adaptloop_scenarios.domains import DOMAIN_SPECS, DomainSpec
 
@@ -50,7 +50,7 @@ def pair_id_of(domain: str, prompt: str, answer: str) -> str:
 
 def split_of(domain: str, prompt: str) -> str:
     """The split a prompt belongs to, fixed by a hash of domain and prompt."""
-    digest = hashlib.sha256(f"{domain}\x1f{prompt}".encode("utf-8")).digest()
+    digest = hashlib.sha256(f"{domain}\x1f{prompt}".encode()).digest()
     bucket = int.from_bytes(digest[:4], "big") % 1000
     return "heldout" if bucket < _HELDOUT_PER_MILLE else "train"
 
@@ -109,7 +109,7 @@ def generate_pairs(
 def mixed_corpus(n_per_domain: int, seed: int = 0) -> list[ScenarioPair]:
     """Train pairs of every domain, interleaved round-robin (for tokenizer and pretraining)."""
     per_domain = [generate_pairs(d, n_per_domain, seed=seed, split="train") for d in DOMAINS]
-    return [pair for group in zip(*per_domain) for pair in group]
+    return [pair for group in zip(*per_domain, strict=True) for pair in group]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -7,9 +7,9 @@ Placeholders in braces are filled with a value from the slot of that name.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Mapping
 
 
 @dataclass(frozen=True)

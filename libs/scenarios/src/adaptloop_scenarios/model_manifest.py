@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = "adaptloop-model-manifest/1"

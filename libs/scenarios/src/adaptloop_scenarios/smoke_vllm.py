@@ -11,8 +11,9 @@ import argparse
 import os
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
+from typing import Any
 
 from adaptloop_scenarios.corpus import generate_pairs
 from adaptloop_scenarios.tiny_model import ensure_tiny_model
@@ -45,7 +46,7 @@ def train_smoke_adapter(model_dir: Path, out_dir: Path, *, domain: str, steps: i
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    model.save_pretrained(out_dir)
+    model.save_pretrained(str(out_dir))
     return out_dir
 
 
@@ -75,11 +76,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"engine started in {time.monotonic() - started:.1f}s (dtype={args.dtype})")
         greedy = SamplingParams(temperature=0.0, max_tokens=64)
         question = generate_pairs(args.domain, 1, seed=5, split="heldout")[0].prompt
-        messages = [{"role": "user", "content": question}]
+        messages: list[Any] = [{"role": "user", "content": question}]
         base = llm.chat(messages, greedy)[0].outputs[0].text
-        adapted = llm.chat(
-            messages, greedy, lora_request=LoRARequest("smoke", 1, str(adapter))
-        )[0].outputs[0].text
+        lora = LoRARequest("smoke", 1, str(adapter))
+        adapted = llm.chat(messages, greedy, lora_request=lora)[0].outputs[0].text
     print(f"question: {question}\nbase:     {base}\nadapted:  {adapted}")
     changed = base != adapted
     print(f"lora changed output: {changed}")

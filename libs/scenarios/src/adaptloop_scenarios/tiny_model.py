@@ -1,6 +1,6 @@
 """Build a tiny Llama model locally and deterministically, servable by vLLM on CPU.
 
-A byte-level BPE tokenizer and a few-million-parameter ``LlamaForCausalLM`` are
+A byte-level BPE tokenizer and a ``LlamaForCausalLM`` of about a million parameters are
 trained on the scenario corpus of all domains, briefly, so that greedy outputs
 look like the corpus while a LoRA adapter can still improve a single domain.
 The same seed gives byte-identical files. Needs the ``model`` extra.
@@ -9,16 +9,13 @@ The same seed gives byte-identical files. Needs the ``model`` extra.
 from __future__ import annotations
 
 import argparse
-import fcntl
 import math
-import shutil
-import tempfile
 import time
-import uuid
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 from adaptloop_scenarios.corpus import mixed_corpus
 from adaptloop_scenarios.model_manifest import (
@@ -26,6 +23,7 @@ from adaptloop_scenarios.model_manifest import (
     verify_model_dir,
     write_manifest,
 )
+from adaptloop_scenarios.staged_dir import build_lock, staged_dir
 from adaptloop_scenarios.tiny_tokenizer import pair_messages, render_chat, train_tokenizer
 
 if TYPE_CHECKING:
@@ -162,11 +160,11 @@ def _pretrain(
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
-        recent = (recent + [loss.item()])[-10:]
+        recent = [*recent, loss.item()][-10:]
         if progress is not None:
             progress(step + 1, steps, recent[-1])
     model.eval()
-    return round(sum(recent) / len(recent), 6) if recent else float("nan")
+    return round(sum(recent) / len(recent), 6)
 
 
 def _train_and_save(
@@ -192,24 +190,6 @@ def _train_and_save(
     return param_count, final_loss
 
 
-def _make_readable(model_dir: Path) -> None:
-    """Temporary directories are private; a model directory is read by other users too."""
-    model_dir.chmod(0o755)
-    for path in model_dir.iterdir():
-        path.chmod(0o644)
-
-
-def _replace_dir(new: Path, out_dir: Path) -> None:
-    """Move a finished build into place; an old directory is moved aside first, then removed."""
-    old: Path | None = None
-    if out_dir.exists():
-        old = out_dir.with_name(f".{out_dir.name}.old-{uuid.uuid4().hex[:8]}")
-        out_dir.rename(old)
-    new.rename(out_dir)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def build_tiny_model(
     out_dir: Path,
     *,
@@ -218,12 +198,19 @@ def build_tiny_model(
     progress: ProgressCallback | None = None,
     spec: TinyModelSpec = TinyModelSpec(),
 ) -> BuildResult:
-    """Build into a temporary sibling of ``out_dir``, then move it into place."""
-    started = time.monotonic()
+    """Build under a lock into a temporary sibling of ``out_dir``, then move it into place."""
     out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.building-", dir=out_dir.parent))
-    try:
+    with build_lock(out_dir):
+        return _build_locked(out_dir, seed=seed, steps=steps, progress=progress, spec=spec)
+
+
+def _build_locked(
+    out_dir: Path, *, seed: int, steps: int, progress: ProgressCallback | None, spec: TinyModelSpec
+) -> BuildResult:
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    started = time.monotonic()
+    with staged_dir(out_dir) as work:
         param_count, final_loss = _train_and_save(
             work, seed=seed, steps=steps, spec=spec, progress=progress
         )
@@ -235,10 +222,6 @@ def build_tiny_model(
             "spec": asdict(spec),
         }
         manifest = write_manifest(work, build)
-        _make_readable(work)
-        _replace_dir(work, out_dir)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     return BuildResult(
         path=out_dir,
         weights_sha256=manifest["weights_sha256"],
@@ -248,26 +231,15 @@ def build_tiny_model(
     )
 
 
-@contextmanager
-def _build_lock(out_dir: Path) -> Iterator[None]:
-    """Serialise builds of the same directory across processes."""
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    with (out_dir.parent / f".{out_dir.name}.lock").open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def existing_build(out_dir: Path, *, seed: int, steps: int) -> dict[str, Any] | None:
-    """The manifest of a valid build of (seed, steps) in ``out_dir``, else None."""
+    """The manifest of a valid default-spec build of (seed, steps) in ``out_dir``, else None."""
     try:
         manifest = verify_model_dir(Path(out_dir))
     except ModelDirInvalid:
         return None
+    wanted = {"seed": seed, "steps": steps, "spec": asdict(TinyModelSpec())}
     build = manifest.get("build", {})
-    if build.get("seed") != seed or build.get("steps") != steps:
+    if any(build.get(key) != value for key, value in wanted.items()):
         return None
     return manifest
 
@@ -281,9 +253,9 @@ def ensure_tiny_model(
 ) -> Path:
     """Reuse a verified build in ``out_dir`` or build one; returns ``out_dir``."""
     out_dir = Path(out_dir)
-    with _build_lock(out_dir):
+    with build_lock(out_dir):
         if existing_build(out_dir, seed=seed, steps=steps) is None:
-            build_tiny_model(out_dir, seed=seed, steps=steps, progress=progress)
+            _build_locked(out_dir, seed=seed, steps=steps, progress=progress, spec=TinyModelSpec())
     return out_dir
 
 
@@ -317,8 +289,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 bar.update(task, completed=step, loss=loss)
 
             if args.force:
-                with _build_lock(args.out):
-                    build_tiny_model(args.out, seed=args.seed, steps=args.steps, progress=report)
+                build_tiny_model(args.out, seed=args.seed, steps=args.steps, progress=report)
             else:
                 ensure_tiny_model(args.out, args.seed, steps=args.steps, progress=report)
     manifest = verify_model_dir(args.out)
