@@ -11,7 +11,7 @@ import httpx
 import pytest
 from adaptloop_cli.clients.base import reason_of
 from adaptloop_cli.settings import CliSettings
-from conftest import TOKEN, Cli, FakeServices
+from cli_fakes import TOKEN, Cli, FakeServices
 
 
 def test_promote_moves_the_alias_with_cas_against_what_the_registry_said(cli: Cli, fake: FakeServices) -> None:

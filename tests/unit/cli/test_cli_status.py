@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import Cli, FakeServices, make_job
+from cli_fakes import Cli, FakeServices, make_job
 
 DRIFT_STATE = {"models": {"support": {"adapter_version": 2, "observations": 1200, "signals": {
     "quality": {"detector": "ADWIN", "observations": 1200, "estimate": 0.41, "drifting": True, "detections": 1,

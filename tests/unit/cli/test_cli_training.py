@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from adaptloop_cli import drift as drift_command
 from adaptloop_cli.errors import CliError
-from conftest import TOKEN, Cli, FakeServices, make_job
+from cli_fakes import TOKEN, Cli, FakeServices, make_job
 
 
 def _script(fake: FakeServices, *states: tuple[str, float], **final: object) -> None:
