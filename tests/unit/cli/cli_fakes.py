@@ -1,4 +1,4 @@
-"""Fakes for the CLI tests: a fake of the services' HTTP ports (registry, trainer, drift, ...) behind one httpx.MockTransport."""
+"""Fakes for the CLI tests: the services' HTTP ports (registry, trainer, drift, ...) on one MockTransport."""
 
 from __future__ import annotations
 
