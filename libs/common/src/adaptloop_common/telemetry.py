@@ -89,6 +89,10 @@ def init_telemetry(service_name: str, *, log_level: str = "INFO") -> None:
     if span_file:
         provider.add_span_processor(BatchSpanProcessor(JsonLinesSpanExporter(span_file), schedule_delay_millis=200))
     trace.set_tracer_provider(provider)
+    # Outgoing HTTP calls between services carry the trace context (traceparent) too.
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+
+    HTTPXClientInstrumentor().instrument()
 
 
 def shutdown_telemetry() -> None:
