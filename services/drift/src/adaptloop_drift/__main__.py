@@ -1,0 +1,3 @@
+from adaptloop_drift.main import main
+
+main()

@@ -1,0 +1,60 @@
+"""HTTP: health, readiness, metrics, OpenAPI, detector state and pause/resume per adapter."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from adaptloop_common.auth import Principal, TokenTable, require_role
+from adaptloop_common.http import ReadinessCheck, install_common
+from fastapi import Depends, FastAPI, HTTPException, Path
+from pydantic import BaseModel
+
+AdapterPath = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+Operator = Annotated[Principal, Depends(require_role("trainer"))]
+
+
+class PauseAccepted(BaseModel):
+    adapter: str
+    paused: bool
+    detail: str = "applied when the policy agent consumes the command (normally within a second)"
+
+
+def create_http_app(
+    *,
+    tokens: str,
+    max_body_bytes: int,
+    checks: dict[str, ReadinessCheck],
+    detector_state: Callable[[], list[dict[str, Any]]],
+    policy_state: Callable[[], dict[str, dict[str, Any]]],
+    set_paused: Callable[[str, bool, str], None],
+) -> FastAPI:
+    app = FastAPI(title="adaptloop drift", version="1")
+    app.state.token_table = TokenTable(tokens)
+    install_common(app, max_body_bytes=max_body_bytes, checks=checks)
+
+    @app.get("/v1/state", tags=["state"])
+    def get_state() -> dict[str, Any]:
+        """Detector state of every adapter version on this worker, and the policy state per adapter."""
+        return {"adapters": detector_state(), "policy": policy_state()}
+
+    @app.get("/v1/adapters/{name}/state", tags=["state"])
+    def get_adapter_state(name: AdapterPath) -> dict[str, Any]:
+        versions = [v for v in detector_state() if v["adapter"] == name]
+        policy = policy_state().get(name)
+        if not versions and policy is None:
+            raise HTTPException(404, f"adapter {name!r} has no drift state on this worker")
+        return {"adapter": name, "versions": versions, "policy": policy}
+
+    @app.post("/v1/adapters/{name}/pause", status_code=202, tags=["policy"])
+    def pause(name: AdapterPath, who: Operator) -> PauseAccepted:
+        """Stop retrain requests for the adapter (detection continues)."""
+        set_paused(name, True, who.actor)
+        return PauseAccepted(adapter=name, paused=True)
+
+    @app.post("/v1/adapters/{name}/resume", status_code=202, tags=["policy"])
+    def resume(name: AdapterPath, who: Operator) -> PauseAccepted:
+        set_paused(name, False, who.actor)
+        return PauseAccepted(adapter=name, paused=False)
+
+    return app

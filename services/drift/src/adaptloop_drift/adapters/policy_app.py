@@ -1,0 +1,156 @@
+"""The faust app: the policy agent over drift.detected, training.events, registry.events and pause commands.
+
+Policy state lives in the faust table `policy` (changelog topic `<app id>-policy-changelog`),
+so it survives restarts and moves with its partition on a rebalance. Every input is keyed by
+adapter name, so one adapter's detections, training events and commands meet in one partition.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+from adaptloop_contracts import (
+    DriftDetected,
+    InvalidEvent,
+    RegistryEvent,
+    TopicNames,
+    TrainingEvent,
+    adapter_of,
+)
+from adaptloop_contracts.drift import DRIFT_DETECTED
+from adaptloop_contracts.registry import REGISTRY_EVENTS
+from adaptloop_contracts.training import TRAINING_EVENTS
+from adaptloop_kafka import EventProducer, context_from_headers, dead_letter_headers, trace_headers
+from opentelemetry import trace
+
+from adaptloop_drift.adapters import metrics
+from adaptloop_drift.policy import AdapterPolicyState, DriftPolicy
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer("adaptloop.drift")
+POLICY_TABLE = "policy"
+PARTITIONS = 4
+
+
+def control_topic(app_id: str) -> str:
+    """Internal topic carrying pause/resume commands, keyed by adapter."""
+    return f"{app_id}.control"
+
+
+def internal_topics(app_id: str) -> dict[str, int]:
+    """Topics the drift service needs beyond the contract's; created before faust starts."""
+    return {f"{app_id}-{POLICY_TABLE}-changelog": PARTITIONS, control_topic(app_id): PARTITIONS}
+
+
+@dataclass
+class PolicyRuntime:
+    app: faust.App
+    table: Any
+
+    def states(self) -> dict[str, dict[str, Any]]:
+        return {k.decode() if isinstance(k, bytes) else str(k): json.loads(v)
+                for k, v in list(self.table.data.items())}
+
+    def ready(self) -> bool:
+        try:
+            return bool(self.app.consumer.assignment()) and not self.app.rebalancing
+        except Exception:
+            return False
+
+
+def _broker_url(bootstrap: str) -> str:
+    return ";".join(f"kafka://{h.strip()}" for h in bootstrap.split(",") if h.strip())
+
+
+def build_policy_app(
+    *,
+    app_id: str,
+    bootstrap: str,
+    topics: TopicNames,
+    producer: EventProducer,
+    policy: DriftPolicy,
+    data_dir: str,
+    rebalance_timeout_s: float,
+) -> PolicyRuntime:
+    app = faust.App(
+        app_id,
+        broker=_broker_url(bootstrap),
+        value_serializer="raw",
+        key_serializer="raw",
+        web_enabled=False,
+        topic_allow_declare=False,
+        topic_disable_leader=True,
+        topic_partitions=PARTITIONS,
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=rebalance_timeout_s,
+        broker_heartbeat_interval=1.0,
+        broker_rebalance_timeout=rebalance_timeout_s,
+        datadir=data_dir,
+        store="memory://",
+    )
+    table = app.Table(POLICY_TABLE, default=None, key_type=bytes, value_type=bytes, partitions=PARTITIONS)
+    names = {topics(DRIFT_DETECTED): DRIFT_DETECTED, topics(TRAINING_EVENTS): TRAINING_EVENTS,
+             topics(REGISTRY_EVENTS): REGISTRY_EVENTS, control_topic(app_id): "control"}
+    source = app.topic(*names, key_type=bytes, value_type=bytes)
+
+    def dead_letter(message: Any, reason: str) -> None:
+        headers = list(message.headers or []) + dead_letter_headers(
+            topic=message.topic, partition=message.partition, offset=message.offset, reason=reason, consumer=app_id)
+        producer.produce_raw(message.topic + ".dlq", message.value, key=message.key, headers=headers)
+        producer.flush(30.0)
+        metrics.DEAD_LETTERED.labels(message.topic).inc()
+        log.warning("dead-lettered %s[%s]@%s: %s", message.topic, message.partition, message.offset, reason[:200])
+
+    def handle(message: Any) -> None:
+        base = names[message.topic]
+        try:
+            if base == "control":
+                command = json.loads(message.value)
+                adapter, paused = str(command["adapter"]), bool(command["paused"])
+            elif base == DRIFT_DETECTED:
+                event: Any = DriftDetected.from_json_bytes(message.value)
+                adapter = adapter_of(event.model)
+            elif base == TRAINING_EVENTS:
+                event = TrainingEvent.from_json_bytes(message.value)
+                adapter = adapter_of(event.model)
+            else:
+                event = RegistryEvent.from_json_bytes(message.value)
+                adapter = adapter_of(event.model)
+        except InvalidEvent as exc:
+            dead_letter(message, exc.reason)
+            return
+        except (ValueError, KeyError, TypeError) as exc:
+            dead_letter(message, f"invalid control command: {exc}")
+            return
+        key = adapter.encode()
+        raw = table.get(key)
+        state = AdapterPolicyState.from_json(json.loads(raw) if raw is not None else None)
+        if base == "control":
+            policy.set_paused(state, paused)
+            log.info("adapter %s %s (actor %s)", adapter, "paused" if paused else "resumed", command.get("actor"))
+        elif base == DRIFT_DETECTED:
+            request = policy.on_drift_detected(state, event)
+            if request is not None:
+                ctx = context_from_headers(message.headers)
+                with tracer.start_as_current_span("retrain.requested", context=ctx) as span:
+                    span.set_attribute("adaptloop.adapter", adapter)
+                    producer.publish_sync("retrain.requested", request, key=adapter, headers=trace_headers())
+                metrics.RETRAINS.inc()
+                log.info("retrain requested for %s: %s (drift %s)", adapter, request.event_id,
+                         [str(i) for i in request.drift_event_ids])
+        elif base == TRAINING_EVENTS:
+            policy.on_training_event(state, event)
+        else:
+            policy.on_registry_event(state, event)
+        table[key] = json.dumps(state.to_json()).encode()
+
+    @app.agent(source, name="policy")
+    async def policy_agent(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            handle(event.message)
+
+    return PolicyRuntime(app, table)

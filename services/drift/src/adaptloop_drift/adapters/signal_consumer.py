@@ -1,0 +1,261 @@
+"""The hot path: batch-consumes logs, ratings and registry events, runs the detectors, publishes alarms.
+
+It runs in its own thread inside the drift worker with a confluent-kafka consumer (group
+`<app id>-signals`, range assignment so partition p of every topic lands together). State is
+checkpointed per partition with the offsets it reflects; offsets are committed only with a
+checkpoint, and the consumer seeks to the checkpoint on assignment.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from adaptloop_contracts import Event, InferenceFeedback, InferenceLog, InvalidEvent, RegistryEvent, TopicNames
+from adaptloop_contracts.base import MAX_EVENT_BYTES
+from adaptloop_contracts.inference import INFERENCE_FEEDBACK, INFERENCE_LOGS
+from adaptloop_contracts.registry import REGISTRY_EVENTS
+from adaptloop_kafka import EventProducer, context_from_headers, dead_letter_headers, trace_headers
+from confluent_kafka import OFFSET_STORED, Consumer, KafkaError, Message, TopicPartition
+from opentelemetry import trace
+from pydantic import ValidationError
+
+from adaptloop_drift.adapters import metrics
+from adaptloop_drift.adapters.checkpoints import Checkpoint, CheckpointStore
+from adaptloop_drift.errors import UnmonitoredEvent
+from adaptloop_drift.handlers import BaseModelTraffic, handle_feedback, handle_inference_log
+from adaptloop_drift.monitor import AdapterMonitors, MonitorConfig
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer("adaptloop.drift")
+SOURCE_TOPICS = (INFERENCE_LOGS, INFERENCE_FEEDBACK, REGISTRY_EVENTS)
+
+
+E = TypeVar("E", bound=Event)
+
+
+def decode(cls: type[E], raw: bytes | None) -> E:
+    """Validate straight from bytes; on any failure decode again the contract's way for its exact reason."""
+    if raw is not None and len(raw) <= MAX_EVENT_BYTES:
+        try:
+            return cls.model_validate_json(raw)
+        except ValidationError:
+            pass
+    return cls.from_json_bytes(raw)
+
+
+class SignalConsumer:
+    def __init__(
+        self,
+        *,
+        bootstrap: str,
+        topics: TopicNames,
+        group_id: str,
+        producer: EventProducer,
+        store: CheckpointStore,
+        monitor_config: MonitorConfig,
+        max_adapters: int,
+        checkpoint_interval_s: float,
+        consumer_config: dict[str, Any] | None = None,
+    ) -> None:
+        self.topics = topics
+        self.group_id = group_id
+        self._producer = producer
+        self._store = store
+        self._config = monitor_config
+        self._max_adapters = max_adapters
+        self._interval = checkpoint_interval_s
+        conf: dict[str, Any] = {
+            "bootstrap.servers": bootstrap,
+            "group.id": group_id,
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "partition.assignment.strategy": "range",
+            "session.timeout.ms": 10_000,
+            "heartbeat.interval.ms": 1_000,
+            "fetch.wait.max.ms": 100,
+        }
+        conf.update(consumer_config or {})
+        self._conf = conf
+        self._names = {topics(b): b for b in SOURCE_TOPICS}
+        self.states: dict[int, AdapterMonitors] = {}
+        self.offsets: dict[int, dict[str, int]] = {}
+        self.lock = threading.Lock()
+        self.assigned = threading.Event()
+        self._stop = threading.Event()
+        self._alarm_pending = False
+        self._processed = 0
+        self._thread: threading.Thread | None = None
+        self.failure: BaseException | None = None
+        self.on_checkpoint: Callable[[int], None] | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run_guarded, name="drift-signals", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _run_guarded(self) -> None:
+        try:
+            self.run()
+        except BaseException as exc:
+            self.failure = exc
+            log.exception("signal consumer stopped on an error")
+
+    def run(self) -> None:
+        consumer = Consumer(self._conf)
+        consumer.subscribe(list(self._names), on_assign=self._on_assign, on_revoke=self._on_revoke,
+                           on_lost=self._on_revoke)
+        self._consumer = consumer
+        last = time.monotonic()
+        count_at_last = 0
+        try:
+            while not self._stop.is_set():
+                batch = consumer.consume(1000, 0.2)
+                if batch:
+                    with self.lock:
+                        for msg in batch:
+                            self._handle(msg)
+                now = time.monotonic()
+                if self._alarm_pending or now - last >= self._interval:
+                    metrics.EVENTS_PER_SECOND.set((self._processed - count_at_last) / max(now - last, 1e-6))
+                    count_at_last = self._processed
+                    last = now
+                    self.checkpoint(consumer, list(self.states))
+            self.checkpoint(consumer, list(self.states))
+        finally:
+            consumer.close()
+
+    # -- assignment ------------------------------------------------------------------------
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        with self.lock:
+            for tp in partitions:
+                p = tp.partition
+                if p not in self.states:
+                    ckpt = self._store.load(p)
+                    self.states[p] = ckpt.monitors if ckpt else AdapterMonitors(self._config)
+                    self.offsets[p] = dict(ckpt.offsets) if ckpt else {}
+                    if ckpt:
+                        log.info("restored partition %d from checkpoint: %d versions, offsets %s",
+                                 p, len(ckpt.monitors), ckpt.offsets)
+                tp.offset = self.offsets[p].get(tp.topic, OFFSET_STORED)
+        consumer.assign(partitions)
+        self.assigned.set()
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        gone = sorted({tp.partition for tp in partitions})
+        self.checkpoint(consumer, gone)
+        with self.lock:
+            for p in gone:
+                self.states.pop(p, None)
+                self.offsets.pop(p, None)
+
+    # -- one message -----------------------------------------------------------------------
+    def _handle(self, msg: Message) -> None:
+        err = msg.error()
+        if err is not None:
+            if err.code() != KafkaError._PARTITION_EOF:
+                log.warning("consumer error: %s", err)
+            return
+        topic = msg.topic() or ""
+        base = self._names[topic]
+        p = msg.partition() or 0
+        state = self.states.get(p)
+        if state is None:
+            return
+        try:
+            if base == INFERENCE_LOGS:
+                found = handle_inference_log(decode(InferenceLog, msg.value()), monitors=state,
+                                             max_adapters=self._max_adapters)
+            elif base == INFERENCE_FEEDBACK:
+                found = handle_feedback(decode(InferenceFeedback, msg.value()), monitors=state,
+                                        max_adapters=self._max_adapters)
+            else:
+                reg = RegistryEvent.from_json_bytes(msg.value())
+                if reg.event_type in ("adapter.version_registered", "adapter.alias_moved"):
+                    state.announce(reg.model, reg.version)
+                found = []
+        except InvalidEvent as exc:
+            self._dead_letter(msg, exc.reason)
+            found = []
+        except UnmonitoredEvent as exc:
+            metrics.UNMONITORED.labels("dead_lettered").inc()
+            self._dead_letter(msg, exc.reason)
+            found = []
+        except BaseModelTraffic:
+            metrics.UNMONITORED.labels("base_model").inc()
+            found = []
+        self.offsets[p][topic] = (msg.offset() or 0) + 1
+        self._processed += 1
+        metrics.EVENTS.labels(base).inc()
+        for detected in found:
+            ctx = context_from_headers(msg.headers())
+            with tracer.start_as_current_span("drift.detected", context=ctx) as span:
+                span.set_attribute("adaptloop.adapter", detected.model)
+                span.set_attribute("adaptloop.signal", detected.signal)
+                self._producer.publish("drift.detected", detected, key=detected.model, headers=trace_headers())
+            metrics.ALARMS.labels(detected.signal, detected.severity).inc()
+            log.info("drift detected: %s v%s %s (%s) at %s", detected.model, detected.adapter_version,
+                     detected.signal, detected.severity, detected.trigger_event_id)
+            self._alarm_pending = True
+
+    def _dead_letter(self, msg: Message, reason: str) -> None:
+        topic = msg.topic() or ""
+        headers = list(msg.headers() or []) + dead_letter_headers(
+            topic=topic, partition=msg.partition() or 0, offset=msg.offset() or 0, reason=reason,
+            consumer=self.group_id)
+        self._producer.produce_raw(topic + ".dlq", msg.value(), key=msg.key(), headers=headers)
+        metrics.DEAD_LETTERED.labels(topic).inc()
+        log.warning("dead-lettered %s[%s]@%s: %s", topic, msg.partition(), msg.offset(), reason[:200])
+
+    # -- checkpoints -----------------------------------------------------------------------
+    def checkpoint(self, consumer: Consumer, partitions: list[int]) -> None:
+        """Flush what was published, then save state with offsets, then commit those offsets."""
+        remaining = self._producer.flush(30.0)
+        if remaining:
+            raise RuntimeError(f"{remaining} drift/dead-letter messages not acknowledged; not checkpointing")
+        total = 0
+        commits: list[TopicPartition] = []
+        with self.lock:
+            for p in partitions:
+                state = self.states.get(p)
+                if state is None:
+                    continue
+                offsets = dict(self.offsets.get(p, {}))
+                total += self._store.save(Checkpoint(p, offsets, state))
+                commits.extend(TopicPartition(t, p, o) for t, o in offsets.items())
+            self._alarm_pending = False
+            metrics.MONITORED_VERSIONS.set(sum(len(s) for s in self.states.values()))
+        if total:
+            metrics.CHECKPOINT_BYTES.set(total)
+        if commits:
+            try:
+                consumer.commit(offsets=commits, asynchronous=False)
+            except Exception as exc:
+                log.warning("offset commit failed: %s", exc)
+        self._update_lag(consumer)
+
+    def _update_lag(self, consumer: Consumer) -> None:
+        try:
+            assignment = consumer.assignment()
+            for tp, pos in zip(assignment, consumer.position(assignment), strict=True):
+                _lo, hi = consumer.get_watermark_offsets(tp, cached=True)
+                if hi >= 0 and pos.offset >= 0:
+                    metrics.LAG.labels(self._names[tp.topic], str(tp.partition)).set(max(0, hi - pos.offset))
+        except Exception as exc:
+            log.debug("lag unavailable: %s", exc)
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [dict(m, partition=p) for p, s in self.states.items() for m in s.snapshot()]

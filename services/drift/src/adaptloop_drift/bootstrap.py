@@ -1,0 +1,98 @@
+"""Builds every object of the drift service from its settings; nothing connects before `start`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+from dataclasses import dataclass
+
+import uvicorn
+from adaptloop_contracts import TopicNames
+from adaptloop_kafka import EventProducer, ensure_topics, wait_for_broker
+from fastapi import FastAPI
+
+from adaptloop_drift.adapters.checkpoints import CheckpointStore
+from adaptloop_drift.adapters.http_api import create_http_app
+from adaptloop_drift.adapters.policy_app import PolicyRuntime, build_policy_app, control_topic, internal_topics
+from adaptloop_drift.adapters.signal_consumer import SignalConsumer
+from adaptloop_drift.config import Settings
+from adaptloop_drift.policy import DriftPolicy
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DriftService:
+    settings: Settings
+    producer: EventProducer
+    signals: SignalConsumer
+    policy: PolicyRuntime
+    http: FastAPI
+
+    def prepare(self) -> None:
+        """Wait for the broker and create every topic the service reads or writes, with its partitions."""
+        s = self.settings
+        wait_for_broker(s.kafka_bootstrap)
+        ensure_topics(s.kafka_bootstrap, {**s.topic_names.all_with_partitions(), **internal_topics(s.app_id)})
+
+    def start_http(self) -> threading.Thread:
+        config = uvicorn.Config(self.http, host=self.settings.host, port=self.settings.port, log_level="warning",
+                                access_log=False)
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=lambda: asyncio.run(server.serve()), name="drift-http", daemon=True)
+        thread.start()
+        return thread
+
+    def set_paused(self, adapter: str, paused: bool, actor: str) -> None:
+        command = json.dumps({"adapter": adapter, "paused": paused, "actor": actor}).encode()
+        self.producer.produce_raw(control_topic(self.settings.app_id), command, key=adapter.encode(), headers=None)
+        if self.producer.flush(10.0):
+            raise RuntimeError("pause command not acknowledged by the broker")
+
+
+def build_service(settings: Settings) -> DriftService:
+    topics = TopicNames(settings.topic_prefix)
+    producer = EventProducer(settings.kafka_bootstrap, topics=topics, client_id=settings.app_id)
+    store = CheckpointStore(settings.data_dir, settings.app_id)
+    signals = SignalConsumer(
+        bootstrap=settings.kafka_bootstrap,
+        topics=topics,
+        group_id=f"{settings.app_id}-signals",
+        producer=producer,
+        store=store,
+        monitor_config=settings.monitor_config(),
+        max_adapters=settings.max_adapters,
+        checkpoint_interval_s=settings.checkpoint_interval_s,
+    )
+    policy = build_policy_app(
+        app_id=settings.app_id,
+        bootstrap=settings.kafka_bootstrap,
+        topics=topics,
+        producer=producer,
+        policy=DriftPolicy(settings.policy_config()),
+        data_dir=str(settings.data_dir / "faust"),
+        rebalance_timeout_s=settings.rebalance_timeout_s,
+    )
+    service = DriftService(settings, producer, signals, policy, FastAPI())
+
+    async def signals_ready() -> tuple[bool, str]:
+        if signals.failure is not None:
+            return False, f"signal consumer failed: {signals.failure}"
+        ok = signals.assigned.is_set() and signals.alive
+        return ok, "partitions assigned" if ok else "waiting for partition assignment"
+
+    async def policy_ready() -> tuple[bool, str]:
+        ok = policy.ready()
+        return ok, "policy agent assigned" if ok else "policy agent not assigned yet"
+
+    service.http = create_http_app(
+        tokens=settings.tokens,
+        max_body_bytes=settings.max_body_bytes,
+        checks={"signals": signals_ready, "policy": policy_ready},
+        detector_state=signals.snapshot,
+        policy_state=policy.states,
+        set_paused=service.set_paused,
+    )
+    return service

@@ -1,0 +1,135 @@
+"""DriftPolicy: turns drift.detected events into at most one open retrain request per adapter.
+
+A request is made when, within `window_s`, a trigger signal alarms with high severity or
+`min_agreeing_signals` distinct trigger signals alarm with at least medium severity. No
+request while the adapter is paused, while a request is open (until `training.events`
+reports a final state or `open_timeout_s` passes), or within `cooldown_s` of the last one.
+Times are the events' `occurred_at`, so replaying the same events gives the same decisions.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from adaptloop_contracts import DriftDetected, RegistryEvent, RetrainRequested, TrainingEvent
+
+from adaptloop_drift.signals import OPERATIONAL_SIGNALS, Signal
+
+RETRAIN_NAMESPACE = uuid.UUID("6f1d8a52-3c1e-4d0b-9a57-2f4c1f0b7d21")
+_RANK = {"low": 0, "medium": 1, "high": 2}
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    window_s: float = 900.0
+    min_agreeing_signals: int = 2
+    cooldown_s: float = 3600.0
+    open_timeout_s: float = 6 * 3600.0
+    trigger_signals: frozenset[str] = frozenset(str(s) for s in Signal if s not in OPERATIONAL_SIGNALS)
+    requested_by: str = "adaptloop-drift"
+
+
+@dataclass
+class AdapterPolicyState:
+    """What the policy remembers about one adapter (stored as JSON in a changelogged table)."""
+
+    recent: list[dict[str, Any]] = field(default_factory=list)
+    seen_drift_ids: list[str] = field(default_factory=list)
+    open_request_id: str | None = None
+    open_since: float | None = None
+    last_request_at: float | None = None
+    paused: bool = False
+    production_version: int | None = None
+    requests: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> AdapterPolicyState:
+        return cls(**data) if data else cls()
+
+
+def retrain_event_id(adapter: str, drift_event_ids: list[uuid.UUID]) -> uuid.UUID:
+    """Deterministic per drift episode: the same evidence always yields the same idempotency key."""
+    return uuid.uuid5(RETRAIN_NAMESPACE, adapter + "|" + ",".join(sorted(str(i) for i in drift_event_ids)))
+
+
+def _ts(at: datetime) -> float:
+    return at.timestamp()
+
+
+class DriftPolicy:
+    """Decides retrain requests; holds only configuration, the state is passed in and mutated."""
+
+    def __init__(self, config: PolicyConfig | None = None) -> None:
+        self.config = config or PolicyConfig()
+
+    def on_drift_detected(self, state: AdapterPolicyState, event: DriftDetected) -> RetrainRequested | None:
+        """Record one detection; return the retrain request it completes, if any."""
+        cfg = self.config
+        eid = str(event.event_id)
+        if eid in state.seen_drift_ids:
+            return None
+        state.seen_drift_ids = [*state.seen_drift_ids[-199:], eid]
+        if event.signal not in cfg.trigger_signals:
+            return None
+        if (state.production_version is not None and event.adapter_version is not None
+                and event.adapter_version < state.production_version):
+            return None
+        now = _ts(event.occurred_at)
+        state.recent = [r for r in state.recent if now - r["at"] <= cfg.window_s] + [
+            {"id": eid, "signal": event.signal, "severity": event.severity, "at": now,
+             "version": event.adapter_version}
+        ]
+        if state.paused:
+            return None
+        if state.open_request_id is not None:
+            if state.open_since is not None and now - state.open_since < cfg.open_timeout_s:
+                return None
+            state.open_request_id = None
+        if state.last_request_at is not None and now - state.last_request_at < cfg.cooldown_s:
+            return None
+        if not self._agrees(state.recent):
+            return None
+        evidence = [r for r in state.recent if _RANK[r["severity"]] >= 1]
+        drift_ids = [uuid.UUID(r["id"]) for r in evidence]
+        request = RetrainRequested(
+            event_id=retrain_event_id(event.model, drift_ids),
+            model=event.model,
+            occurred_at=event.occurred_at,
+            reason="drift",
+            drift_event_ids=drift_ids,
+            requested_by=cfg.requested_by,
+        )
+        state.open_request_id = str(request.event_id)
+        state.open_since = now
+        state.last_request_at = now
+        state.requests += 1
+        state.recent = []
+        return request
+
+    def _agrees(self, recent: list[dict[str, Any]]) -> bool:
+        if any(r["severity"] == "high" for r in recent):
+            return True
+        signals = {r["signal"] for r in recent if _RANK[r["severity"]] >= 1}
+        return len(signals) >= self.config.min_agreeing_signals
+
+    def on_training_event(self, state: AdapterPolicyState, event: TrainingEvent) -> None:
+        """A final state of the open request's job closes it."""
+        if state.open_request_id == str(event.request_id) and event.state.is_final:
+            state.open_request_id = None
+            state.open_since = None
+
+    def on_registry_event(self, state: AdapterPolicyState, event: RegistryEvent) -> None:
+        """A production alias move starts a new reference: older detections no longer count."""
+        if event.event_type == "adapter.alias_moved" and event.alias in (None, "production") and event.version:
+            state.production_version = event.version
+            state.recent = []
+
+    @staticmethod
+    def set_paused(state: AdapterPolicyState, paused: bool) -> None:
+        state.paused = paused
