@@ -104,12 +104,26 @@ def bare_consumer_rate(bootstrap: str, names: list[str], n: int) -> float:
     return rate
 
 
-def service_rate(bootstrap: str, prefix: str, n: int, workdir: Path) -> float:
+def service_rate(bootstrap: str, prefix: str, n: int, workdir: Path, *, tracing: bool = False) -> float:
+    """Events/s through a drift service process reading the topics from the start (its own group).
+
+    With `tracing`, spans are recorded and exported (to a JSON-lines file) as in production;
+    without, the OpenTelemetry SDK is disabled.
+    """
     port = free_port()
+    run_dir = workdir / f"run-{uuid.uuid4().hex[:6]}"
+    run_dir.mkdir(parents=True)
     env = dict(os.environ, ADAPTLOOP_DRIFT_KAFKA_BOOTSTRAP=bootstrap, ADAPTLOOP_DRIFT_TOPIC_PREFIX=prefix,
-               ADAPTLOOP_DRIFT_PORT=str(port), ADAPTLOOP_DRIFT_DATA_DIR=str(workdir), OTEL_SDK_DISABLED="true",
-               ADAPTLOOP_DRIFT_LOG_LEVEL="WARNING")
-    log = open(workdir / "drift.log", "wb")  # noqa: SIM115
+               ADAPTLOOP_DRIFT_PORT=str(port), ADAPTLOOP_DRIFT_DATA_DIR=str(run_dir),
+               ADAPTLOOP_DRIFT_GROUP_ID=f"bench-{run_dir.name}", ADAPTLOOP_DRIFT_LOG_LEVEL="WARNING")
+    env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
+    if tracing:
+        env.pop("OTEL_SDK_DISABLED", None)
+        env["ADAPTLOOP_SPAN_FILE"] = str(run_dir / "spans.jsonl")
+    else:
+        env["OTEL_SDK_DISABLED"] = "true"
+        env.pop("ADAPTLOOP_SPAN_FILE", None)
+    log = open(run_dir / "drift.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen([sys.executable, "-m", "adaptloop_drift"], env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         samples: list[tuple[float, float]] = []
@@ -164,6 +178,7 @@ def main() -> None:
         topics = [names("inference.logs"), names("inference.feedback")]
         bare = bare_consumer_rate(broker.bootstrap, topics, EVENTS)
         through = service_rate(broker.bootstrap, names.prefix, EVENTS, workdir)
+        traced = service_rate(broker.bootstrap, names.prefix, EVENTS, workdir, tracing=True)
         bare_again = bare_consumer_rate(broker.bootstrap, topics, EVENTS)
     finally:
         broker.stop()
@@ -174,10 +189,12 @@ def main() -> None:
         "delay_ratio_vs_adwin": round(ours[0] / adwin[0], 4),
         "false_alarms_per_100k": round(stat_ours * 100_000 / (3 * 100_000), 4),
         "mean_delay_events": round(ours[0], 2),
+        "tracing_on_over_off": round(traced / through, 4),
         "bytes_per_adapter": round(memory["pickled"]),
         "raw": {
             "events": EVENTS,
             "service_events_per_s": round(through),
+            "service_events_per_s_tracing_on": round(traced),
             "bare_consumer_events_per_s": [round(bare), round(bare_again)],
             "moa": {"seeds": len(SEEDS), "changes_per_seed": 100, "segment": 250,
                     "ours": {"mean_delay": ours[0], "missed": ours[1], "false_alarms": ours[2]},
