@@ -8,8 +8,8 @@ on the same topic by bench/drift/bench_drift.py.
 from __future__ import annotations
 
 import json
-import platform
 import os
+import platform
 import subprocess
 import sys
 from pathlib import Path

@@ -7,12 +7,12 @@ from importlib import resources
 from typing import Any
 
 import uvicorn
+from adaptloop_common.http import install_common
+from adaptloop_common.telemetry import init_telemetry
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
-from adaptloop_common.http import install_common
-from adaptloop_common.telemetry import init_telemetry
 from adaptloop_dashboard.config import Settings
 from adaptloop_dashboard.overview import DriftHistory, gather
 

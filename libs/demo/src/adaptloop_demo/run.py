@@ -8,6 +8,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from adaptloop_devstack.paths import var_dir
+from adaptloop_devstack.postgres import drop_database
+from adaptloop_devstack.stack import Stack, StackConfig, StackError
 from rich.console import Console
 from rich.table import Table
 
@@ -15,9 +18,6 @@ from adaptloop_demo.report import write_report
 from adaptloop_demo.scenario import DemoError, DemoParams, DemoResult, run_scenario
 from adaptloop_demo.summary import summarise
 from adaptloop_demo.timeline import read_topics
-from adaptloop_devstack.paths import var_dir
-from adaptloop_devstack.postgres import drop_database
-from adaptloop_devstack.stack import Stack, StackConfig, StackError
 
 DEMO_DATABASE = "adaptloop_demo"
 

@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from adaptloop_devstack.stack import Stack
+from adaptloop_scenarios.corpus import generate_pairs
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from adaptloop_demo.traffic import Served, TrafficGenerator
-from adaptloop_devstack.stack import Stack
-from adaptloop_scenarios.corpus import generate_pairs
 
 ADAPTER = "support"
 OLD_DOMAIN = "capital_markets"
@@ -41,9 +41,11 @@ class DemoParams:
     users: int = 4
     seed_examples: int = 160
     requests_before_shift: int = 240
-    max_requests_after_shift: int = 900
+    max_requests_after_shift: int = 4000
     requests_after_swap: int = 120
-    deadline_s: float = 13 * 60
+    after_shift_rps: float = 4.0
+    """Traffic pace after the shift: steady, and leaving CPU to training on a 2-core machine."""
+    deadline_s: float = 12 * 60
 
 
 @dataclass
@@ -109,13 +111,14 @@ class Scenario:
     def run_traffic(self, traffic: TrafficGenerator, progress: Progress) -> None:
         p = self.params
         old = generate_pairs(OLD_DOMAIN, p.requests_before_shift, seed=p.seed + 1, split="heldout")
-        new = generate_pairs(NEW_DOMAIN, p.max_requests_after_shift, seed=p.seed + 1, split="heldout")
+        unique = generate_pairs(NEW_DOMAIN, 400, seed=p.seed + 1, split="heldout")
+        new = [unique[i % len(unique)] for i in range(p.max_requests_after_shift)]
         started = time.monotonic()
         task = progress.add_task(f"traffic on {OLD_DOMAIN}", total=len(old))
         traffic.run(old, start_index=0, on_served=lambda s: progress.advance(task))
         self.result.shift_at = time.time()
         progress.update(task, description=f"shift: traffic on {NEW_DOMAIN}, waiting for a new version",
-                        total=len(old) + len(new))
+                        total=None)
         after_swap = 0
 
         def on_served(served: Served) -> None:
@@ -131,7 +134,7 @@ class Scenario:
         def stop() -> bool:
             return after_swap >= p.requests_after_swap or time.monotonic() - started > p.deadline_s
 
-        traffic.run(new, start_index=len(old), stop=stop, on_served=on_served)
+        traffic.run(new, start_index=len(old), stop=stop, on_served=on_served, max_rps=p.after_shift_rps)
         self.result.served = list(traffic.served)
         self.result.failures = list(traffic.failures)
         if self.result.new_version is not None:
