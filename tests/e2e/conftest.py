@@ -18,20 +18,20 @@ from pathlib import Path
 
 import httpx
 import pytest
-from confluent_kafka import Consumer, Producer
-
 from adaptloop_devstack.broker import free_port
 from adaptloop_devstack.paths import var_dir
 from adaptloop_devstack.stack import DEFAULT_PORTS, Stack, StackConfig, StackError
 from adaptloop_scenarios.corpus import generate_pairs
+from confluent_kafka import Consumer, Producer
 
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     models = var_dir() / "models"
     if not (models / "tiny-llama" / "manifest.json").exists():
-        pytest.fail("the tiny base model is missing at var/models/tiny-llama: run `make model` (make test does)",
-                    pytrace=False)
+        pytest.fail(
+            "the tiny base model is missing at var/models/tiny-llama: run `make model` (make test does)", pytrace=False
+        )
     home = Path(tmp_path_factory.mktemp("stack"))
     config = StackConfig(
         home=home,
@@ -82,8 +82,11 @@ def wait_for(what: str, check, timeout_s: float):  # type: ignore[no-untyped-def
 
 
 def complete(stack: Stack, prompt: str) -> httpx.Response:
-    resp = httpx.post(stack.config.url("inference") + "/v1/completions",
-                      json={"model": ADAPTER, "prompt": prompt, "max_tokens": 16, "temperature": 0}, timeout=120)
+    resp = httpx.post(
+        stack.config.url("inference") + "/v1/completions",
+        json={"model": ADAPTER, "prompt": prompt, "max_tokens": 16, "temperature": 0},
+        timeout=120,
+    )
     assert resp.status_code == 200, resp.text
     return resp
 
@@ -105,20 +108,36 @@ def closed_loop(stack: Stack) -> ClosedLoop:
     registry = stack.config.url("registry")
     manifest = json.loads((stack.config.models_dir / "tiny-llama" / "manifest.json").read_text())
 
-    resp = httpx.post(registry + "/v1/base-models", headers=admin, json={
-        "name": "tiny-llama", "version": "1", "location": "tiny-llama",
-        "weights_sha256": manifest["weights_sha256"]})
+    resp = httpx.post(
+        registry + "/v1/base-models",
+        headers=admin,
+        json={
+            "name": "tiny-llama",
+            "version": "1",
+            "location": "tiny-llama",
+            "weights_sha256": manifest["weights_sha256"],
+        },
+    )
     assert resp.status_code in (200, 201), resp.text
-    resp = httpx.post(registry + "/v1/adapters", headers=admin, json={
-        "name": ADAPTER, "base_model": "tiny-llama",
-        "training_config": {"steps": 30, "rank": 8, "learning_rate": 3e-3},
-        "promotion_policy": {"mode": "auto"}})
+    resp = httpx.post(
+        registry + "/v1/adapters",
+        headers=admin,
+        json={
+            "name": ADAPTER,
+            "base_model": "tiny-llama",
+            "training_config": {"steps": 30, "rank": 8, "learning_rate": 3e-3},
+            "promotion_policy": {"mode": "auto"},
+        },
+    )
     assert resp.status_code in (200, 201), resp.text
     versions_before = _version_numbers(httpx.get(registry + f"/v1/adapters/{ADAPTER}/versions").json())
 
     pairs = generate_pairs("capital_markets", 48, seed=7)
-    resp = httpx.post(stack.config.url("ingest") + "/v1/examples", headers=trainer,
-                      json=[{"adapter": ADAPTER, "prompt": p.prompt, "answer": p.answer} for p in pairs])
+    resp = httpx.post(
+        stack.config.url("ingest") + "/v1/examples",
+        headers=trainer,
+        json=[{"adapter": ADAPTER, "prompt": p.prompt, "answer": p.answer} for p in pairs],
+    )
     assert resp.status_code in (200, 201, 202), resp.text
 
     # Inference learns of new adapters from the registry's serving plan (periodic reconciliation).
@@ -127,22 +146,41 @@ def closed_loop(stack: Stack) -> ClosedLoop:
     wait_for("drift to count the logged request", lambda: _drift_observations(stack) >= 1, 60)
 
     producer = Producer({"bootstrap.servers": stack.config.bootstrap})
-    producer.produce("retrain.requested", key=ADAPTER.encode(), value=json.dumps({
-        "event_id": str(uuid.uuid4()), "event_type": "retrain.requested", "schema_version": 1,
-        "occurred_at": datetime.now(UTC).isoformat(), "model": ADAPTER, "reason": "manual",
-        "drift_event_ids": [], "base_model": None, "requested_by": "e2e-test"}).encode())
+    producer.produce(
+        "retrain.requested",
+        key=ADAPTER.encode(),
+        value=json.dumps(
+            {
+                "event_id": str(uuid.uuid4()),
+                "event_type": "retrain.requested",
+                "schema_version": 1,
+                "occurred_at": datetime.now(UTC).isoformat(),
+                "model": ADAPTER,
+                "reason": "manual",
+                "drift_event_ids": [],
+                "base_model": None,
+                "requested_by": "e2e-test",
+            }
+        ).encode(),
+    )
     assert producer.flush(10) == 0
 
     moved = _await_registry_event(stack, "adapter.alias_moved", timeout_s=600)
     new_version = int(moved["version"])
     served = wait_for(
         f"inference to serve version {new_version}",
-        lambda: (r := complete(stack, pairs[1].prompt)).headers["x-adaptloop-adapter-version"] == str(new_version)
-        and r,
+        lambda: (
+            (r := complete(stack, pairs[1].prompt)).headers["x-adaptloop-adapter-version"] == str(new_version) and r
+        ),
         120,
     )
-    return ClosedLoop(versions_before, first.headers["x-adaptloop-adapter-version"], new_version,
-                      served.headers["x-adaptloop-adapter-version"], moved)
+    return ClosedLoop(
+        versions_before,
+        first.headers["x-adaptloop-adapter-version"],
+        new_version,
+        served.headers["x-adaptloop-adapter-version"],
+        moved,
+    )
 
 
 def _version_numbers(payload: object) -> list[int]:
@@ -169,9 +207,15 @@ def _drift_observations(stack: Stack) -> int:
 
 
 def _await_registry_event(stack: Stack, event_type: str, timeout_s: float) -> dict:
-    consumer = Consumer({"bootstrap.servers": stack.config.bootstrap, "group.id": f"e2e-{uuid.uuid4()}",
-                         "auto.offset.reset": "earliest", "enable.auto.commit": False,
-                         "session.timeout.ms": 10000})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": stack.config.bootstrap,
+            "group.id": f"e2e-{uuid.uuid4()}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            "session.timeout.ms": 10000,
+        }
+    )
     consumer.subscribe(["registry.events"])
     deadline = time.monotonic() + timeout_s
     try:

@@ -7,13 +7,21 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from adaptloop_devstack.paths import var_dir
 from adaptloop_devstack.stack import Stack
 
-BROWSER_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--virtual-time-budget=8000", "--window-size=1200,1800"]
+BROWSER_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--virtual-time-budget=8000",
+    "--window-size=1200,1800",
+]
 
 
 def _browser() -> str:

@@ -6,7 +6,6 @@ Driven from outside with plain HTTP and Kafka clients only (the `closed_loop` fi
 from __future__ import annotations
 
 import httpx
-
 from adaptloop_devstack.stack import Stack
 
 SERVICES = ("inference", "ingest", "registry", "trainer", "drift", "dashboard")
@@ -26,5 +25,3 @@ def test_loop_serves_a_version_that_did_not_exist(closed_loop) -> None:  # type:
     assert closed_loop.alias_moved["alias"] == "production"
     assert closed_loop.new_version not in closed_loop.versions_before
     assert closed_loop.served_header == str(closed_loop.new_version)
-
-

@@ -84,12 +84,15 @@ def gather(settings: Settings, history: DriftHistory) -> dict[str, Any]:
             name = item.get("name")
             versions = _get(client, f"{settings.registry_url}/v1/adapters/{name}/versions")
             history_doc = _get(client, f"{settings.registry_url}/v1/adapters/{name}/aliases/production/history")
-            adapters.append({
-                "adapter": item,
-                "versions": versions if isinstance(versions, list) else versions.get("versions", versions),
-                "production_history": (history_doc if isinstance(history_doc, list)
-                                       else history_doc.get("history", history_doc)),
-            })
+            adapters.append(
+                {
+                    "adapter": item,
+                    "versions": versions if isinstance(versions, list) else versions.get("versions", versions),
+                    "production_history": (
+                        history_doc if isinstance(history_doc, list) else history_doc.get("history", history_doc)
+                    ),
+                }
+            )
         jobs = _get(client, settings.trainer_url + "/v1/jobs")
         return {
             "generated_at": time.time(),

@@ -24,8 +24,12 @@ def _rolling(values: list[float], window: int = 20) -> list[float]:
     return out
 
 
-def _svg_series(title: str, series: list[tuple[str, list[tuple[float, float]]]], marks: list[tuple[float, str]],
-                y_range: tuple[float, float]) -> str:
+def _svg_series(
+    title: str,
+    series: list[tuple[str, list[tuple[float, float]]]],
+    marks: list[tuple[float, str]],
+    y_range: tuple[float, float],
+) -> str:
     xs = [x for _, pts in series for x, _ in pts] + [m for m, _ in marks]
     if not xs:
         return f"<p>{html.escape(title)}: no data</p>"
@@ -38,20 +42,26 @@ def _svg_series(title: str, series: list[tuple[str, list[tuple[float, float]]]],
     def sy(y: float) -> float:
         return H - PAD - (y - y0) / ((y1 - y0) or 1) * (H - 2 * PAD)
 
-    parts = [f'<svg width="{W}" height="{H}" xmlns="http://www.w3.org/2000/svg" role="img">',
-             f'<text x="{PAD}" y="20" font-size="14">{html.escape(title)}</text>',
-             f'<line x1="{PAD}" y1="{H - PAD}" x2="{W - PAD}" y2="{H - PAD}" stroke="#999"/>',
-             f'<text x="4" y="{sy(y1) + 4}" font-size="10">{y1:g}</text>',
-             f'<text x="4" y="{sy(y0) + 4}" font-size="10">{y0:g}</text>']
+    parts = [
+        f'<svg width="{W}" height="{H}" xmlns="http://www.w3.org/2000/svg" role="img">',
+        f'<text x="{PAD}" y="20" font-size="14">{html.escape(title)}</text>',
+        f'<line x1="{PAD}" y1="{H - PAD}" x2="{W - PAD}" y2="{H - PAD}" stroke="#999"/>',
+        f'<text x="4" y="{sy(y1) + 4}" font-size="10">{y1:g}</text>',
+        f'<text x="4" y="{sy(y0) + 4}" font-size="10">{y0:g}</text>',
+    ]
     for i, (name, pts) in enumerate(series):
         if not pts:
             continue
         color = COLORS[i % len(COLORS)]
         path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in pts)
         parts.append(f'<polyline fill="none" stroke="{color}" stroke-width="1.5" points="{path}"/>')
-        parts.append(f'<text x="{W - PAD - 160}" y="{20 + 14 * i}" font-size="11" fill="{color}">{html.escape(name)}</text>')
+        parts.append(
+            f'<text x="{W - PAD - 160}" y="{20 + 14 * i}" font-size="11" fill="{color}">{html.escape(name)}</text>'
+        )
     for x, label in marks:
-        parts.append(f'<line x1="{sx(x):.1f}" y1="{PAD}" x2="{sx(x):.1f}" y2="{H - PAD}" stroke="#555" stroke-dasharray="4"/>')
+        parts.append(
+            f'<line x1="{sx(x):.1f}" y1="{PAD}" x2="{sx(x):.1f}" y2="{H - PAD}" stroke="#555" stroke-dasharray="4"/>'
+        )
         parts.append(f'<text x="{sx(x) + 3:.1f}" y="{PAD + 10}" font-size="10">{html.escape(label)}</text>')
     parts.append(f'<text x="{W / 2 - 40}" y="{H - 8}" font-size="11">request number</text></svg>')
     return "".join(parts)
@@ -64,23 +74,38 @@ def write_report(path: Path, result: DemoResult, summary: dict[str, Any]) -> Pat
     def index_at(t: float) -> float:
         return next((i for at, i in index_of_time if at >= t), served[-1].index if served else 0)
 
-    marks = [(float(index_at(result.shift_at + m["seconds_after_shift"])), m["name"])
-             for m in summary["milestones"] if m["name"] in ("traffic shifts", "drift detected", "first request on the new version")]
+    marks = [
+        (float(index_at(result.shift_at + m["seconds_after_shift"])), m["name"])
+        for m in summary["milestones"]
+        if m["name"] in ("traffic shifts", "drift detected", "first request on the new version")
+    ]
     scores = [s.score for s in served]
     rolling = _rolling(scores)
     by_version: dict[str, list[tuple[float, float]]] = {}
     for s, r in zip(served, rolling, strict=True):
         by_version.setdefault(f"v{s.version}", []).append((float(s.index), r))
-    signal = _svg_series("Rating (rolling mean of 20) - the quality signal drift watches",
-                         [("rolling rating", [(float(s.index), r) for s, r in zip(served, rolling, strict=True)])],
-                         marks, (-1.0, 1.0))
-    quality = _svg_series("Quality over time by the version that served", sorted(by_version.items()), marks, (-1.0, 1.0))
+    signal = _svg_series(
+        "Rating (rolling mean of 20) - the quality signal drift watches",
+        [("rolling rating", [(float(s.index), r) for s, r in zip(served, rolling, strict=True)])],
+        marks,
+        (-1.0, 1.0),
+    )
+    quality = _svg_series(
+        "Quality over time by the version that served", sorted(by_version.items()), marks, (-1.0, 1.0)
+    )
     versions = sorted({s.version for s in served})
     level = {v: i for i, v in enumerate(versions)}
-    timeline = _svg_series("Version serving each request", [("version", [(float(s.index), float(level[s.version])) for s in served])],
-                           marks, (0.0, float(max(1, len(versions) - 1))))
-    rows = "".join(f"<tr><td>{html.escape(m['name'])}</td><td>{m['seconds_after_shift']:+.1f} s</td>"
-                   f"<td>{html.escape(m['detail'])}</td></tr>" for m in summary["milestones"])
+    timeline = _svg_series(
+        "Version serving each request",
+        [("version", [(float(s.index), float(level[s.version])) for s in served])],
+        marks,
+        (0.0, float(max(1, len(versions) - 1))),
+    )
+    rows = "".join(
+        f"<tr><td>{html.escape(m['name'])}</td><td>{m['seconds_after_shift']:+.1f} s</td>"
+        f"<td>{html.escape(m['detail'])}</td></tr>"
+        for m in summary["milestones"]
+    )
     figures = {k: v for k, v in summary.items() if k != "milestones"}
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>adaptloop demo report</title>
 <style>body{{font-family:sans-serif;max-width:960px;margin:2em auto}}td,th{{padding:2px 10px}}</style></head><body>

@@ -22,14 +22,21 @@ from adaptloop_demo.timeline import read_topics
 DEMO_DATABASE = "adaptloop_demo"
 
 
-def run_demo(*, seed: int = 0, keep_running: bool = False, console: Console | None = None,
-             params: DemoParams | None = None, config: StackConfig | None = None) -> dict[str, Any]:
+def run_demo(
+    *,
+    seed: int = 0,
+    keep_running: bool = False,
+    console: Console | None = None,
+    params: DemoParams | None = None,
+    config: StackConfig | None = None,
+) -> dict[str, Any]:
     """Run the whole scenario; returns the summary (also written to var/demo/summary.json)."""
     console = console or Console()
     params = params or DemoParams(seed=seed)
     out_dir = var_dir() / "demo"
-    config = config or StackConfig(database=DEMO_DATABASE,
-                                   extra_env={"ADAPTLOOP_SPAN_FILE": str(out_dir / "spans.jsonl")})
+    config = config or StackConfig(
+        database=DEMO_DATABASE, extra_env={"ADAPTLOOP_SPAN_FILE": str(out_dir / "spans.jsonl")}
+    )
     stack = Stack(config)
     stack.down()
     _fresh_state(config, out_dir)
@@ -48,8 +55,11 @@ def run_demo(*, seed: int = 0, keep_running: bool = False, console: Console | No
     summary = summarise(result)
     summary["seed"] = params.seed
     summary["wall_seconds"] = round(time.monotonic() - started, 1)
-    summary["machine"] = {"platform": platform.platform(), "python": platform.python_version(),
-                          "cpus": __import__("os").cpu_count()}
+    summary["machine"] = {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpus": __import__("os").cpu_count(),
+    }
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     report = write_report(out_dir / "report.html", result, summary)
     _print(console, summary, report)
@@ -85,8 +95,16 @@ def _print(console: Console, summary: dict[str, Any], report: Path) -> None:
     figures = Table(title="Figures")
     figures.add_column("figure")
     figures.add_column("value")
-    for key in ("requests", "failed_requests", "detection_delay_events", "time_to_adapter_s", "rating_before_swap",
-                "rating_after_swap", "heldout_token_loss_before", "heldout_token_loss_after"):
+    for key in (
+        "requests",
+        "failed_requests",
+        "detection_delay_events",
+        "time_to_adapter_s",
+        "rating_before_swap",
+        "rating_after_swap",
+        "heldout_token_loss_before",
+        "heldout_token_loss_after",
+    ):
         figures.add_row(key, str(summary.get(key)))
     figures.add_row("shares", json.dumps(summary.get("shares")))
     console.print(figures)

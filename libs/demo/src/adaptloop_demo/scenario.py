@@ -38,6 +38,7 @@ class DemoError(RuntimeError):
 @dataclass
 class DemoParams:
     seed: int = 0
+    adapter: str = ADAPTER
     users: int = 4
     seed_examples: int = 160
     requests_before_shift: int = 240
@@ -88,17 +89,49 @@ class Scenario:
     # -- step 1 ------------------------------------------------------------------------------
     def register_and_train_first_version(self) -> None:
         manifest = json.loads((self.stack.config.models_dir / "tiny-llama" / "manifest.json").read_text())
-        self._ok(self.registry.post("/v1/base-models", headers=self.admin, json={
-            "name": "tiny-llama", "version": "1", "location": "tiny-llama",
-            "weights_sha256": manifest["weights_sha256"]}), "register the base model", allow=(409,))
-        self._ok(self.registry.post("/v1/adapters", headers=self.admin, json={
-            "name": ADAPTER, "base_model": "tiny-llama", "training_config": TRAINING_CONFIG,
-            "promotion_policy": {"mode": "auto"}}), "register the adapter", allow=(409,))
+        self._ok(
+            self.registry.post(
+                "/v1/base-models",
+                headers=self.admin,
+                json={
+                    "name": "tiny-llama",
+                    "version": "1",
+                    "location": "tiny-llama",
+                    "weights_sha256": manifest["weights_sha256"],
+                },
+            ),
+            "register the base model",
+            allow=(409,),
+        )
+        self._ok(
+            self.registry.post(
+                "/v1/adapters",
+                headers=self.admin,
+                json={
+                    "name": self.params.adapter,
+                    "base_model": "tiny-llama",
+                    "training_config": TRAINING_CONFIG,
+                    "promotion_policy": {"mode": "auto"},
+                },
+            ),
+            "register the adapter",
+            allow=(409,),
+        )
         pairs = generate_pairs(OLD_DOMAIN, self.params.seed_examples, seed=self.params.seed, split="train")
-        self._ok(self.ingest.post("/v1/examples", headers=self.service, json=[
-            {"adapter": ADAPTER, "prompt": p.prompt, "answer": p.answer} for p in pairs]), "import seed examples")
-        job = self._ok(self.trainer.post("/v1/jobs", headers=self.service, json={
-            "adapter": ADAPTER, "reason": "manual"}), "request the first training job")
+        self._ok(
+            self.ingest.post(
+                "/v1/examples",
+                headers=self.service,
+                json=[{"adapter": self.params.adapter, "prompt": p.prompt, "answer": p.answer} for p in pairs],
+            ),
+            "import seed examples",
+        )
+        job = self._ok(
+            self.trainer.post(
+                "/v1/jobs", headers=self.service, json={"adapter": self.params.adapter, "reason": "manual"}
+            ),
+            "request the first training job",
+        )
         job_id = job["job_id"]
         final = _wait("the first training job", lambda: self._final_job(job_id), 600)
         if final["state"] != "succeeded":
@@ -117,8 +150,7 @@ class Scenario:
         task = progress.add_task(f"traffic on {OLD_DOMAIN}", total=len(old))
         traffic.run(old, start_index=0, on_served=lambda s: progress.advance(task))
         self.result.shift_at = time.time()
-        progress.update(task, description=f"shift: traffic on {NEW_DOMAIN}, waiting for a new version",
-                        total=None)
+        progress.update(task, description=f"shift: traffic on {NEW_DOMAIN}, waiting for a new version", total=None)
         after_swap = 0
 
         def on_served(served: Served) -> None:
@@ -138,7 +170,7 @@ class Scenario:
         self.result.served = list(traffic.served)
         self.result.failures = list(traffic.failures)
         if self.result.new_version is not None:
-            record = self.registry.get(f"/v1/adapters/{ADAPTER}/versions/{self.result.new_version}")
+            record = self.registry.get(f"/v1/adapters/{self.params.adapter}/versions/{self.result.new_version}")
             if record.status_code == 200:
                 self.result.new_version_record = record.json()
 
@@ -155,7 +187,7 @@ class Scenario:
         return job if job.get("state") in ("succeeded", "failed", "cancelled", "rejected") else None
 
     def _alias_version(self, alias: str) -> int | None:
-        resp = self.registry.get(f"/v1/adapters/{ADAPTER}")
+        resp = self.registry.get(f"/v1/adapters/{self.params.adapter}")
         if resp.status_code != 200:
             return None
         aliases = resp.json().get("aliases", {})
@@ -165,22 +197,37 @@ class Scenario:
         return int(value) if value else None
 
     def _served_version(self) -> str | None:
-        resp = httpx.post(self.stack.config.url("inference") + "/v1/completions", timeout=60,
-                          json={"model": ADAPTER, "prompt": "status", "max_tokens": 1, "temperature": 0})
+        resp = httpx.post(
+            self.stack.config.url("inference") + "/v1/completions",
+            timeout=60,
+            json={"model": self.params.adapter, "prompt": "status", "max_tokens": 1, "temperature": 0},
+        )
         return resp.headers.get("x-adaptloop-adapter-version") if resp.status_code == 200 else None
 
 
 def run_scenario(stack: Stack, params: DemoParams, console: Console) -> DemoResult:
     """Steps 1-3 with a progress display; returns everything the report needs."""
     scenario = Scenario(stack, params, console)
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                  TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(), console=console) as progress:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
         step = progress.add_task("registering the base model and training support v1", total=None)
         scenario.register_and_train_first_version()
-        progress.update(step, description=f"support v{scenario.result.old_version} serves production",
-                        total=1, completed=1)
-        traffic = TrafficGenerator(inference_url=stack.config.url("inference"), ingest_url=stack.config.url("ingest"),
-                                   ingest_token=stack.tokens.token("trainer"), adapter=ADAPTER, users=params.users)
+        progress.update(
+            step, description=f"support v{scenario.result.old_version} serves production", total=1, completed=1
+        )
+        traffic = TrafficGenerator(
+            inference_url=stack.config.url("inference"),
+            ingest_url=stack.config.url("ingest"),
+            ingest_token=stack.tokens.token("trainer"),
+            adapter=params.adapter,
+            users=params.users,
+        )
         try:
             scenario.run_traffic(traffic, progress)
         finally:

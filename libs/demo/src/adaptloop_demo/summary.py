@@ -12,16 +12,24 @@ PHASES = ("detection", "training", "evaluation", "registration", "swap")
 
 
 def _find(version_record: dict[str, Any], key: str) -> float | None:
-    for where in (version_record.get("metrics") or {}, (version_record.get("evaluation") or {}).get("metrics") or {},
-                  version_record.get("evaluation") or {}):
+    for where in (
+        version_record.get("metrics") or {},
+        (version_record.get("evaluation") or {}).get("metrics") or {},
+        version_record.get("evaluation") or {},
+    ):
         if isinstance(where, dict) and isinstance(where.get(key), (int, float)):
             return float(where[key])
     return None
 
 
 def summarise(result: DemoResult) -> dict[str, Any]:
-    steps = milestones(result.events, shift_at=result.shift_at, first_new_at=result.first_new_version_at,
-                       new_version=result.new_version)
+    steps = milestones(
+        result.events,
+        shift_at=result.shift_at,
+        first_new_at=result.first_new_version_at,
+        new_version=result.new_version,
+        adapter=result.params.adapter,
+    )
     at = {m.name: m.at for m in steps}
     new_domain = [s for s in result.served if s.domain == NEW_DOMAIN]
     before = [s.score for s in new_domain if s.version == result.old_version]
@@ -32,14 +40,16 @@ def summarise(result: DemoResult) -> dict[str, Any]:
         "new_version": result.new_version,
         "requests": len(result.served),
         "failed_requests": len(result.failures),
-        "detection_delay_events": (events_between(result.served, result.shift_at, at["drift detected"])
-                                   if "drift detected" in at else None),
+        "detection_delay_events": (
+            events_between(result.served, result.shift_at, at["drift detected"]) if "drift detected" in at else None
+        ),
         "rating_before_swap": round(mean(before), 4) if before else None,
         "rating_after_swap": round(mean(after), 4) if after else None,
         "heldout_token_loss_before": _find(record, "heldout_token_loss_baseline"),
         "heldout_token_loss_after": _find(record, "heldout_token_loss"),
-        "milestones": [{"name": m.name, "seconds_after_shift": round(m.at - result.shift_at, 2), "detail": m.detail}
-                       for m in steps],
+        "milestones": [
+            {"name": m.name, "seconds_after_shift": round(m.at - result.shift_at, 2), "detail": m.detail} for m in steps
+        ],
     }
     summary["time_to_adapter_s"], summary["shares"] = _phases(at, result)
     return summary

@@ -15,11 +15,13 @@ from adaptloop_demo.traffic import Served
 TIMELINE_TOPICS = ("drift.detected", "retrain.requested", "training.events", "registry.events")
 
 
-def read_topics(bootstrap: str, topics: tuple[str, ...] = TIMELINE_TOPICS, *, prefix: str = "",
-                idle_s: float = 2.0) -> dict[str, list[dict[str, Any]]]:
+def read_topics(
+    bootstrap: str, topics: tuple[str, ...] = TIMELINE_TOPICS, *, prefix: str = "", idle_s: float = 2.0
+) -> dict[str, list[dict[str, Any]]]:
     """Every event on the given topics, oldest first (partitions assigned directly, no group)."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "adaptloop-demo-timeline",
-                         "enable.auto.commit": False})
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": "adaptloop-demo-timeline", "enable.auto.commit": False}
+    )
     out: dict[str, list[dict[str, Any]]] = {t: [] for t in topics}
     try:
         meta = consumer.list_topics(timeout=10)
@@ -32,7 +34,7 @@ def read_topics(bootstrap: str, topics: tuple[str, ...] = TIMELINE_TOPICS, *, pr
                 continue
             last = time.monotonic()
             try:
-                out[msg.topic()[len(prefix):]].append(json.loads(msg.value()))
+                out[msg.topic()[len(prefix) :]].append(json.loads(msg.value()))
             except (ValueError, TypeError):
                 continue
     finally:
@@ -53,16 +55,30 @@ class Milestone:
     detail: str
 
 
-def milestones(events: dict[str, list[dict[str, Any]]], *, shift_at: float, first_new_at: float | None,
-               new_version: str | None) -> list[Milestone]:
-    """The loop's steps after the shift, in order."""
-    after = lambda e: ts(e) >= shift_at  # noqa: E731
+def milestones(
+    events: dict[str, list[dict[str, Any]]],
+    *,
+    shift_at: float,
+    first_new_at: float | None,
+    new_version: str | None,
+    adapter: str,
+) -> list[Milestone]:
+    """The adapter's loop steps after the shift, in order."""
+
+    def after(event: dict[str, Any]) -> bool:
+        return event.get("model") == adapter and ts(event) >= shift_at
+
     out = [Milestone("traffic shifts", shift_at, "capital markets -> security operations")]
     drift = [e for e in events["drift.detected"] if after(e)]
     if drift:
         first = drift[0]
-        out.append(Milestone("drift detected", ts(first),
-                             f"{first['signal']} by {first['detector']} after {first['observations']} events"))
+        out.append(
+            Milestone(
+                "drift detected",
+                ts(first),
+                f"{first['signal']} by {first['detector']} after {first['observations']} events",
+            )
+        )
     retrain = [e for e in events["retrain.requested"] if after(e) and e.get("reason") == "drift"]
     if retrain:
         out.append(Milestone("retrain requested", ts(retrain[0]), f"reason {retrain[0]['reason']}"))
@@ -74,11 +90,19 @@ def milestones(events: dict[str, list[dict[str, Any]]], *, shift_at: float, firs
     registered = [e for e in events["registry.events"] if after(e) and e["event_type"] == "adapter.version_registered"]
     if registered:
         out.append(Milestone("version registered", ts(registered[0]), f"v{registered[0].get('version')}"))
-    moved = [e for e in events["registry.events"] if after(e) and e["event_type"] == "adapter.alias_moved"
-             and e.get("alias") == "production"]
+    moved = [
+        e
+        for e in events["registry.events"]
+        if after(e) and e["event_type"] == "adapter.alias_moved" and e.get("alias") == "production"
+    ]
     if moved:
-        out.append(Milestone("promoted to production", ts(moved[0]),
-                             f"v{moved[0].get('previous_version')} -> v{moved[0].get('version')}"))
+        out.append(
+            Milestone(
+                "promoted to production",
+                ts(moved[0]),
+                f"v{moved[0].get('previous_version')} -> v{moved[0].get('version')}",
+            )
+        )
     if first_new_at is not None:
         out.append(Milestone("first request on the new version", first_new_at, f"v{new_version}"))
     return sorted(out, key=lambda m: m.at)

@@ -35,14 +35,23 @@ class Served:
 class TrafficGenerator:
     """Sends questions from a list of pairs as several users, rates each answer."""
 
-    def __init__(self, *, inference_url: str, ingest_url: str, ingest_token: str, adapter: str,
-                 users: int = 4, max_tokens: int = 48) -> None:
+    def __init__(
+        self,
+        *,
+        inference_url: str,
+        ingest_url: str,
+        ingest_token: str,
+        adapter: str,
+        users: int = 4,
+        max_tokens: int = 48,
+    ) -> None:
         self.adapter = adapter
         self.users = users
         self.max_tokens = max_tokens
         self._client = OpenAI(base_url=inference_url + "/v1", api_key="adaptloop-demo", max_retries=0, timeout=120)
-        self._ingest = httpx.Client(base_url=ingest_url, timeout=30,
-                                    headers={"Authorization": f"Bearer {ingest_token}"})
+        self._ingest = httpx.Client(
+            base_url=ingest_url, timeout=30, headers={"Authorization": f"Bearer {ingest_token}"}
+        )
         self._lock = threading.Lock()
         self.served: list[Served] = []
         self.failures: list[str] = []
@@ -56,8 +65,12 @@ class TrafficGenerator:
         started = time.monotonic()
         try:
             raw = self._client.chat.completions.with_raw_response.create(
-                model=self.adapter, messages=[{"role": "user", "content": pair.prompt}],
-                max_tokens=self.max_tokens, temperature=0.0, user=user)
+                model=self.adapter,
+                messages=[{"role": "user", "content": pair.prompt}],
+                max_tokens=self.max_tokens,
+                temperature=0.0,
+                user=user,
+            )
         except Exception as exc:
             with self._lock:
                 self.failures.append(f"{type(exc).__name__}: {exc}")
@@ -68,19 +81,30 @@ class TrafficGenerator:
         event_id = raw.headers.get(EVENT_HEADER)
         rated = False
         if event_id:
-            feedback = {"model": self.adapter, "inference_event_id": event_id, "score": rating,
-                        "correction": pair.answer if rating < POOR_BELOW else None,
-                        "metadata": {"user": user, "domain": pair.domain}}
+            feedback = {
+                "model": self.adapter,
+                "inference_event_id": event_id,
+                "score": rating,
+                "correction": pair.answer if rating < POOR_BELOW else None,
+                "metadata": {"user": user, "domain": pair.domain},
+            }
             rated = self._ingest.post("/v1/feedback", json=feedback).status_code == 202
-        served = Served(index, time.time(), pair.domain, user, raw.headers.get(VERSION_HEADER, "?"), rating,
-                        latency, rated)
+        served = Served(
+            index, time.time(), pair.domain, user, raw.headers.get(VERSION_HEADER, "?"), rating, latency, rated
+        )
         with self._lock:
             self.served.append(served)
         return served
 
-    def run(self, pairs: Sequence[ScenarioPair], *, start_index: int,
-            stop: Callable[[], bool] = lambda: False, on_served: Callable[[Served], None] | None = None,
-            max_rps: float | None = None) -> int:
+    def run(
+        self,
+        pairs: Sequence[ScenarioPair],
+        *,
+        start_index: int,
+        stop: Callable[[], bool] = lambda: False,
+        on_served: Callable[[Served], None] | None = None,
+        max_rps: float | None = None,
+    ) -> int:
         """Ask every pair (several users in parallel) until done or `stop()`; returns how many were asked.
 
         `max_rps` paces the users, leaving CPU to the rest of the loop on a small machine.
@@ -91,8 +115,9 @@ class TrafficGenerator:
                 if stop():
                     break
                 batch_began = time.monotonic()
-                batch = pairs[batch_start: batch_start + self.users]
-                results = pool.map(lambda item: self.ask(start_index + asked + item[0], item[1]), enumerate(batch))
+                batch = pairs[batch_start : batch_start + self.users]
+                first = start_index + asked
+                results = pool.map(lambda item, first=first: self.ask(first + item[0], item[1]), enumerate(batch))
                 for served in results:
                     if served is not None and on_served is not None:
                         on_served(served)
