@@ -7,10 +7,9 @@ import time
 import uuid
 
 import pytest
-from confluent_kafka import Consumer
-
 from adaptloop_contracts import TOPICS, InferenceLog, TopicNames
 from adaptloop_kafka import DLQ_HEADERS, ConsumedEvent, EventConsumer, EventProducer
+from confluent_kafka import Consumer
 
 
 def _read_all(bootstrap: str, topic: str, want: int, timeout_s: float = 30.0) -> list:

@@ -6,7 +6,6 @@ import json
 import uuid
 
 import pytest
-
 from adaptloop_contracts import (
     TOPICS,
     InferenceFeedback,

@@ -1,23 +1,22 @@
 """Every message shape of adaptloop, next to the topic it travels on."""
 
 from adaptloop_contracts.base import AdapterName, Event, InvalidEvent, ModelName, adapter_of, new_event_id, utc_now
-from adaptloop_contracts.inference import InferenceFeedback, InferenceLog
 from adaptloop_contracts.drift import DriftDetected
-from adaptloop_contracts.retrain import RetrainRequested
-from adaptloop_contracts.training import TrainingEvent, TrainingState
+from adaptloop_contracts.inference import InferenceFeedback, InferenceLog
 from adaptloop_contracts.registry import RegistryEvent, RegistryEventType
+from adaptloop_contracts.retrain import RetrainRequested
 from adaptloop_contracts.topics import TOPICS, TopicNames, TopicSpec, decode_for_topic
+from adaptloop_contracts.training import TrainingEvent, TrainingState
 
 __all__ = [
-    "AdapterName",
-    "ModelName",
-    "adapter_of",
     "TOPICS",
+    "AdapterName",
     "DriftDetected",
     "Event",
     "InferenceFeedback",
     "InferenceLog",
     "InvalidEvent",
+    "ModelName",
     "RegistryEvent",
     "RegistryEventType",
     "RetrainRequested",
@@ -25,6 +24,7 @@ __all__ = [
     "TopicSpec",
     "TrainingEvent",
     "TrainingState",
+    "adapter_of",
     "decode_for_topic",
     "new_event_id",
     "utc_now",

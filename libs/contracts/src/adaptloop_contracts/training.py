@@ -10,7 +10,6 @@ from pydantic import Field, model_validator
 
 from adaptloop_contracts.base import Event, LongText, Metadata
 
-
 TRAINING_EVENTS = "training.events"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
@@ -10,6 +11,8 @@ from typing import Any
 import httpx
 
 from adaptloop_dashboard.config import Settings
+
+log = logging.getLogger(__name__)
 
 
 def numeric_leaves(value: Any, prefix: str = "") -> dict[str, float]:
@@ -45,8 +48,8 @@ class DriftHistory:
             while not self._stop.is_set():
                 try:
                     self.record(client.get("/v1/state").json(), time.time())
-                except (httpx.HTTPError, ValueError):
-                    pass
+                except (httpx.HTTPError, ValueError) as exc:
+                    log.info("drift state not sampled: %s", exc)
                 self._stop.wait(self._settings.sample_interval_s)
 
     def record(self, state: dict[str, Any], at: float) -> None:

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-
 from adaptloop_contracts import TopicNames
+
 from adaptloop_devstack.auth_tokens import StackTokens
 from adaptloop_devstack.broker import BrokerStartError, find_tansu, port_open
 from adaptloop_devstack.paths import repo_root, var_dir, venv_python
@@ -243,7 +243,7 @@ def main(argv: list[str]) -> int:
         print("adaptloop: starting the local stack", flush=True)
         try:
             stack.up(progress=True)
-        except Exception as exc:  # noqa: BLE001 - printed for the operator, then a non-zero exit
+        except Exception as exc:
             print(f"adaptloop: the stack did not come up: {exc}", file=sys.stderr)
             return 1
         print(f"  kafka     {stack.config.bootstrap}")

@@ -14,12 +14,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from adaptloop_contracts import Event, InvalidEvent, TopicNames, decode_for_topic
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 from opentelemetry import trace
 from opentelemetry.context import Context
 from prometheus_client import Counter
 
-from adaptloop_contracts import Event, InvalidEvent, TopicNames, decode_for_topic
 from adaptloop_kafka.dlq import dead_letter_headers
 from adaptloop_kafka.producer import EventProducer
 from adaptloop_kafka.tracing import context_from_headers
@@ -148,6 +148,6 @@ class EventConsumer:
             try:
                 self._consumer.commit(offsets=[tp], asynchronous=False)
                 return
-            except Exception as exc:  # noqa: BLE001 - a commit failure is retried, then logged
+            except Exception as exc:
                 log.warning("commit failed (attempt %d): %s", attempt + 1, exc)
                 time.sleep(0.2 * (attempt + 1))

@@ -6,10 +6,10 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from adaptloop_contracts import Event, TopicNames
 from confluent_kafka import KafkaError, Message, Producer
 from prometheus_client import Counter
 
-from adaptloop_contracts import Event, TopicNames
 from adaptloop_kafka.tracing import trace_headers
 
 PUBLISHED = Counter("adaptloop_kafka_published_total", "Events acknowledged by the broker", ["topic"])
