@@ -53,6 +53,7 @@ def run_demo(
         stack.down()
         raise
     summary = summarise(result)
+    summary["trace"] = _loop_trace(out_dir / "spans.jsonl", params.adapter)
     summary["seed"] = params.seed
     summary["wall_seconds"] = round(time.monotonic() - started, 1)
     summary["machine"] = {
@@ -69,6 +70,21 @@ def run_demo(
         stack.down()
     _check(summary, result)
     return summary
+
+
+def _loop_trace(span_file: Path, adapter: str) -> dict[str, Any]:
+    """The trace from the drifting request to the swap (spans flush within a second of their end)."""
+    from adaptloop_demo.trace_chain import TraceChainBroken, find_loop_trace, load_spans
+
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            chain = find_loop_trace(load_spans(span_file), adapter)
+            return {"trace_id": chain.trace_id, "spans": chain.describe()}
+        except TraceChainBroken as exc:
+            if time.monotonic() > deadline:
+                return {"trace_id": None, "missing": str(exc)}
+            time.sleep(0.5)
 
 
 def _fresh_state(config: StackConfig, out_dir: Path) -> None:
@@ -108,6 +124,12 @@ def _print(console: Console, summary: dict[str, Any], report: Path) -> None:
         figures.add_row(key, str(summary.get(key)))
     figures.add_row("shares", json.dumps(summary.get("shares")))
     console.print(figures)
+    trace = summary.get("trace") or {}
+    if trace.get("trace_id"):
+        console.print(
+            f"Trace of the loop (drifting request -> swap): {trace['trace_id']}; "
+            "find it in Jaeger by this id when OTEL_EXPORTER_OTLP_ENDPOINT is set"
+        )
     console.print(f"Report: {report}")
 
 

@@ -13,6 +13,9 @@ import logging
 import time
 
 from adaptloop_contracts import RegistryEvent
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.trace import Link
 
 from adaptloop_inference import metrics
 from adaptloop_inference.adapter_cache import AdapterCache
@@ -20,6 +23,8 @@ from adaptloop_inference.errors import AdapterRejected
 from adaptloop_inference.plan import VersionArtifacts, VersionRef
 from adaptloop_inference.ports import RegistryPort
 from adaptloop_inference.swap_manager import SwapManager
+
+tracer = trace.get_tracer("adaptloop.inference")
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +45,8 @@ class Reconciler:
         self._interval_s = interval_s
         self._wake = asyncio.Event()
         self._pending_since: float | None = None
+        self._pending_links: list[Link] = []
+        """The announcements that asked for the next sync: its swaps link to their traces."""
         self._synced = asyncio.Event()
         self._prefetches: set[asyncio.Task[None]] = set()
         self.last_sync_at: float | None = None
@@ -52,11 +59,14 @@ class Reconciler:
     async def wait_synced(self) -> None:
         await self._synced.wait()
 
-    def on_registry_event(self, event: RegistryEvent) -> None:
+    def on_registry_event(self, event: RegistryEvent, context: Context | None = None) -> None:
         """Called on the event loop for every event of `registry.events`."""
         if event.event_type == "adapter.version_registered":
             self._prefetch(event)
         if event.event_type in TRIGGERING_EVENTS:
+            origin = trace.get_current_span(context).get_span_context() if context is not None else None
+            if origin is not None and origin.is_valid:
+                self._pending_links.append(Link(origin, {"adaptloop.event_id": str(event.event_id)}))
             self.request_sync()
 
     def request_sync(self) -> None:
@@ -66,11 +76,13 @@ class Reconciler:
 
     async def sync_once(self) -> None:
         triggered_at = self._pending_since or time.monotonic()
+        links, self._pending_links = self._pending_links, []
         self._pending_since = None
         self._wake.clear()
         try:
-            plan = await self._registry.fetch_plan()
-            await self._swaps.converge(plan, triggered_at=triggered_at)
+            with tracer.start_as_current_span("sync_serving_plan", links=links):
+                plan = await self._registry.fetch_plan()
+                await self._swaps.converge(plan, triggered_at=triggered_at)
         except Exception as exc:
             self._pending_since = self._pending_since or triggered_at
             self.last_error = f"{type(exc).__name__}: {exc}"

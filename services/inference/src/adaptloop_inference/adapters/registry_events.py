@@ -12,6 +12,8 @@ import threading
 import uuid
 from collections.abc import Callable
 
+from opentelemetry.context import Context
+
 from adaptloop_contracts import RegistryEvent, TopicNames
 from adaptloop_contracts.registry import REGISTRY_EVENTS
 from adaptloop_kafka import ConsumedEvent, EventConsumer, EventProducer
@@ -22,7 +24,7 @@ log = logging.getLogger(__name__)
 class RegistryEventFollower:
     def __init__(
         self, bootstrap: str, *, topics: TopicNames, replica_id: str, producer: EventProducer,
-        loop: asyncio.AbstractEventLoop, on_event: Callable[[RegistryEvent], None],
+        loop: asyncio.AbstractEventLoop, on_event: Callable[[RegistryEvent, Context], None],
     ) -> None:
         self._consumer = EventConsumer(
             bootstrap,
@@ -56,4 +58,4 @@ class RegistryEventFollower:
     def _handle(self, consumed: ConsumedEvent) -> None:
         event = consumed.event
         if isinstance(event, RegistryEvent):
-            self._loop.call_soon_threadsafe(self._on_event, event)
+            self._loop.call_soon_threadsafe(self._on_event, event, consumed.trace_context)
