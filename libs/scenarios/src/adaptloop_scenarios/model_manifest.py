@@ -85,3 +85,20 @@ def verify_model_dir(model_dir: Path) -> dict[str, Any]:
     if combined_sha256(actual) != manifest.get("weights_sha256"):
         raise ModelDirInvalid(f"{model_dir}: weights_sha256 does not match the files")
     return manifest
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m adaptloop_scenarios.model_manifest DIR`: write the manifest of your own model directory."""
+    import argparse
+    import json as _json
+
+    parser = argparse.ArgumentParser(description="Write manifest.json (sha256 of every file) for a model directory.")
+    parser.add_argument("model_dir", type=Path)
+    args = parser.parse_args(argv)
+    manifest = write_manifest(args.model_dir, {"source": "operator"})
+    print(_json.dumps({"model_dir": str(args.model_dir), "weights_sha256": manifest["weights_sha256"]}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
