@@ -18,6 +18,7 @@ import contextlib
 import json
 import os
 import platform
+import shutil
 import statistics
 import tempfile
 import time
@@ -182,6 +183,7 @@ def measure_time_to_adapter(model_dir: Path, steps: int) -> dict[str, Any]:
         stack.down()
         with contextlib.suppress(Exception):  # a leftover bench database is harmless
             drop_database(ensure_database(database))
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def machine() -> dict[str, Any]:

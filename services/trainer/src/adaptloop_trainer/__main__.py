@@ -1,0 +1,3 @@
+from adaptloop_trainer.main import main
+
+main()

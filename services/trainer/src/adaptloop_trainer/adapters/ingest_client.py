@@ -1,0 +1,44 @@
+"""HTTP client of ingest's example export (`GET /v1/examples`, JSON lines)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from adaptloop_trainer.errors import UpstreamError
+
+
+class IngestClient:
+    def __init__(self, base_url: str, token: str, *, timeout_s: float = 60.0) -> None:
+        self._http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout_s,
+                                  headers={"Authorization": f"Bearer {token}"})
+
+    def close(self) -> None:
+        self._http.close()
+
+    def ping(self) -> None:
+        self._http.get("/healthz").raise_for_status()
+
+    def export(self, adapter: str, *, since: datetime | None, until: datetime | None) -> Iterator[dict[str, Any]]:
+        """Every exported example of `adapter` in the time range, streamed line by line."""
+        params = {"adapter": adapter, "only_targets": "true"}
+        if since is not None:
+            params["since"] = since.isoformat()
+        if until is not None:
+            params["until"] = until.isoformat()
+        try:
+            with self._http.stream("GET", "/v1/examples", params=params) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise UpstreamError(f"ingest export: {response.status_code} {response.text[:300]}")
+                for line in response.iter_lines():
+                    if line.strip():
+                        row = json.loads(line)
+                        if isinstance(row, dict):
+                            yield row
+        except httpx.TransportError as exc:
+            raise UpstreamError(f"ingest export unreachable: {exc}") from exc

@@ -1,0 +1,97 @@
+"""HTTP API: `/v1/jobs` (create, list, read, cancel) and `/v1/upgrades/{id}` (upgrade reports)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from adaptloop_common.auth import Principal, require_role
+from adaptloop_contracts.base import ModelName
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from adaptloop_trainer import handlers
+from adaptloop_trainer.errors import JobNotFound
+from adaptloop_trainer.job_runner import JobRunner
+from adaptloop_trainer.jobs import JobStore
+from adaptloop_trainer.ports import TrainingEvents
+
+
+class JobRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    adapter: ModelName
+    """The adapter to train; for `base_model_upgrade`, an adapter or the old base model's name."""
+    reason: Literal["manual", "base_model_upgrade"] = "manual"
+    base_model: str | None = None
+    training_config: dict[str, Any] = Field(default_factory=dict)
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def _store(request: Request) -> JobStore:
+    return request.app.state.store  # type: ignore[no-any-return]
+
+
+def _runner(request: Request) -> JobRunner:
+    return request.app.state.runner  # type: ignore[no-any-return]
+
+
+def _events(request: Request) -> TrainingEvents:
+    return request.app.state.events  # type: ignore[no-any-return]
+
+
+Store = Annotated[JobStore, Depends(_store)]
+Runner = Annotated[JobRunner, Depends(_runner)]
+Events = Annotated[TrainingEvents, Depends(_events)]
+Trainer = Annotated[Principal, Depends(require_role("trainer"))]
+
+router = APIRouter(prefix="/v1", tags=["jobs"])
+
+
+@router.post("/jobs", status_code=202)
+def create_job(body: JobRequest, principal: Trainer, store: Store, runner: Runner, events: Events) -> dict[str, Any]:
+    job = handlers.request_training(
+        adapter=body.adapter, reason=body.reason, requested_by=principal.actor, base_model=body.base_model,
+        training_config=body.training_config, since=body.since, until=body.until,
+        store=store, runner=runner, events=events,
+    )
+    return job.public()
+
+
+@router.get("/jobs")
+def list_jobs(store: Store, adapter: ModelName | None = None,
+              limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
+    return {"jobs": [j.public() for j in store.list_jobs(adapter=adapter, limit=limit)]}
+
+
+@router.get("/jobs/{job_id}")
+def read_job(job_id: uuid.UUID, store: Store) -> dict[str, Any]:
+    try:
+        return handlers.get_job(job_id, store=store).public()
+    except JobNotFound as exc:
+        raise HTTPException(404, exc.reason) from exc
+
+
+@router.post("/jobs/{job_id}/cancel", response_model=None)
+def cancel_job(job_id: uuid.UUID, _principal: Trainer, store: Store, runner: Runner) -> dict[str, Any] | JSONResponse:
+    try:
+        before = handlers.get_job(job_id, store=store)
+        if before.is_final:
+            return JSONResponse({"detail": f"job already {before.state.value}", "job": before.public()}, 409)
+        return handlers.cancel_job(job_id, runner=runner).public()
+    except JobNotFound as exc:
+        raise HTTPException(404, exc.reason) from exc
+
+
+@router.get("/upgrades/{job_id}")
+def read_upgrade(job_id: uuid.UUID, store: Store) -> dict[str, Any]:
+    try:
+        job = handlers.get_job(job_id, store=store)
+    except JobNotFound as exc:
+        raise HTTPException(404, exc.reason) from exc
+    if job.kind != "upgrade":
+        raise HTTPException(404, f"job {job_id} is not a base-model upgrade")
+    return {"job_id": str(job.job_id), "state": job.state.value, "error": job.error, "report": job.report or {}}

@@ -1,0 +1,127 @@
+"""Builds every object of the trainer from Settings; nothing connects before `start()`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as package_version
+
+from adaptloop_common.auth import TokenTable
+from adaptloop_common.http import install_common
+from adaptloop_kafka import EventProducer, ensure_topics
+from fastapi import FastAPI
+from sqlalchemy.engine import Engine
+
+from adaptloop_trainer import api, handlers
+from adaptloop_trainer.adapters.db import SqlJobStore, make_engine, migrate
+from adaptloop_trainer.adapters.ingest_client import IngestClient
+from adaptloop_trainer.adapters.kafka import KafkaTrainingEvents, RetrainRequestConsumer
+from adaptloop_trainer.adapters.registry_client import RegistryClient
+from adaptloop_trainer.candidate import TrainerParams
+from adaptloop_trainer.config import Settings
+from adaptloop_trainer.job_runner import JobRunner
+
+log = logging.getLogger(__name__)
+
+
+def code_revision(settings: Settings) -> str:
+    if settings.code_revision:
+        return settings.code_revision
+    try:
+        return f"adaptloop-trainer {package_version('adaptloop-trainer')}"
+    except PackageNotFoundError:
+        return "adaptloop-trainer unknown"
+
+
+@dataclass
+class Trainer:
+    settings: Settings
+    engine: Engine
+    store: SqlJobStore
+    registry: RegistryClient
+    ingest: IngestClient
+    producer: EventProducer
+    events: KafkaTrainingEvents
+    runner: JobRunner
+    consumer: RetrainRequestConsumer
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    def start(self) -> None:
+        migrate(self.engine, self.settings.db_schema)
+        ensure_topics(self.settings.kafka_bootstrap, self.settings.topic_names.all_with_partitions())
+        self.runner.start()
+        recovered = self.runner.recover()
+        if recovered:
+            log.info("resuming %d unfinished jobs", recovered)
+        thread = threading.Thread(target=self.consumer.run, name="retrain-consumer", daemon=True)
+        thread.start()
+        self.threads.append(thread)
+
+    def stop(self) -> None:
+        self.consumer.stop()
+        for thread in self.threads:
+            thread.join(5.0)
+        self.runner.stop()
+        self.producer.flush(5.0)
+        self.registry.close()
+        self.ingest.close()
+
+
+def build(settings: Settings) -> Trainer:
+    engine = make_engine(settings.database_url, settings.db_schema)
+    store = SqlJobStore(engine)
+    registry = RegistryClient(settings.registry_url, settings.registry_token, timeout_s=settings.http_timeout_s)
+    ingest = IngestClient(settings.ingest_url, settings.ingest_token, timeout_s=settings.http_timeout_s)
+    producer = EventProducer(settings.kafka_bootstrap, topics=settings.topic_names, client_id="adaptloop-trainer")
+    events = KafkaTrainingEvents(producer)
+    params = TrainerParams(
+        models_dir=settings.models_dir.resolve(), work_dir=settings.work_dir.resolve(),
+        min_examples=settings.min_examples, threads=settings.torch_threads,
+        checkpoint_every=settings.checkpoint_every, regression_per_snapshot=settings.regression_per_snapshot,
+        code_revision=code_revision(settings), default_training_config=dict(settings.default_training_config),
+    )
+    runner = JobRunner(store=store, registry=registry, examples=ingest, events=events, params=params)
+    consumer = RetrainRequestConsumer(
+        settings.kafka_bootstrap, group_id=settings.consumer_group, topics=settings.topic_names, producer=producer,
+        accept=lambda request, tp: handlers.accept_request(request, tp, store=store, runner=runner).job_id,
+        job_is_final=lambda job_id: bool((job := store.get(job_id)) is None or job.is_final),
+    )
+    return Trainer(settings, engine, store, registry, ingest, producer, events, runner, consumer)
+
+
+def create_app(trainer: Trainer) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(trainer.start)
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(trainer.stop)
+
+    app = FastAPI(title="adaptloop trainer", version="0.1.0", lifespan=lifespan)
+    app.state.store = trainer.store
+    app.state.runner = trainer.runner
+    app.state.events = trainer.events
+    app.state.token_table = TokenTable(trainer.settings.tokens)
+
+    async def database() -> tuple[bool, str]:
+        await asyncio.to_thread(trainer.store.ping)
+        return True, "ok"
+
+    async def registry() -> tuple[bool, str]:
+        await asyncio.to_thread(trainer.registry.ping)
+        return True, "ok"
+
+    async def consumer() -> tuple[bool, str]:
+        assigned = trainer.consumer.assigned.is_set()
+        return assigned, "partitions assigned" if assigned else "waiting for assignment"
+
+    install_common(app, max_body_bytes=trainer.settings.max_body_bytes,
+                   checks={"database": database, "registry": registry, "consumer": consumer})
+    app.include_router(api.router)
+    return app

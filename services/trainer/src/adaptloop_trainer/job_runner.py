@@ -1,0 +1,193 @@
+"""Runs jobs one at a time in a worker thread, away from the consumer's poll loop and HTTP.
+
+Every job ends in a recorded final state: succeeded, rejected (bad request, too little data,
+or a candidate that failed the gate), cancelled or failed (exception, NaN loss, out of
+memory, too many restarts). Each state change is published on `training.events`.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import shutil
+import threading
+import time
+import uuid
+from typing import Any
+
+from adaptloop_contracts import TrainingEvent, TrainingState
+from opentelemetry import propagate, trace
+from opentelemetry.trace import Link
+from prometheus_client import Counter, Gauge
+
+from adaptloop_trainer.candidate import TrainerParams
+from adaptloop_trainer.errors import JobCancelled, JobRejected, TrainerError
+from adaptloop_trainer.jobs import Job, JobStore
+from adaptloop_trainer.ports import ExampleSource, Registry, TrainingEvents
+from adaptloop_trainer.training_job import JobOutcome, run_train_job
+from adaptloop_trainer.upgrade import run_upgrade_job
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer("adaptloop.trainer")
+JOBS_FINISHED = Counter("adaptloop_trainer_jobs_finished_total", "Jobs that reached a final state", ["state"])
+JOBS_ACTIVE = Gauge("adaptloop_trainer_jobs_active", "Jobs queued or running in this process")
+
+TRAINING_SHARE = 0.9
+"""Share of a job's progress bar covered by the training loop; evaluation and registration follow."""
+
+
+class JobRunner:
+    def __init__(self, *, store: JobStore, registry: Registry, examples: ExampleSource, events: TrainingEvents,
+                 params: TrainerParams, max_attempts: int = 3) -> None:
+        self._store, self._registry, self._examples, self._events = store, registry, examples, events
+        self._params, self._max_attempts = params, max_attempts
+        self._queue: queue.Queue[uuid.UUID | None] = queue.Queue()
+        self._pending: set[uuid.UUID] = set()
+        self._cancel: dict[uuid.UUID, threading.Event] = {}
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="trainer-jobs", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        for flag in list(self._cancel.values()):
+            flag.set()
+        self._queue.put(None)
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+
+    def recover(self) -> int:
+        """Queue every job a previous process left unfinished (they resume from their checkpoints)."""
+        jobs = self._store.unfinished()
+        for job in jobs:
+            self.submit(job.job_id)
+        return len(jobs)
+
+    def submit(self, job_id: uuid.UUID) -> None:
+        with self._lock:
+            if job_id in self._pending:
+                return
+            self._pending.add(job_id)
+            self._cancel[job_id] = threading.Event()
+            JOBS_ACTIVE.set(len(self._pending))
+        self._queue.put(job_id)
+
+    def cancel(self, job_id: uuid.UUID) -> Job | None:
+        job = self._store.request_cancel(job_id)
+        if job is None or job.is_final:
+            return job
+        flag = self._cancel.get(job_id)
+        if flag is not None:
+            flag.set()
+        if job.state == TrainingState.QUEUED and job_id not in self._pending:
+            return self._finish(job, TrainingState.CANCELLED, error="cancelled before it started")
+        return job
+
+    def _loop(self) -> None:
+        while True:
+            job_id = self._queue.get()
+            if job_id is None:
+                return
+            try:
+                self._execute(job_id)
+            except Exception:
+                log.exception("job %s: unexpected error outside the job", job_id)
+            finally:
+                with self._lock:
+                    self._pending.discard(job_id)
+                    self._cancel.pop(job_id, None)
+                    JOBS_ACTIVE.set(len(self._pending))
+
+    def _emit(self, job: Job, state: TrainingState, **fields: Any) -> None:
+        event = TrainingEvent(
+            event_type="training.progress" if fields.pop("progress_event", False) else f"training.{state.value}",
+            model=job.adapter, job_id=job.job_id, request_id=job.request_id, state=state, **fields,
+        )
+        try:
+            self._events.job_event(event)
+        except Exception as exc:
+            log.warning("job %s: training event not published: %s", job.job_id, exc)
+
+    def _finish(self, job: Job, state: TrainingState, *, error: str | None = None,
+                outcome: JobOutcome | None = None) -> Job:
+        fields: dict[str, Any] = {"state": state, "error": error}
+        if outcome is not None:
+            fields.update(candidate_version=outcome.candidate_version, metrics=outcome.metrics,
+                          evaluation=outcome.evaluation, progress=1.0)
+            if outcome.report is not None:
+                fields["report"] = outcome.report
+        job = self._store.update(job.job_id, **fields)
+        JOBS_FINISHED.labels(state.value).inc()
+        self._emit(job, state, progress=job.progress, metrics=_event_metrics(job.metrics),
+                   candidate_version=job.candidate_version, error=error)
+        if state != TrainingState.FAILED:
+            shutil.rmtree(self._params.checkpoint_dir(job.job_id), ignore_errors=True)
+        log.info("job %s (%s) %s%s", job.job_id, job.adapter, state.value, f": {error}" if error else "")
+        return job
+
+    def _execute(self, job_id: uuid.UUID) -> None:
+        job = self._store.get(job_id)
+        if job is None or job.is_final:
+            return
+        if job.cancel_requested:
+            self._finish(job, TrainingState.CANCELLED, error="cancelled before it started")
+            return
+        if job.attempts >= self._max_attempts:
+            self._finish(job, TrainingState.FAILED,
+                         error=f"gave up after {job.attempts} attempts: the trainer stopped during each one")
+            return
+        if job.state == TrainingState.QUEUED and job.attempts == 0:
+            self._emit(job, TrainingState.QUEUED)
+        job = self._store.update(job_id, state=TrainingState.RUNNING, attempts=job.attempts + 1)
+        self._emit(job, TrainingState.RUNNING, progress=job.progress)
+        parent = propagate.extract({"traceparent": job.traceparent} if job.traceparent else {})
+        link_ctx = trace.get_current_span(parent).get_span_context()
+        links = [Link(link_ctx)] if link_ctx.is_valid else []
+        with tracer.start_as_current_span("run_training_job", context=parent, links=links,
+                                          attributes={"adaptloop.job_id": str(job_id), "adaptloop.model": job.adapter}):
+            self._run(job)
+
+    def _run(self, job: Job) -> None:
+        flag = self._cancel.get(job.job_id) or threading.Event()
+        last = [0.0]
+
+        def on_progress(step: int, total: int, loss: float) -> None:
+            now = time.monotonic()
+            if step != total and now - last[0] < 1.0:
+                return
+            last[0] = now
+            progress = round(TRAINING_SHARE * step / total, 4)
+            self._store.update(job.job_id, progress=progress)
+            self._emit(job, TrainingState.RUNNING, progress=progress, progress_event=True,
+                       metrics={"step": step, "steps": total, "loss": loss})
+
+        try:
+            if job.kind == "upgrade":
+                outcome = run_upgrade_job(job, store=self._store, registry=self._registry, params=self._params,
+                                          on_progress=on_progress, should_stop=flag.is_set)
+            else:
+                outcome = run_train_job(job, store=self._store, registry=self._registry, examples=self._examples,
+                                        params=self._params, on_progress=on_progress, should_stop=flag.is_set)
+        except JobRejected as exc:
+            self._finish(job, TrainingState.REJECTED, error=exc.reason)
+        except JobCancelled as exc:
+            self._finish(job, TrainingState.CANCELLED, error=exc.reason)
+        except TrainerError as exc:
+            self._finish(job, TrainingState.FAILED, error=f"{type(exc).__name__}: {exc.reason}")
+        except Exception as exc:
+            log.exception("job %s failed", job.job_id)
+            self._finish(job, TrainingState.FAILED, error=f"{type(exc).__name__}: {exc}")
+        else:
+            if outcome.passed or job.kind == "upgrade":
+                self._finish(job, TrainingState.SUCCEEDED, outcome=outcome)
+            else:
+                self._finish(job, TrainingState.REJECTED, outcome=outcome,
+                             error=f"candidate v{outcome.candidate_version} failed the evaluation gate: "
+                                   f"{outcome.verdict}")
+
+
+def _event_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
+    """Scalar metrics only, so the event stays small."""
+    return {k: v for k, v in metrics.items() if isinstance(v, (int, float, str, bool)) or v is None}

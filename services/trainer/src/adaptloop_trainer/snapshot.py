@@ -1,0 +1,110 @@
+"""Dataset snapshots: canonical, content-addressed JSON lines with a fixed train/held-out split.
+
+Each line is one example `{"answer", "example_id", "key", "prompt", "split"}`; lines are sorted
+by `key` (a sha256 of prompt and answer), so the same examples always give the same bytes and
+sha256. The split is decided by a hash of the prompt alone, so one prompt never lands in both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from adaptloop_trainer.errors import JobRejected
+
+Split = Literal["train", "heldout"]
+HELDOUT_PER_MILLE = 200
+
+
+@dataclass(frozen=True)
+class Example:
+    prompt: str
+    answer: str
+    key: str
+    split: Split
+    example_id: str = ""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    examples: tuple[Example, ...]
+    content: bytes
+    sha256: str
+
+    @property
+    def snapshot_id(self) -> str:
+        return f"snap-{self.sha256[:16]}"
+
+    @property
+    def train(self) -> list[Example]:
+        return [e for e in self.examples if e.split == "train"]
+
+    @property
+    def heldout(self) -> list[Example]:
+        return [e for e in self.examples if e.split == "heldout"]
+
+
+def example_key(prompt: str, answer: str) -> str:
+    return hashlib.sha256(f"{prompt}\x1f{answer}".encode()).hexdigest()
+
+
+def split_of(prompt: str) -> Split:
+    bucket = int.from_bytes(hashlib.sha256(prompt.encode("utf-8")).digest()[:4], "big") % 1000
+    return "heldout" if bucket < HELDOUT_PER_MILLE else "train"
+
+
+def _line(example: Example) -> bytes:
+    row = {"answer": example.answer, "example_id": example.example_id, "key": example.key,
+           "prompt": example.prompt, "split": example.split}
+    return json.dumps(row, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
+
+
+def _seal(examples: Iterable[Example]) -> Snapshot:
+    ordered = tuple(sorted(examples, key=lambda e: e.key))
+    content = b"".join(_line(e) for e in ordered)
+    return Snapshot(ordered, content, hashlib.sha256(content).hexdigest())
+
+
+def snapshot_from_export(rows: Iterable[Mapping[str, Any]]) -> Snapshot:
+    """Build a snapshot from ingest's export rows: `target` is the answer; rows without one are skipped."""
+    by_key: dict[str, Example] = {}
+    for row in rows:
+        prompt, target = row.get("prompt"), row.get("target")
+        if not isinstance(prompt, str) or not isinstance(target, str) or not prompt or not target:
+            continue
+        key = example_key(prompt, target)
+        if key not in by_key:
+            by_key[key] = Example(prompt, target, key, split_of(prompt), str(row.get("example_id") or ""))
+    return _seal(by_key.values())
+
+
+def parse_snapshot(content: bytes) -> Snapshot:
+    """Read a stored snapshot back; its recorded split is kept as it was."""
+    examples = []
+    for number, raw in enumerate(content.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            row = json.loads(raw)
+            examples.append(Example(row["prompt"], row["answer"], row["key"], row["split"], row.get("example_id", "")))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise JobRejected(f"snapshot line {number} unreadable: {exc}") from exc
+    snapshot = _seal(examples)
+    if snapshot.content != content:
+        raise JobRejected("snapshot is not in canonical form")
+    return snapshot
+
+
+def require_enough(snapshot: Snapshot, *, min_examples: int) -> None:
+    """Too little data is a rejected job, never a bad model."""
+    if len(snapshot.examples) < min_examples:
+        raise JobRejected(
+            f"too little data: {len(snapshot.examples)} usable examples (with a target), need at least {min_examples}"
+        )
+    if not snapshot.train or not snapshot.heldout:
+        raise JobRejected(
+            f"too little data: split gave {len(snapshot.train)} train and {len(snapshot.heldout)} held-out examples"
+        )

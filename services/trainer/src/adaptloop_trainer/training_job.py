@@ -1,0 +1,77 @@
+"""A `train` job: resolve the adapter, snapshot its examples, then train, evaluate and register."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from adaptloop_trainer.candidate import CandidateResult, TrainerParams, train_evaluate_register
+from adaptloop_trainer.errors import JobRejected
+from adaptloop_trainer.jobs import Job, JobStore
+from adaptloop_trainer.lineage import base_model_dir, baseline_for, production_version
+from adaptloop_trainer.ports import ExampleSource, Registry
+from adaptloop_trainer.snapshot import require_enough, snapshot_from_export
+from adaptloop_trainer.training_config import resolve_training_config
+from adaptloop_trainer.training_loop import ProgressFn
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """What a finished job reports: the registered version and whether it passed the gate."""
+
+    candidate_version: int | None
+    passed: bool
+    metrics: dict[str, Any]
+    evaluation: dict[str, Any] | None = None
+    report: dict[str, Any] | None = None
+    verdict: str = ""
+
+
+def run_train_job(
+    job: Job,
+    *,
+    store: JobStore,
+    registry: Registry,
+    examples: ExampleSource,
+    params: TrainerParams,
+    on_progress: ProgressFn,
+    should_stop: Callable[[], bool],
+) -> JobOutcome:
+    request = job.retrain_request()
+    started = time.perf_counter()
+    adapter = registry.adapter(request.model)
+    if adapter is None:
+        raise JobRejected(f"unknown adapter {request.model!r}")
+    base_model = request.base_model or str(adapter["base_model"])
+    base_dir = base_model_dir(registry, params.models_dir, base_model)
+    config = resolve_training_config(params.default_training_config, adapter.get("training_config"),
+                                     request.training_config)
+    store.update(job.job_id, training_config=config.model_dump(mode="json"), base_model=base_model)
+    snapshot = snapshot_from_export(examples.export(request.model, since=request.since, until=request.until))
+    require_enough(snapshot, min_examples=params.min_examples)
+    registry.upload_artifact(snapshot.content, "snapshot.jsonl")
+    store.update(job.job_id, snapshot_id=snapshot.snapshot_id, snapshot_sha256=snapshot.sha256)
+    baseline = baseline_for(registry, params.models_dir, adapter, base_dir)
+    production = production_version(registry, adapter)
+    regression = store.regression_set(request.model)
+    prepare_s = time.perf_counter() - started
+    result: CandidateResult = train_evaluate_register(
+        registry=registry, params=params, adapter_name=request.model, base_model=base_model, base_dir=base_dir,
+        snapshot=snapshot, config=config, baseline=baseline, regression=regression,
+        parent_version=production.number if production else None, request_id=request.event_id,
+        checkpoint_dir=params.checkpoint_dir(job.job_id), on_progress=on_progress, should_stop=should_stop,
+    )
+    if result.gate.passed:
+        store.pin_regression(request.model, snapshot.heldout[: params.regression_per_snapshot],
+                             snapshot_sha256=snapshot.sha256)
+    timings = {"prepare_s": round(prepare_s, 3), **{k: round(v, 3) for k, v in result.timings.items()}}
+    metrics = {**result.gate.metrics, "train_loss": result.trained.final_loss, "steps": result.trained.steps,
+               "tokens_trained": result.trained.tokens_trained,
+               "resumed_from_step": result.trained.resumed_from_step, "timings": timings}
+    return JobOutcome(
+        candidate_version=result.version, passed=result.gate.passed, metrics=metrics,
+        evaluation={"passed": result.gate.passed, "metrics": result.gate.metrics, "verdict": result.gate.verdict},
+        verdict=result.gate.verdict,
+    )

@@ -1,0 +1,179 @@
+"""The LoRA training loop: packed rows, answer-only loss, checkpoints, cancellation, NaN detection.
+
+For a given base model, snapshot, configuration and thread count the adapter's bytes are the
+same on every run, including a run that was killed and resumed from a checkpoint: the batch
+schedule is fixed up front by the seed and the RNG state travels in the checkpoint.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from adaptloop_trainer.errors import JobCancelled, TrainingFailed
+from adaptloop_trainer.packing import IGNORE, batch_schedule, pack, tokenise
+from adaptloop_trainer.snapshot import Example
+from adaptloop_trainer.torch_runtime import deterministic, device, load_base
+from adaptloop_trainer.training_config import TrainingConfig
+
+ProgressFn = Callable[[int, int, float], None]
+"""(step, total_steps, loss) after each step."""
+CHECKPOINT = "checkpoint.pt"
+
+
+@dataclass(frozen=True)
+class TrainedAdapter:
+    weights: bytes
+    config: bytes
+    steps: int
+    final_loss: float
+    tokens_trained: int
+    train_seconds: float
+    resumed_from_step: int
+    losses: list[float] = field(default_factory=list)
+
+
+def lora_config(config: TrainingConfig) -> Any:
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=config.rank, lora_alpha=config.alpha, lora_dropout=config.dropout,
+        target_modules=list(config.target_modules), bias="none", task_type="CAUSAL_LM",
+    )
+
+
+def total_steps(config: TrainingConfig, n_rows: int) -> int:
+    if config.steps is not None:
+        return config.steps
+    assert config.epochs is not None
+    return max(1, math.ceil(config.epochs * n_rows / config.batch_size))
+
+
+def _learning_rate(config: TrainingConfig, step: int, steps: int) -> float:
+    """Linear warm-up, then linear decay to a tenth of the peak."""
+    if step < config.warmup_steps:
+        return config.learning_rate * (step + 1) / config.warmup_steps
+    span = max(1, steps - config.warmup_steps)
+    return config.learning_rate * (1.0 - 0.9 * (step - config.warmup_steps) / span)
+
+
+def answer_loss(model: Any, ids: Any, positions: Any, labels: Any) -> Any:
+    """Mean cross-entropy over answer tokens; the vocabulary projection runs on those positions only.
+
+    Prompt and padding positions never reach the output layer, which saves its cost (and the
+    softmax over the vocabulary) for roughly half of every row.
+    """
+    import torch
+
+    causal_lm = model.get_base_model() if hasattr(model, "get_base_model") else model
+    body, head = getattr(causal_lm, "base_model", None), causal_lm.get_output_embeddings()
+    if body is None or body is causal_lm or head is None:
+        return model(input_ids=ids, position_ids=positions, labels=labels, use_cache=False).loss
+    hidden = body(input_ids=ids, position_ids=positions, use_cache=False).last_hidden_state[:, :-1]
+    targets = labels[:, 1:].reshape(-1)
+    # index_select, not boolean masking: its backward stays fast with deterministic algorithms on.
+    keep = targets.ne(IGNORE).nonzero().squeeze(1)
+    logits = head(hidden.reshape(-1, hidden.shape[-1]).index_select(0, keep))
+    return torch.nn.functional.cross_entropy(logits.float(), targets.index_select(0, keep))
+
+
+def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    import torch
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="checkpoint-", suffix=".tmp")
+    with os.fdopen(fd, "wb") as handle:
+        torch.save(state, handle)
+    os.replace(tmp, path)
+
+
+def _adapter_bytes(model: Any) -> tuple[bytes, bytes]:
+    with tempfile.TemporaryDirectory(prefix="adapter-") as out:
+        model.save_pretrained(out, save_embedding_layers=False)
+        return (Path(out, "adapter_model.safetensors").read_bytes(), Path(out, "adapter_config.json").read_bytes())
+
+
+def train_lora(
+    *,
+    base_dir: Path,
+    base_model_name: str,
+    train: Sequence[Example],
+    config: TrainingConfig,
+    checkpoint_dir: Path,
+    threads: int,
+    checkpoint_every: int,
+    on_progress: ProgressFn | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> TrainedAdapter:
+    """Train a LoRA adapter; resumes from `checkpoint_dir` when a checkpoint of this run is there."""
+    import torch
+    from peft import get_peft_model, set_peft_model_state_dict
+    from peft.utils import get_peft_model_state_dict
+
+    with deterministic(config.seed, threads):
+        model, tokenizer = load_base(base_dir)
+        pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        rows = pack([tokenise(tokenizer, e, seq_len=config.seq_len) for e in train],
+                    seq_len=config.seq_len, pad_id=pad_id)
+        steps = total_steps(config, len(rows))
+        schedule = batch_schedule(len(rows), batch_size=config.batch_size, steps=steps, seed=config.seed)
+        ids = torch.tensor([r.input_ids for r in rows], dtype=torch.long, device=device())
+        labels = torch.tensor([r.labels for r in rows], dtype=torch.long, device=device())
+        positions = torch.tensor([r.position_ids for r in rows], dtype=torch.long, device=device())
+        real_tokens = [r.real_tokens for r in rows]
+        model = get_peft_model(model, lora_config(config))
+        # The saved adapter names its base by registry name, not by this machine's path.
+        model.peft_config["default"].base_model_name_or_path = base_model_name
+        params = [p for p in model.parameters() if p.requires_grad]
+        optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay,
+                                      foreach=False)
+        ckpt_path = checkpoint_dir / CHECKPOINT
+        start, losses, tokens = 0, [], 0
+        fingerprint = f"{config.digest()}:{len(rows)}:{int(ids.sum())}"
+        if ckpt_path.exists():
+            state = torch.load(ckpt_path, weights_only=False)
+            if state.get("fingerprint") == fingerprint:
+                set_peft_model_state_dict(model, state["lora"])
+                optimizer.load_state_dict(state["optimizer"])
+                torch.set_rng_state(state["rng"])
+                start, losses, tokens = state["step"], list(state["losses"]), state["tokens"]
+        model.train()
+        began = time.perf_counter()
+        for step in range(start, steps):
+            if should_stop():
+                raise JobCancelled(f"cancelled at step {step} of {steps}")
+            batch = schedule[step]
+            for group in optimizer.param_groups:
+                group["lr"] = _learning_rate(config, step, steps)
+            try:
+                loss = answer_loss(model, ids[batch], positions[batch], labels[batch])
+                if not torch.isfinite(loss):
+                    raise TrainingFailed(f"loss became {loss.item()} at step {step + 1} of {steps}")
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(params, 1.0)
+                optimizer.step()
+            except (torch.OutOfMemoryError, MemoryError) as exc:
+                raise TrainingFailed(f"out of memory at step {step + 1}: {exc}") from exc
+            losses.append(round(float(loss.item()), 6))
+            tokens += sum(real_tokens[i] for i in batch)
+            if on_progress is not None:
+                on_progress(step + 1, steps, losses[-1])
+            if (step + 1) % checkpoint_every == 0 and step + 1 < steps:
+                _save_checkpoint(ckpt_path, {
+                    "fingerprint": fingerprint, "step": step + 1, "losses": losses, "tokens": tokens,
+                    "lora": get_peft_model_state_dict(model, save_embedding_layers=False),
+                    "optimizer": optimizer.state_dict(),
+                    "rng": torch.get_rng_state(),
+                })
+        elapsed = time.perf_counter() - began
+        model.eval()
+        weights, config_bytes = _adapter_bytes(model)
+    return TrainedAdapter(weights, config_bytes, steps, losses[-1] if losses else float("nan"), tokens,
+                          elapsed, start, losses)

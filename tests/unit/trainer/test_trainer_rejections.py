@@ -1,0 +1,93 @@
+"""Requests the trainer cannot honour end `rejected` with a reason, on the record and on training.events."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from adaptloop_contracts import RetrainRequested, TrainingState
+from adaptloop_trainer.candidate import TrainerParams
+from adaptloop_trainer.handlers import accept_request
+from adaptloop_trainer.job_runner import JobRunner
+from adaptloop_trainer.jobs import Job
+from trainer_fakes import FakeExamples, FakeRegistry, InMemoryJobStore, RecordedEvents
+
+
+@pytest.fixture
+def world(tmp_path: Path):  # type: ignore[no-untyped-def]
+    models = tmp_path / "models"
+    (models / "base-a").mkdir(parents=True)
+    (models / "base-a" / "manifest.json").write_text('{"weights_sha256": "' + "a" * 64 + '"}')
+    registry = FakeRegistry()
+    registry.base_models["base-a"] = {"name": "base-a", "weights_sha256": "a" * 64}
+    registry.adapter_records["support"] = {"name": "support", "base_model": "base-a", "training_config": {},
+                                           "aliases": {}}
+    examples = FakeExamples({"support": [{"prompt": f"q{i}", "target": f"a{i}"} for i in range(4)]})
+    store, events = InMemoryJobStore(), RecordedEvents()
+    runner = JobRunner(store=store, registry=registry, examples=examples, events=events,
+                       params=TrainerParams(models_dir=models, work_dir=tmp_path / "work", min_examples=10))
+    runner.start()
+    yield store, runner, events, registry
+    runner.stop()
+
+
+def _run(store: InMemoryJobStore, runner: JobRunner, request: RetrainRequested) -> Job:
+    job = accept_request(request, None, store=store, runner=runner)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        job = store.get(job.job_id)  # type: ignore[assignment]
+        if job.is_final:
+            return job
+        time.sleep(0.02)
+    raise AssertionError(f"job still {job.state}")
+
+
+def _request(model: str = "support", **kw: object) -> RetrainRequested:
+    return RetrainRequested(model=model, reason="manual", requested_by="test", **kw)  # type: ignore[arg-type]
+
+
+def test_unknown_adapter(world) -> None:  # type: ignore[no-untyped-def]
+    store, runner, events, _ = world
+    job = _run(store, runner, _request("nobody"))
+    assert job.state == TrainingState.REJECTED and job.error == "unknown adapter 'nobody'"
+    final = [e for e in events.events if e.job_id == job.job_id][-1]
+    assert final.event_type == "training.rejected" and final.error == job.error
+
+
+def test_too_little_data(world) -> None:  # type: ignore[no-untyped-def]
+    store, runner, _, registry = world
+    job = _run(store, runner, _request())
+    assert job.state == TrainingState.REJECTED and "too little data: 4 usable examples" in (job.error or "")
+    assert registry.registered == {}
+
+
+def test_invalid_configuration(world) -> None:  # type: ignore[no-untyped-def]
+    store, runner, _, _ = world
+    job = _run(store, runner, _request(training_config={"rank": -3}))
+    assert job.state == TrainingState.REJECTED and "invalid training configuration: rank" in (job.error or "")
+
+
+def test_base_model_whose_files_differ_from_the_registry(world) -> None:  # type: ignore[no-untyped-def]
+    store, runner, _, registry = world
+    registry.base_models["base-a"]["weights_sha256"] = "b" * 64
+    job = _run(store, runner, _request())
+    assert job.state == TrainingState.REJECTED and "registry says" in (job.error or "")
+
+
+def test_same_request_three_times_is_one_job(world) -> None:  # type: ignore[no-untyped-def]
+    store, runner, events, _ = world
+    request = _request("nobody")
+    ids = {accept_request(request, None, store=store, runner=runner).job_id for _ in range(3)}
+    assert len(ids) == 1 and len(store.jobs) == 1
+    _run(store, runner, request)
+    assert sum(1 for e in events.events if e.event_type == "training.rejected") == 1
+
+
+def test_cancel_before_start(world) -> None:  # type: ignore[no-untyped-def]
+    store, runner, _, _ = world
+    job, _ = store.create_or_get(_request(), traceparent=None)
+    cancelled = runner.cancel(job.job_id)
+    assert cancelled is not None and cancelled.state == TrainingState.CANCELLED
+    assert runner.cancel(uuid.uuid4()) is None

@@ -1,0 +1,64 @@
+"""The training loop on the tiny model: reproducible bytes, resume from a checkpoint, cancel, NaN."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import pytest
+from adaptloop_scenarios.corpus import generate_pairs
+from adaptloop_trainer.errors import JobCancelled, TrainingFailed
+from adaptloop_trainer.snapshot import Example, snapshot_from_export
+from adaptloop_trainer.training_config import resolve_training_config
+from adaptloop_trainer.training_loop import CHECKPOINT, train_lora
+
+STEPS = 6
+
+
+@pytest.fixture(scope="module")
+def train_examples():  # type: ignore[no-untyped-def]
+    pairs = generate_pairs("automotive", 48, seed=3)
+    return snapshot_from_export({"prompt": p.prompt, "target": p.answer} for p in pairs).train
+
+
+def _train(model_dir: Path, examples, ckpt: Path, **kw):  # type: ignore[no-untyped-def]
+    config = resolve_training_config({"steps": STEPS, "batch_size": 2, "seq_len": 128, "rank": 4, "seed": 7,
+                                      **kw.pop("config", {})})
+    return train_lora(base_dir=model_dir, base_model_name="tiny-llama", train=examples, config=config,
+                      checkpoint_dir=ckpt, threads=2, checkpoint_every=2, **kw)
+
+
+def test_same_seed_and_data_reproduce_the_adapter_bytes(
+        tiny_model_dir: Path, train_examples: list[Example], tmp_path: Path) -> None:
+    a = _train(tiny_model_dir, train_examples, tmp_path / "a")
+    b = _train(tiny_model_dir, train_examples, tmp_path / "b")
+    assert hashlib.sha256(a.weights).hexdigest() == hashlib.sha256(b.weights).hexdigest()
+    assert a.config == b.config and b"tiny-llama" in a.config
+    assert a.losses == b.losses and a.tokens_trained > 0
+
+
+def test_a_killed_run_resumes_from_its_checkpoint_to_the_same_bytes(
+        tiny_model_dir: Path, train_examples: list[Example], tmp_path: Path) -> None:
+    reference = _train(tiny_model_dir, train_examples, tmp_path / "ref")
+    ckpt = tmp_path / "interrupted"
+    with pytest.raises(JobCancelled):
+        _train(tiny_model_dir, train_examples, ckpt, on_progress=lambda *a: None,
+               should_stop=iter([False] * 5 + [True] * 10).__next__)
+    assert (ckpt / CHECKPOINT).exists()
+    resumed = _train(tiny_model_dir, train_examples, ckpt)
+    assert resumed.resumed_from_step == 4
+    assert resumed.weights == reference.weights
+
+
+def test_nan_loss_fails_the_run(tiny_model_dir: Path, train_examples: list[Example], tmp_path: Path) -> None:
+    from safetensors.torch import load_file, save_file
+
+    broken = tmp_path / "broken-base"
+    shutil.copytree(tiny_model_dir, broken)
+    weights = load_file(broken / "model.safetensors")
+    name = next(k for k in weights if k.endswith("norm.weight"))
+    weights[name] = weights[name] * float("nan")
+    save_file(weights, broken / "model.safetensors", metadata={"format": "pt"})
+    with pytest.raises(TrainingFailed, match="loss became nan at step 1"):
+        _train(broken, train_examples, tmp_path / "nan")
