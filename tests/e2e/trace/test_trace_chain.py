@@ -19,7 +19,15 @@ ADAPTER = "tracing"
 
 
 def test_trace_links_drifting_request_to_the_swap(stack: Stack) -> None:
-    params = DemoParams(adapter=ADAPTER, seed=3, seed_examples=96, requests_after_swap=8, deadline_s=600)
+    params = DemoParams(
+        adapter=ADAPTER,
+        seed=3,
+        seed_examples=64,
+        requests_after_swap=8,
+        after_shift_rps=2.0,
+        deadline_s=900,
+        training_config={"steps": 16, "rank": 8, "learning_rate": 3e-3, "batch_size": 8, "seq_len": 192},
+    )
     result = run_scenario(stack, params, Console(quiet=True))
     assert result.new_version is not None, "no new version served after the shift"
 

@@ -28,7 +28,7 @@ from adaptloop_demo.traffic import Served, TrafficGenerator
 ADAPTER = "support"
 OLD_DOMAIN = "capital_markets"
 NEW_DOMAIN = "security_ops"
-TRAINING_CONFIG = {"steps": 60, "rank": 8, "alpha": 16.0, "learning_rate": 3e-3, "batch_size": 8, "seq_len": 192}
+TRAINING_CONFIG = {"steps": 40, "rank": 8, "alpha": 16.0, "learning_rate": 3e-3, "batch_size": 8, "seq_len": 192}
 
 
 class DemoError(RuntimeError):
@@ -39,12 +39,13 @@ class DemoError(RuntimeError):
 class DemoParams:
     seed: int = 0
     adapter: str = ADAPTER
+    training_config: dict[str, Any] = field(default_factory=lambda: dict(TRAINING_CONFIG))
     users: int = 4
     seed_examples: int = 160
     requests_before_shift: int = 240
     max_requests_after_shift: int = 4000
     requests_after_swap: int = 120
-    after_shift_rps: float = 4.0
+    after_shift_rps: float = 3.0
     """Traffic pace after the shift: steady, and leaving CPU to training on a 2-core machine."""
     deadline_s: float = 12 * 60
 
@@ -110,7 +111,7 @@ class Scenario:
                 json={
                     "name": self.params.adapter,
                     "base_model": "tiny-llama",
-                    "training_config": TRAINING_CONFIG,
+                    "training_config": self.params.training_config,
                     "promotion_policy": {"mode": "auto"},
                 },
             ),
