@@ -5,11 +5,11 @@ Docker cannot run on every machine, so this reads the file instead of starting i
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import pytest
 import yaml
+from settings_fields import service_settings_fields
 
 ROOT = Path(__file__).resolve().parents[3]
 CONTRACT_PORTS = {"inference": 8000, "ingest": 8001, "registry": 8002, "trainer": 8003, "drift": 8004}
@@ -18,24 +18,6 @@ SERVICES = tuple(CONTRACT_PORTS)
 
 def _compose() -> dict:
     return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-
-
-def _settings_fields(path: Path, class_name: str) -> set[str]:
-    tree = ast.parse(path.read_text())
-    for node in tree.body:
-        if isinstance(node, ast.ClassDef) and node.name == class_name:
-            return {
-                stmt.target.id
-                for stmt in node.body
-                if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)
-            }
-    raise AssertionError(f"{class_name} not found in {path}")
-
-
-def _fields_of(service: str) -> set[str]:
-    common = _settings_fields(ROOT / "libs/common/src/adaptloop_common/settings.py", "ServiceSettings")
-    own = _settings_fields(ROOT / f"services/{service}/src/adaptloop_{service}/config.py", "Settings")
-    return common | own
 
 
 def _compose_service(compose: dict, service: str) -> dict:
@@ -57,7 +39,7 @@ def test_every_build_context_and_dockerfile_exists() -> None:
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_every_environment_variable_is_a_setting(service: str) -> None:
-    fields = _fields_of(service)
+    fields = service_settings_fields(service)
     prefix = f"ADAPTLOOP_{service.upper()}_"
     env = _compose_service(_compose(), service).get("environment", {})
     for key in env:
