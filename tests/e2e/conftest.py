@@ -38,7 +38,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         ports={name: free_port() for name in DEFAULT_PORTS},
         database=f"adaptloop_e2e_{uuid.uuid4().hex[:8]}",
         models_dir=models,
-        extra_env={"ADAPTLOOP_SPAN_FILE": str(home / "spans.jsonl"), "ADAPTLOOP_DASHBOARD_SAMPLE_INTERVAL_S": "0.5"},
+        extra_env={"ADAPTLOOP_SPAN_FILE": str(home / "spans.jsonl"), "ADAPTLOOP_DASHBOARD_SAMPLE_INTERVAL_S": "0.5",
+            # One alarm is enough to request a retrain here, so the loop closes on short traffic.
+            "ADAPTLOOP_DRIFT_POLICY_MIN_AGREEING_SIGNALS": "1"},
     )
     running = Stack(config)
     try:
