@@ -9,11 +9,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from rich.console import Console
-
 from adaptloop_demo.scenario import DemoParams, run_scenario
 from adaptloop_demo.trace_chain import TraceChainBroken, find_loop_trace, load_spans
 from adaptloop_devstack.stack import Stack
+from rich.console import Console
 
 ADAPTER = "tracing"
 

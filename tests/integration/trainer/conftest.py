@@ -9,6 +9,7 @@ import pytest
 from adaptloop_devstack.paths import var_dir
 from trainer_stack import Stack, make_stack
 
+
 @pytest.fixture(scope="session")
 def tiny_model_dir() -> Path:
     from adaptloop_scenarios.tiny_model import ensure_tiny_model

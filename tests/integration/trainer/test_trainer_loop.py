@@ -17,8 +17,7 @@ from adaptloop_trainer.snapshot import parse_snapshot
 from adaptloop_trainer.training_config import resolve_training_config
 from adaptloop_trainer.training_loop import train_lora
 from confluent_kafka import Consumer, TopicPartition
-from trainer_stack import TRAINING_CONFIG
-from trainer_stack import Stack, wait_until
+from trainer_stack import TRAINING_CONFIG, Stack, wait_until
 
 JOB_TIMEOUT_S = 900
 

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 from adaptloop_contracts import RetrainRequested
 from adaptloop_scenarios.corpus import generate_pairs
-from trainer_stack import TRAINING_CONFIG, make_stack
-from trainer_stack import Stack, wait_until
+from trainer_stack import TRAINING_CONFIG, Stack, make_stack, wait_until
 
 STEPS = 40
 

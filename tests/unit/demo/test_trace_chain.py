@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from adaptloop_demo.trace_chain import TraceChainBroken, find_loop_trace
 
 T = "a" * 32
@@ -50,5 +49,5 @@ def test_missing_link_is_named(drop: str) -> None:
 
 
 def test_other_adapters_do_not_count() -> None:
-    with pytest.raises(TraceChainBroken, match="no retrain.requested"):
+    with pytest.raises(TraceChainBroken, match=r"no retrain\.requested"):
         find_loop_trace(_chain(), "billing")

@@ -85,8 +85,13 @@ class BodySizeLimit:
 
     async def _reject(self, send: Send, max_bytes: int) -> None:
         body = f'{{"detail":"request body larger than {max_bytes} bytes"}}'.encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 
@@ -94,7 +99,8 @@ class _TooLarge(Exception):
     pass
 
 
-def install_common(app: FastAPI, *, max_body_bytes: int, checks: dict[str, ReadinessCheck],
-                   path_limits: dict[str, int] | None = None) -> None:
+def install_common(
+    app: FastAPI, *, max_body_bytes: int, checks: dict[str, ReadinessCheck], path_limits: dict[str, int] | None = None
+) -> None:
     app.include_router(health_router(checks))
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes, path_limits=path_limits)

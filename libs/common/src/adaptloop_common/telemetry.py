@@ -33,18 +33,30 @@ class JsonLinesSpanExporter(SpanExporter):
         lines = []
         for s in spans:
             ctx = s.get_span_context()
-            lines.append(json.dumps({
-                "name": s.name,
-                "trace_id": format(ctx.trace_id, "032x"),
-                "span_id": format(ctx.span_id, "016x"),
-                "parent_span_id": format(s.parent.span_id, "016x") if s.parent else None,
-                "links": [{"trace_id": format(l.context.trace_id, "032x"), "span_id": format(l.context.span_id, "016x")}
-                          for l in s.links],
-                "service": s.resource.attributes.get("service.name"),
-                "start_ns": s.start_time,
-                "end_ns": s.end_time,
-                "attributes": {k: (v if isinstance(v, (str, int, float, bool)) else str(v)) for k, v in (s.attributes or {}).items()},
-            }))
+            lines.append(
+                json.dumps(
+                    {
+                        "name": s.name,
+                        "trace_id": format(ctx.trace_id, "032x"),
+                        "span_id": format(ctx.span_id, "016x"),
+                        "parent_span_id": format(s.parent.span_id, "016x") if s.parent else None,
+                        "links": [
+                            {
+                                "trace_id": format(link.context.trace_id, "032x"),
+                                "span_id": format(link.context.span_id, "016x"),
+                            }
+                            for link in s.links
+                        ],
+                        "service": s.resource.attributes.get("service.name"),
+                        "start_ns": s.start_time,
+                        "end_ns": s.end_time,
+                        "attributes": {
+                            k: (v if isinstance(v, (str, int, float, bool)) else str(v))
+                            for k, v in (s.attributes or {}).items()
+                        },
+                    }
+                )
+            )
         with self._lock, open(self._path, "a", encoding="utf-8") as fh:
             fh.write("\n".join(lines) + "\n")
         return SpanExportResult.SUCCESS
@@ -80,7 +92,9 @@ def init_telemetry(service_name: str, *, log_level: str = "INFO") -> None:
     root.setLevel(log_level.upper())
     if os.environ.get("OTEL_SDK_DISABLED", "").lower() == "true":
         return
-    provider = TracerProvider(resource=Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", service_name)}))
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", service_name)})
+    )
     if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_TRACES_EXPORTER") == "otlp":
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 

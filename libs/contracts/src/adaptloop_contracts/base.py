@@ -32,9 +32,7 @@ ModelName = Annotated[
 ]
 """What a client names: `NAME`, `NAME:ALIAS`, `NAME@N` or a base model id."""
 
-AdapterName = Annotated[
-    str, StringConstraints(min_length=1, max_length=63, pattern=r"^[a-z0-9][a-z0-9_-]*$")
-]
+AdapterName = Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
 """A registered adapter's name: lower-case, safe in paths, topics and URLs."""
 
 LongText = Annotated[str, StringConstraints(max_length=MAX_TEXT_CHARS)]
@@ -95,13 +93,9 @@ class Event(BaseModel):
     @model_validator(mode="after")
     def _check_envelope(self) -> Self:
         if self.EVENT_TYPES and self.event_type not in self.EVENT_TYPES:
-            raise ValueError(
-                f"event_type {self.event_type!r} is not one of {', '.join(self.EVENT_TYPES)}"
-            )
+            raise ValueError(f"event_type {self.event_type!r} is not one of {', '.join(self.EVENT_TYPES)}")
         if self.schema_version != SCHEMA_VERSION:
-            raise ValueError(
-                f"schema_version {self.schema_version} unsupported (this reader knows {SCHEMA_VERSION})"
-            )
+            raise ValueError(f"schema_version {self.schema_version} unsupported (this reader knows {SCHEMA_VERSION})")
         extras = self.model_extra or {}
         if len(extras) > MAX_EXTRA_FIELDS:
             raise ValueError(f"{len(extras)} unknown fields; at most {MAX_EXTRA_FIELDS} are kept")

@@ -27,7 +27,8 @@ class TrainingState(StrEnum):
 
 
 class TrainingEvent(Event):
-    EVENT_TYPES: ClassVar[tuple[str, ...]] = tuple(f"training.{s.value}" for s in TrainingState) + (
+    EVENT_TYPES: ClassVar[tuple[str, ...]] = (
+        *(f"training.{s.value}" for s in TrainingState),
         "training.progress",
     )
 

@@ -7,6 +7,7 @@ to `var/run/<name>.pid`; `down` stops exactly the processes whose pid files `up`
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -24,10 +25,23 @@ from adaptloop_devstack.broker import BrokerStartError, find_tansu, port_open
 from adaptloop_devstack.paths import repo_root, var_dir, venv_python
 from adaptloop_devstack.postgres import ensure_database, sqlalchemy_url
 
-DEFAULT_PORTS = {"kafka": 9092, "inference": 8000, "ingest": 8001, "registry": 8002, "trainer": 8003, "drift": 8004,
-                 "dashboard": 8005}
-SERVICE_ENV = {"registry": "stream", "ingest": "stream", "drift": "stream", "trainer": "model", "inference": "model",
-               "dashboard": "stream"}
+DEFAULT_PORTS = {
+    "kafka": 9092,
+    "inference": 8000,
+    "ingest": 8001,
+    "registry": 8002,
+    "trainer": 8003,
+    "drift": 8004,
+    "dashboard": 8005,
+}
+SERVICE_ENV = {
+    "registry": "stream",
+    "ingest": "stream",
+    "drift": "stream",
+    "trainer": "model",
+    "inference": "model",
+    "dashboard": "stream",
+}
 START_ORDER = ("registry", "ingest", "drift", "trainer", "inference", "dashboard")
 BASE_MODEL = "tiny-llama"
 
@@ -72,8 +86,9 @@ class Stack:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=repo_root(),
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            argv, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=repo_root(), start_new_session=True
+        )
         self._pid_file(name).write_text(str(proc.pid))
         return proc.pid
 
@@ -105,8 +120,20 @@ class Stack:
             binary = find_tansu()
         except BrokerStartError as exc:
             raise StackError(str(exc)) from exc
-        self._spawn("broker", [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url,
-                               "--storage-engine", "memory://tansu/"], env)
+        self._spawn(
+            "broker",
+            [
+                str(binary),
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                "memory://tansu/",
+            ],
+            env,
+        )
         from adaptloop_kafka import ensure_topics, wait_for_broker
 
         wait_for_broker(self.config.bootstrap, timeout_s=30)
@@ -208,10 +235,8 @@ class Stack:
         for name in (*reversed(START_ORDER), "broker"):
             pid = self._alive(name)
             if pid:
-                try:
+                with contextlib.suppress(ProcessLookupError):  # it exited on its own meanwhile
                     os.killpg(pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
                 stopped.append(name)
         deadline = time.monotonic() + timeout_s
         for name in stopped:

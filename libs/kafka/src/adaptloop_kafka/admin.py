@@ -27,12 +27,17 @@ def wait_for_broker(bootstrap: str, *, timeout_s: float = 30.0) -> None:
     raise BrokerUnavailable(f"Kafka broker at {bootstrap} did not answer within {timeout_s}s: {last}")
 
 
-def ensure_topics(bootstrap: str, topics: dict[str, int], *, timeout_s: float = 30.0,
-                  replication_factor: int = 1) -> list[str]:
+def ensure_topics(
+    bootstrap: str, topics: dict[str, int], *, timeout_s: float = 30.0, replication_factor: int = 1
+) -> list[str]:
     """Create the missing topics with their partition counts; return the names created."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
     existing = set(admin.list_topics(timeout=timeout_s).topics)
-    missing = [NewTopic(name, num_partitions=n, replication_factor=replication_factor) for name, n in topics.items() if name not in existing]
+    missing = [
+        NewTopic(name, num_partitions=n, replication_factor=replication_factor)
+        for name, n in topics.items()
+        if name not in existing
+    ]
     if not missing:
         return []
     futures = admin.create_topics(missing, operation_timeout=timeout_s, request_timeout=timeout_s)

@@ -90,8 +90,15 @@ class EventProducer:
                 self._producer.poll(0.05)
         self._producer.poll(0)
 
-    def publish_sync(self, topic_base: str, event: Event, *, key: str | None = None, timeout_s: float = 30.0,
-                     headers: list[tuple[str, bytes]] | None = None) -> None:
+    def publish_sync(
+        self,
+        topic_base: str,
+        event: Event,
+        *,
+        key: str | None = None,
+        timeout_s: float = 30.0,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> None:
         errors: list[KafkaError] = []
         done = threading.Event()
 
