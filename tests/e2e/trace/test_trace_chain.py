@@ -25,7 +25,14 @@ def test_trace_links_drifting_request_to_the_swap(stack: Stack) -> None:
         requests_after_swap=8,
         after_shift_rps=2.0,
         deadline_s=900,
-        training_config={"steps": 16, "rank": 8, "learning_rate": 3e-3, "batch_size": 8, "seq_len": 192},
+        training_config={
+            "steps": 16,
+            "rank": 8,
+            "learning_rate": 3e-3,
+            "batch_size": 8,
+            "seq_len": 192,
+            "gate": {"max_regression_increase": 0.3},
+        },
     )
     result = run_scenario(stack, params, Console(quiet=True))
     assert result.new_version is not None, "no new version served after the shift"
