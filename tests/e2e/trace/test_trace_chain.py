@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
 from adaptloop_demo.scenario import DemoParams, run_scenario
 from adaptloop_demo.trace_chain import TraceChainBroken, find_loop_trace, load_spans
 from adaptloop_devstack.stack import Stack
@@ -17,6 +18,7 @@ from rich.console import Console
 ADAPTER = "tracing"
 
 
+@pytest.mark.timeout(1500)
 def test_trace_links_drifting_request_to_the_swap(stack: Stack) -> None:
     params = DemoParams(
         adapter=ADAPTER,
@@ -24,7 +26,7 @@ def test_trace_links_drifting_request_to_the_swap(stack: Stack) -> None:
         seed_examples=64,
         requests_after_swap=8,
         after_shift_rps=2.0,
-        deadline_s=900,
+        deadline_s=600,
         training_config={
             "steps": 16,
             "rank": 8,
