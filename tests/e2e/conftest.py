@@ -8,7 +8,6 @@ PostgreSQL, vLLM engine and all five services as separate processes.
 from __future__ import annotations
 
 import json
-import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ import httpx
 import pytest
 from adaptloop_devstack.broker import free_port
 from adaptloop_devstack.paths import var_dir
-from adaptloop_devstack.stack import DEFAULT_PORTS, Stack, StackConfig, StackError
+from adaptloop_devstack.stack import DEFAULT_PORTS, Stack, StackConfig, StackError, process_running
 from adaptloop_scenarios.corpus import generate_pairs
 from confluent_kafka import Consumer, Producer
 
@@ -38,9 +37,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         ports={name: free_port() for name in DEFAULT_PORTS},
         database=f"adaptloop_e2e_{uuid.uuid4().hex[:8]}",
         models_dir=models,
-        extra_env={"ADAPTLOOP_SPAN_FILE": str(home / "spans.jsonl"), "ADAPTLOOP_DASHBOARD_SAMPLE_INTERVAL_S": "0.5",
+        extra_env={
+            "ADAPTLOOP_SPAN_FILE": str(home / "spans.jsonl"),
+            "ADAPTLOOP_DASHBOARD_SAMPLE_INTERVAL_S": "0.5",
             # One alarm is enough to request a retrain here, so the loop closes on short traffic.
-            "ADAPTLOOP_DRIFT_POLICY_MIN_AGREEING_SIGNALS": "1"},
+            "ADAPTLOOP_DRIFT_POLICY_MIN_AGREEING_SIGNALS": "1",
+        },
     )
     running = Stack(config)
     try:
@@ -53,19 +55,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield running
     finally:
         running.down()
-        survivors = [f"{name} (pid {pid})" for name, pid in pids.items() if _alive(pid)]
+        survivors = [f"{name} (pid {pid})" for name, pid in pids.items() if process_running(pid)]
         from adaptloop_devstack.postgres import drop_database, ensure_database
 
         drop_database(ensure_database(config.database))
         assert not survivors, f"`down` left processes of the stack running: {survivors}"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 ADAPTER = "support"

@@ -50,6 +50,21 @@ class StackError(RuntimeError):
     pass
 
 
+def process_running(pid: int) -> bool:
+    """Whether `pid` is a live process (an exited child is reaped; a zombie counts as gone)."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state != "Z"
+
+
 @dataclass
 class StackConfig:
     """Where one copy of the stack lives and listens."""
@@ -101,11 +116,7 @@ class Stack:
             pid = int(self._pid_file(name).read_text())
         except (FileNotFoundError, ValueError):
             return None
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        return pid
+        return pid if process_running(pid) else None
 
     # -- parts -----------------------------------------------------------------------------
     def start_broker(self) -> None:
