@@ -20,6 +20,11 @@ from adaptloop_demo.summary import summarise
 from adaptloop_demo.timeline import read_topics
 
 DEMO_DATABASE = "adaptloop_demo"
+DEMO_ENV = {
+    # The demo's retrain policy acts on a single alarm of a trigger signal (the default waits for
+    # two signals to agree, or one high-severity alarm), so the loop closes within minutes.
+    "ADAPTLOOP_DRIFT_POLICY_MIN_AGREEING_SIGNALS": "1",
+}
 
 
 def run_demo(
@@ -35,7 +40,7 @@ def run_demo(
     params = params or DemoParams(seed=seed)
     out_dir = var_dir() / "demo"
     config = config or StackConfig(
-        database=DEMO_DATABASE, extra_env={"ADAPTLOOP_SPAN_FILE": str(out_dir / "spans.jsonl")}
+        database=DEMO_DATABASE, extra_env=DEMO_ENV | {"ADAPTLOOP_SPAN_FILE": str(out_dir / "spans.jsonl")}
     )
     stack = Stack(config)
     stack.down()
