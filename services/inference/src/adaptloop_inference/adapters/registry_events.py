@@ -12,11 +12,10 @@ import threading
 import uuid
 from collections.abc import Callable
 
-from opentelemetry.context import Context
-
 from adaptloop_contracts import RegistryEvent, TopicNames
 from adaptloop_contracts.registry import REGISTRY_EVENTS
 from adaptloop_kafka import ConsumedEvent, EventConsumer, EventProducer
+from opentelemetry.context import Context
 
 log = logging.getLogger(__name__)
 
