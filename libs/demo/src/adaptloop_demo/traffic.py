@@ -88,7 +88,11 @@ class TrafficGenerator:
                 "correction": pair.answer if rating < POOR_BELOW else None,
                 "metadata": {"user": user, "domain": pair.domain},
             }
-            rated = self._ingest.post("/v1/feedback", json=feedback).status_code == 202
+            try:
+                rated = self._ingest.post("/v1/feedback", json=feedback).status_code == 202
+            except httpx.HTTPError as exc:  # counted and reported with the demo's failures
+                with self._lock:
+                    self.failures.append(f"feedback to ingest failed: {type(exc).__name__}: {exc}")
         served = Served(
             index, time.time(), pair.domain, user, raw.headers.get(VERSION_HEADER, "?"), rating, latency, rated
         )
