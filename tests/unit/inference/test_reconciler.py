@@ -5,9 +5,13 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from adaptloop_contracts import RegistryEvent
 from adaptloop_inference.adapter_cache import AdapterCache
 from adaptloop_inference.adapter_files import AdapterLimits
+from adaptloop_inference.errors import ModelNotFound
+from adaptloop_inference.generation import GenerationRequest, GenerationService
+from adaptloop_inference.ports import SamplingOptions
 from adaptloop_inference.reconciler import Reconciler
 from adaptloop_inference.swap_manager import SwapManager
 from inference_fakes import FakeEngine, FakeRegistry
@@ -41,3 +45,42 @@ async def test_events_wake_a_sync_and_registration_prefetches(tmp_path: Path) ->
     assert swaps.table.resolve("support", split_key="u").header_value == "1"
     assert registry.downloads == 2, "the promotion reused the prefetched files"
     task.cancel()
+
+
+async def test_a_request_for_a_version_just_registered_is_served_after_one_fresh_sync(tmp_path: Path) -> None:
+    registry, engine = FakeRegistry(tmp_path / "reg"), FakeEngine()
+    cache = AdapterCache(tmp_path / "c", registry=registry, limits=AdapterLimits(16, frozenset({"q_proj", "v_proj"})))
+    swaps = SwapManager(engine=engine, cache=cache, registry=registry, base_model="tiny", replica_id="r")
+    reconciler = Reconciler(swaps=swaps, registry=registry, cache=cache, base_model="tiny", interval_s=3600)
+    task = asyncio.create_task(reconciler.run())
+    await asyncio.wait_for(reconciler.wait_synced(), 5)
+    service = GenerationService(engine=engine, swaps=swaps, logs=NullSink(), base_model="tiny",
+                                is_ready=lambda: True, refresh_plan=lambda: reconciler.refresh(5))
+    # Registered in the registry; its announcement has not reached this replica (no event at all here).
+    v1 = registry.publish("support", 1)
+    registry.set_plan({"support": ({}, {1: v1})})
+    generation = await asyncio.wait_for(service.admit(_request("support@1")), 10)
+    assert generation.served_version == "1"
+    service.release_unstarted(generation)
+
+    with pytest.raises(ModelNotFound, match="support has no version 9"):
+        await service.admit(_request("support@9"))
+    task.cancel()
+
+
+async def test_refresh_gives_up_at_its_deadline_when_no_sync_runs(tmp_path: Path) -> None:
+    registry = FakeRegistry(tmp_path / "reg")
+    cache = AdapterCache(tmp_path / "c", registry=registry, limits=AdapterLimits(16, frozenset({"q_proj"})))
+    swaps = SwapManager(engine=FakeEngine(), cache=cache, registry=registry, base_model="tiny", replica_id="r")
+    reconciler = Reconciler(swaps=swaps, registry=registry, cache=cache, base_model="tiny", interval_s=3600)
+    assert await reconciler.refresh(0.05) is False  # the sync loop is not running
+
+
+class NullSink:
+    def submit(self, event: object, *, key: str, headers: list[tuple[str, bytes]]) -> bool:
+        return True
+
+
+def _request(model: str) -> GenerationRequest:
+    return GenerationRequest(request_id="r1", kind="completion", model=model, prompt="hello",
+                             options=SamplingOptions(max_tokens=4))

@@ -92,8 +92,12 @@ def build_app(settings: Settings, *, engine_factory: EngineFactory = start_vllm)
         app.state.swaps = swaps
         app.state.reconciler = reconciler
         app.state.log_publisher = publisher
-        app.state.generation = GenerationService(engine=engine, swaps=swaps, logs=publisher,
-                                                 base_model=settings.base_model, is_ready=lambda: readiness.ready)
+        refresh_s = settings.unknown_model_refresh_s
+        app.state.generation = GenerationService(
+            engine=engine, swaps=swaps, logs=publisher, base_model=settings.base_model,
+            is_ready=lambda: readiness.ready,
+            refresh_plan=(lambda: reconciler.refresh(refresh_s)) if refresh_s > 0 else None,
+        )
         publisher.start()
         startup = asyncio.create_task(_start(settings, engine, readiness, reconciler, producer, engine_factory))
         try:

@@ -42,6 +42,9 @@ class Settings(ServiceSettings):
     seed: int = 0
 
     reconcile_interval_s: float = Field(default=10.0, gt=0)
+    unknown_model_refresh_s: float = Field(default=3.0, ge=0)
+    """How long a request naming an unknown adapter or version waits for a fresh serving-plan sync
+    before its 404 (a version registered a moment ago is servable at once); 0 answers 404 at once."""
     log_queue_size: int = Field(default=10_000, ge=1)
     log_batch_size: int = Field(default=200, ge=1)
     log_delivery_timeout_ms: int = Field(default=30_000, ge=1000)

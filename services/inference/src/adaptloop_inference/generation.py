@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -19,7 +19,7 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 
 from adaptloop_inference import metrics
-from adaptloop_inference.errors import InvalidRequest, NotReady
+from adaptloop_inference.errors import InvalidRequest, ModelNotFound, NotReady
 from adaptloop_inference.ports import GenerationChunk, SamplingOptions, TextEngine
 from adaptloop_inference.swap_manager import Admission, SwapManager
 
@@ -84,13 +84,15 @@ class Generation:
 class GenerationService:
     def __init__(
         self, *, engine: TextEngine, swaps: SwapManager, logs: LogSink, base_model: str,
-        is_ready: Callable[[], bool],
+        is_ready: Callable[[], bool], refresh_plan: Callable[[], Awaitable[bool]] | None = None,
     ) -> None:
         self.engine = engine
         self._swaps = swaps
         self._logs = logs
         self._base_model = base_model
         self._is_ready = is_ready
+        self._refresh_plan = refresh_plan
+        """Asked once when a request names something unknown: the registry may have it already."""
 
     async def admit(self, request: GenerationRequest) -> Generation:
         """Resolve the model and fix the version; raises ModelNotFound, AdapterUnavailable, InvalidRequest."""
@@ -111,7 +113,14 @@ class GenerationService:
                 f"This model's maximum context length is {engine.max_model_len} tokens; the prompt has "
                 f"{len(prompt_ids)} and max_tokens asks for {request.options.max_tokens}"
             )
-        admission = await self._swaps.admit(request.model, split_key=request.user or request.request_id)
+        split_key = request.user or request.request_id
+        try:
+            admission = await self._swaps.admit(request.model, split_key=split_key)
+        except ModelNotFound:
+            if self._refresh_plan is None or not await self._refresh_plan():
+                raise
+            metrics.PLAN_REFRESHES.inc()
+            admission = await self._swaps.admit(request.model, split_key=split_key)
         trace.get_current_span().set_attribute("adaptloop.served_version", admission.resolution.header_value)
         return Generation(request, admission, prompt_text, prompt_ids, time.monotonic(), otel_context.get_current())
 

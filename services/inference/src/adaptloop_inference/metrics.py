@@ -29,6 +29,10 @@ LOAD_FAILURES = Counter(
 )
 LOADED_VERSIONS = Gauge("adaptloop_inference_loaded_versions", "Adapter versions held by the engine")
 SYNCS = Counter("adaptloop_inference_plan_syncs_total", "Serving-plan synchronisations", ["outcome"])
+PLAN_REFRESHES = Counter(
+    "adaptloop_inference_unknown_model_refreshes_total",
+    "Requests for an unknown name that a fresh serving-plan sync made servable",
+)
 LOG_QUEUE_DEPTH = Gauge("adaptloop_inference_log_queue_depth", "Inference logs waiting to be produced")
 LOGS_DELIVERED = Counter("adaptloop_inference_logs_delivered_total", "Inference logs acknowledged by the broker")
 LOGS_DROPPED = Counter(

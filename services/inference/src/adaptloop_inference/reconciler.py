@@ -48,6 +48,9 @@ class Reconciler:
         self._pending_links: list[Link] = []
         """The announcements that asked for the next sync: its swaps link to their traces."""
         self._synced = asyncio.Event()
+        self._started_syncs = 0
+        self._finished_syncs = 0
+        self._finished = asyncio.Condition()
         self._prefetches: set[asyncio.Task[None]] = set()
         self.last_sync_at: float | None = None
         self.last_error: str | None = None
@@ -74,11 +77,32 @@ class Reconciler:
             self._pending_since = time.monotonic()
         self._wake.set()
 
+    async def refresh(self, timeout_s: float) -> bool:
+        """Sync now and wait for a sync that started after this call; False on timeout or failure.
+
+        A request naming a version this replica has not heard of yet (registered a moment ago,
+        its announcement still on the way) calls this once before answering 404. Concurrent
+        callers share the same sync, so a burst of unknown names costs one plan fetch at a time.
+        """
+        target = self._started_syncs + 1
+        self.request_sync()
+
+        async def finished() -> None:
+            async with self._finished:
+                await self._finished.wait_for(lambda: self._finished_syncs >= target)
+
+        try:
+            await asyncio.wait_for(finished(), timeout=timeout_s)
+        except TimeoutError:
+            return False
+        return self.last_error is None
+
     async def sync_once(self) -> None:
         triggered_at = self._pending_since or time.monotonic()
         links, self._pending_links = self._pending_links, []
         self._pending_since = None
         self._wake.clear()
+        self._started_syncs += 1
         try:
             with tracer.start_as_current_span("sync_serving_plan", links=links):
                 plan = await self._registry.fetch_plan()
@@ -88,10 +112,18 @@ class Reconciler:
             self.last_error = f"{type(exc).__name__}: {exc}"
             metrics.SYNCS.labels("failed").inc()
             raise
-        self.last_error = None
-        self.last_sync_at = time.time()
-        metrics.SYNCS.labels("ok").inc()
-        self._synced.set()
+        else:
+            self.last_error = None
+            self.last_sync_at = time.time()
+            metrics.SYNCS.labels("ok").inc()
+            self._synced.set()
+        finally:
+            await self._mark_finished()
+
+    async def _mark_finished(self) -> None:
+        async with self._finished:
+            self._finished_syncs += 1
+            self._finished.notify_all()
 
     async def run(self) -> None:
         """Forever: sync, then sleep until the interval passes or an event asks for a sync."""
