@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from adaptloop_devstack.paths import repo_root, var_dir
+from adaptloop_kafka import GROUP_SESSION_TIMEOUT_MS
 from adaptloop_scenarios.corpus import generate_pairs
 from adaptloop_scenarios.tiny_model import ensure_tiny_model
 from adaptloop_trainer.packing import pack, tokenise
@@ -151,6 +152,7 @@ def measure_time_to_adapter(model_dir: Path, steps: int) -> dict[str, Any]:
         httpx.post(f"{ingest}/v1/examples", headers=trainer, json=items, timeout=60).raise_for_status()
 
         consumer = Consumer({"bootstrap.servers": stack.config.bootstrap, "group.id": f"bench-{uuid.uuid4().hex}",
+                             "session.timeout.ms": GROUP_SESSION_TIMEOUT_MS,
                              "auto.offset.reset": "latest", "enable.auto.commit": False})
         consumer.subscribe([topics("registry.events")])
         deadline = time.monotonic() + 30

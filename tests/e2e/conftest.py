@@ -20,6 +20,7 @@ import pytest
 from adaptloop_devstack.broker import free_port
 from adaptloop_devstack.paths import var_dir
 from adaptloop_devstack.stack import DEFAULT_PORTS, Stack, StackConfig, StackError, process_running
+from adaptloop_kafka import GROUP_SESSION_TIMEOUT_MS
 from adaptloop_scenarios.corpus import generate_pairs
 from confluent_kafka import Consumer, Producer
 
@@ -209,7 +210,7 @@ def _await_registry_event(stack: Stack, event_type: str, timeout_s: float) -> di
             "group.id": f"e2e-{uuid.uuid4()}",
             "auto.offset.reset": "earliest",
             "enable.auto.commit": False,
-            "session.timeout.ms": 10000,
+            "session.timeout.ms": GROUP_SESSION_TIMEOUT_MS,
         }
     )
     consumer.subscribe(["registry.events"])

@@ -16,6 +16,7 @@ import httpx
 import pytest
 from adaptloop_common.auth import token_digest
 from adaptloop_contracts import TopicNames
+from adaptloop_kafka import GROUP_SESSION_TIMEOUT_MS
 from confluent_kafka import Consumer, Message
 
 OPERATOR_TOKEN = "drift-test-operator-token"
@@ -81,7 +82,8 @@ class TopicReader:
 
     def __init__(self, bootstrap: str, names: list[str]) -> None:
         self._consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"reader-{uuid.uuid4().hex}",
-                                   "auto.offset.reset": "earliest", "enable.auto.commit": False})
+                                   "auto.offset.reset": "earliest", "enable.auto.commit": False,
+                                   "session.timeout.ms": GROUP_SESSION_TIMEOUT_MS})
         self._consumer.subscribe(names)
         self.messages: dict[str, list[Message]] = {n: [] for n in names}
 

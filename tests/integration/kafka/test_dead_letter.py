@@ -9,13 +9,14 @@ import uuid
 import pytest
 from adaptloop_contracts import TOPICS, InferenceLog, TopicNames
 from adaptloop_kafka import DLQ_HEADERS, ConsumedEvent, EventConsumer, EventProducer
-from confluent_kafka import Consumer
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 
 def _read_all(bootstrap: str, topic: str, want: int, timeout_s: float = 30.0) -> list:
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"reader-{uuid.uuid4()}",
-                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
-    consumer.subscribe([topic])
+                         "enable.auto.commit": False})
+    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])  # no group join
     got = []
     deadline = time.monotonic() + timeout_s
     try:

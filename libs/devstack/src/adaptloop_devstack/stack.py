@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -44,6 +45,8 @@ SERVICE_ENV = {
 }
 START_ORDER = ("registry", "ingest", "drift", "trainer", "inference", "dashboard")
 BASE_MODEL = "tiny-llama"
+
+log = logging.getLogger(__name__)
 
 
 class StackError(RuntimeError):
@@ -242,23 +245,36 @@ class Stack:
                     print(f"  {name:<9} ready at {self.config.url(name)}", flush=True)
 
     def down(self, timeout_s: float = 20.0) -> list[str]:
-        stopped = []
-        for name in (*reversed(START_ORDER), "broker"):
+        """Stop the services (SIGTERM, then SIGKILL after `timeout_s`), then the broker.
+
+        The broker goes last so the services can commit offsets and leave their groups cleanly.
+        """
+        stopped = self._stop([name for name in reversed(START_ORDER) if self._alive(name)], timeout_s)
+        if self._alive("broker"):
+            stopped += self._stop(["broker"], timeout_s)
+        for name in (*START_ORDER, "broker"):
+            self._pid_file(name).unlink(missing_ok=True)
+        return stopped
+
+    def _stop(self, names: list[str], timeout_s: float) -> list[str]:
+        for name in names:
             pid = self._alive(name)
             if pid:
                 with contextlib.suppress(ProcessLookupError):  # it exited on its own meanwhile
                     os.killpg(pid, signal.SIGTERM)
-                stopped.append(name)
         deadline = time.monotonic() + timeout_s
-        for name in stopped:
+        for name in names:
             while self._alive(name) and time.monotonic() < deadline:
                 time.sleep(0.1)
             pid = self._alive(name)
             if pid:
-                os.killpg(pid, signal.SIGKILL)
-        for name in (*START_ORDER, "broker"):
-            self._pid_file(name).unlink(missing_ok=True)
-        return stopped
+                log.warning("%s (pid %s) did not stop within %.0f s of SIGTERM: killing it", name, pid, timeout_s)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)
+                kill_deadline = time.monotonic() + 10.0
+                while self._alive(name) and time.monotonic() < kill_deadline:
+                    time.sleep(0.05)
+        return names
 
     def status(self) -> dict[str, dict[str, object]]:
         out: dict[str, dict[str, object]] = {"broker": {"pid": self._alive("broker"), "address": self.config.bootstrap}}

@@ -1,13 +1,14 @@
 """Kafka plumbing shared by the services: nothing here knows any business rule."""
 
 from adaptloop_kafka.admin import ensure_topics, wait_for_broker
-from adaptloop_kafka.consumer import ConsumedEvent, EventConsumer, RejectedEvent
+from adaptloop_kafka.consumer import GROUP_SESSION_TIMEOUT_MS, ConsumedEvent, EventConsumer, RejectedEvent
 from adaptloop_kafka.dlq import DLQ_HEADERS, dead_letter_headers
 from adaptloop_kafka.producer import EventProducer, PublishError
 from adaptloop_kafka.tracing import context_from_headers, trace_headers
 
 __all__ = [
     "DLQ_HEADERS",
+    "GROUP_SESSION_TIMEOUT_MS",
     "ConsumedEvent",
     "EventConsumer",
     "EventProducer",

@@ -25,6 +25,12 @@ from adaptloop_kafka.producer import EventProducer
 from adaptloop_kafka.tracing import context_from_headers
 
 log = logging.getLogger(__name__)
+
+GROUP_SESSION_TIMEOUT_MS = 6_000
+"""Session timeout of every consumer group member: the lowest a Kafka broker accepts by default
+(`group.min.session.timeout.ms`). Some brokers hold a first JoinGroup for half of it, so a larger
+value slows every start and rebalance without making a member safer: heartbeats run in the
+background, and slow processing is bounded by `max.poll.interval.ms` instead."""
 tracer = trace.get_tracer("adaptloop.kafka")
 
 CONSUMED = Counter("adaptloop_kafka_consumed_total", "Valid events handled", ["topic"])
@@ -70,9 +76,8 @@ class EventConsumer:
             "group.id": group_id,
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
-            # Group joins wait on the session timeout on some brokers; 10 s keeps joins quick
-            # while librdkafka's background heartbeats keep a busy consumer in its group.
-            "session.timeout.ms": 10_000,
+            # librdkafka's background heartbeats keep a busy consumer in its group.
+            "session.timeout.ms": GROUP_SESSION_TIMEOUT_MS,
             "heartbeat.interval.ms": 1_000,
             "max.poll.interval.ms": 300_000,
         }

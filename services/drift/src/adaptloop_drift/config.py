@@ -36,7 +36,7 @@ class Settings(ServiceSettings):
     policy_open_timeout_s: float = 6 * 3600.0
     policy_trigger_signals: list[Signal] = Field(
         default_factory=lambda: [s for s in Signal if s not in OPERATIONAL_SIGNALS])
-    rebalance_timeout_s: float = 10.0
+    rebalance_timeout_s: float = 6.0
 
     @property
     def app_id(self) -> str:

@@ -18,7 +18,13 @@ from adaptloop_contracts import Event, InferenceFeedback, InferenceLog, InvalidE
 from adaptloop_contracts.base import MAX_EVENT_BYTES
 from adaptloop_contracts.inference import INFERENCE_FEEDBACK, INFERENCE_LOGS
 from adaptloop_contracts.registry import REGISTRY_EVENTS
-from adaptloop_kafka import EventProducer, context_from_headers, dead_letter_headers, trace_headers
+from adaptloop_kafka import (
+    GROUP_SESSION_TIMEOUT_MS,
+    EventProducer,
+    context_from_headers,
+    dead_letter_headers,
+    trace_headers,
+)
 from confluent_kafka import OFFSET_STORED, Consumer, KafkaError, Message, TopicPartition
 from opentelemetry import trace
 from pydantic import ValidationError
@@ -74,7 +80,7 @@ class SignalConsumer:
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
             "partition.assignment.strategy": "range",
-            "session.timeout.ms": 10_000,
+            "session.timeout.ms": GROUP_SESSION_TIMEOUT_MS,
             "heartbeat.interval.ms": 1_000,
             "fetch.wait.max.ms": 100,
         }

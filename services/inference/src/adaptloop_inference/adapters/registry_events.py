@@ -31,7 +31,7 @@ class RegistryEventFollower:
             topic_bases=[REGISTRY_EVENTS],
             producer=producer,
             topics=topics,
-            config={"auto.offset.reset": "latest", "session.timeout.ms": 10_000},
+            config={"auto.offset.reset": "latest"},
         )
         self._loop = loop
         self._on_event = on_event

@@ -18,7 +18,7 @@ from typing import Any
 from adaptloop_contracts import InvalidEvent, RetrainRequested, TopicNames, TrainingEvent
 from adaptloop_contracts.retrain import RETRAIN_REQUESTED
 from adaptloop_contracts.training import TRAINING_EVENTS
-from adaptloop_kafka import EventProducer, dead_letter_headers, trace_headers
+from adaptloop_kafka import GROUP_SESSION_TIMEOUT_MS, EventProducer, dead_letter_headers, trace_headers
 from adaptloop_kafka.tracing import headers_to_dict
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
@@ -52,7 +52,8 @@ class RetrainRequestConsumer:
         self._check_every_s = check_every_s
         self._consumer = Consumer({
             "bootstrap.servers": bootstrap, "group.id": group_id, "enable.auto.commit": False,
-            "auto.offset.reset": "earliest", "session.timeout.ms": 30_000, "max.poll.interval.ms": 300_000,
+            "auto.offset.reset": "earliest", "session.timeout.ms": GROUP_SESSION_TIMEOUT_MS,
+            "max.poll.interval.ms": 300_000,
         })
         self._waiting: dict[int, tuple[int, uuid.UUID]] = {}
         """partition -> (offset of the request being worked on, its job)."""
