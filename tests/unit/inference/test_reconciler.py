@@ -17,11 +17,16 @@ from adaptloop_inference.swap_manager import SwapManager
 from inference_fakes import FakeEngine, FakeRegistry
 
 
-async def test_events_wake_a_sync_and_registration_prefetches(tmp_path: Path) -> None:
+def _replica(tmp_path: Path) -> tuple[FakeRegistry, FakeEngine, SwapManager, Reconciler]:
     registry, engine = FakeRegistry(tmp_path / "reg"), FakeEngine()
     cache = AdapterCache(tmp_path / "c", registry=registry, limits=AdapterLimits(16, frozenset({"q_proj", "v_proj"})))
     swaps = SwapManager(engine=engine, cache=cache, registry=registry, base_model="tiny", replica_id="r")
     reconciler = Reconciler(swaps=swaps, registry=registry, cache=cache, base_model="tiny", interval_s=3600)
+    return registry, engine, swaps, reconciler
+
+
+async def test_events_wake_a_sync_and_registration_prefetches(tmp_path: Path) -> None:
+    registry, _engine, swaps, reconciler = _replica(tmp_path)
     task = asyncio.create_task(reconciler.run())
     await asyncio.wait_for(reconciler.wait_synced(), 5)
 
@@ -48,10 +53,7 @@ async def test_events_wake_a_sync_and_registration_prefetches(tmp_path: Path) ->
 
 
 async def test_a_request_for_a_version_just_registered_is_served_after_one_fresh_sync(tmp_path: Path) -> None:
-    registry, engine = FakeRegistry(tmp_path / "reg"), FakeEngine()
-    cache = AdapterCache(tmp_path / "c", registry=registry, limits=AdapterLimits(16, frozenset({"q_proj", "v_proj"})))
-    swaps = SwapManager(engine=engine, cache=cache, registry=registry, base_model="tiny", replica_id="r")
-    reconciler = Reconciler(swaps=swaps, registry=registry, cache=cache, base_model="tiny", interval_s=3600)
+    registry, engine, swaps, reconciler = _replica(tmp_path)
     task = asyncio.create_task(reconciler.run())
     await asyncio.wait_for(reconciler.wait_synced(), 5)
     service = GenerationService(engine=engine, swaps=swaps, logs=NullSink(), base_model="tiny",
@@ -69,10 +71,7 @@ async def test_a_request_for_a_version_just_registered_is_served_after_one_fresh
 
 
 async def test_refresh_gives_up_at_its_deadline_when_no_sync_runs(tmp_path: Path) -> None:
-    registry = FakeRegistry(tmp_path / "reg")
-    cache = AdapterCache(tmp_path / "c", registry=registry, limits=AdapterLimits(16, frozenset({"q_proj"})))
-    swaps = SwapManager(engine=FakeEngine(), cache=cache, registry=registry, base_model="tiny", replica_id="r")
-    reconciler = Reconciler(swaps=swaps, registry=registry, cache=cache, base_model="tiny", interval_s=3600)
+    reconciler = _replica(tmp_path)[3]
     assert await reconciler.refresh(0.05) is False  # the sync loop is not running
 
 

@@ -195,6 +195,11 @@ class Stack:
         env = dict(os.environ)
         env.update({prefix + k: v for k, v in {**common, **specific[name]}.items()})
         env.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+        if name == "trainer":
+            # On one host the CPU engine binds its workers to every core but the one it reserves
+            # (VLLM_CPU_NUM_OF_RESERVED_CPU, default 1); training on more threads than that makes
+            # both wait on each other's cores and runs many times slower under traffic.
+            env.setdefault("ADAPTLOOP_TRAINER_TORCH_THREADS", env.get("VLLM_CPU_NUM_OF_RESERVED_CPU", "1"))
         env.setdefault("OTEL_SERVICE_NAME", f"adaptloop-{name}")
         env.update(cfg.extra_env)
         return env
