@@ -6,8 +6,9 @@ import re
 from collections import Counter
 
 _WORD = re.compile(r"[a-z0-9]+")
-POOR_BELOW = 0.0
-"""Answers scored below this get the ideal answer attached as a correction."""
+POOR_BELOW = 0.5
+"""Answers scored below this (token F1 under 0.75) get the ideal answer attached as a correction:
+the simulated users correct every answer that is not close to what they wanted."""
 
 
 def tokens(text: str) -> list[str]:

@@ -29,7 +29,7 @@ ADAPTER = "support"
 OLD_DOMAIN = "capital_markets"
 NEW_DOMAIN = "security_ops"
 TRAINING_CONFIG = {
-    "steps": 60,
+    "steps": 100,
     "rank": 8,
     "alpha": 16.0,
     "learning_rate": 3e-3,

@@ -56,7 +56,11 @@ def summarise(result: DemoResult) -> dict[str, Any]:
 
 
 def _phases(at: dict[str, float], result: DemoResult) -> tuple[float | None, dict[str, float]]:
-    """Split shift -> first request on the new version into the loop's phases."""
+    """Split shift -> first request on the new version into the loop's phases.
+
+    Detection and swap come from the milestones; the job's own span (training started ->
+    version registered) is split by the timings the trainer reports for the job.
+    """
     end = at.get("first request on the new version")
     if end is None:
         return None, {}
@@ -64,29 +68,30 @@ def _phases(at: dict[str, float], result: DemoResult) -> tuple[float | None, dic
     t_detect = at.get("retrain requested", at.get("drift detected", result.shift_at))
     t_train_start = at.get("training started", t_detect)
     t_train_end = at.get("training finished", at.get("version registered", t_train_start))
-    train_seconds = _training_loop_seconds(result)
-    t_registered = at.get("promoted to production", at.get("version registered", t_train_end))
-    if train_seconds is not None and t_train_start + train_seconds < t_train_end:
-        training, evaluation = train_seconds, t_train_end - t_train_start - train_seconds
-    else:
-        training, evaluation = t_train_end - t_train_start, 0.0
+    t_registered = max(at.get("promoted to production", at.get("version registered", t_train_end)), t_train_end)
+    job_seconds = t_train_end - t_train_start
+    timings = _job_timings(result)
+    evaluation = min(timings.get("evaluation_s", 0.0), job_seconds)
+    registration = min(timings.get("registration_s", 0.0), job_seconds - evaluation)
     spans = {
         "detection": t_train_start - result.shift_at,
-        "training": training,
+        "training": job_seconds - evaluation - registration,
         "evaluation": evaluation,
-        "registration": max(0.0, t_registered - t_train_end),
-        "swap": max(0.0, end - max(t_registered, t_train_end)),
+        "registration": registration + (t_registered - t_train_end),
+        "swap": end - t_registered,
     }
     return round(total, 2), {k: round(max(0.0, v) / total, 4) if total > 0 else 0.0 for k, v in spans.items()}
 
 
-def _training_loop_seconds(result: DemoResult) -> float | None:
-    for event in result.events.get("training.events", []):
-        metrics = event.get("metrics") or {}
-        for key in ("train_seconds", "training_seconds", "train_loop_seconds"):
-            if isinstance(metrics.get(key), (int, float)) and event.get("state") == "succeeded":
-                return float(metrics[key])
-    return None
+def _job_timings(result: DemoResult) -> dict[str, float]:
+    """`metrics.timings` of the job that built the new version (its succeeded event or the version record)."""
+    sources = [e.get("metrics") for e in result.events.get("training.events", []) if e.get("state") == "succeeded"]
+    sources.append((result.new_version_record or {}).get("metrics"))
+    for metrics in reversed(sources):
+        timings = metrics.get("timings") if isinstance(metrics, dict) else None
+        if isinstance(timings, dict):
+            return {k: float(v) for k, v in timings.items() if isinstance(v, (int, float))}
+    return {}
 
 
 def milestone_rows(summary: dict[str, Any]) -> list[Milestone]:

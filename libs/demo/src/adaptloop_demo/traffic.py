@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -62,6 +63,9 @@ class TrafficGenerator:
 
     def ask(self, index: int, pair: ScenarioPair) -> Served | None:
         user = f"user-{index % self.users}"
+        # One trace per interaction, started by the user's side: the request and its rating share
+        # it, so an alarm raised by the rating still leads back to the request that was rated.
+        trace = {"traceparent": f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"}
         started = time.monotonic()
         try:
             raw = self._client.chat.completions.with_raw_response.create(
@@ -70,6 +74,7 @@ class TrafficGenerator:
                 max_tokens=self.max_tokens,
                 temperature=0.0,
                 user=user,
+                extra_headers=trace,
             )
         except Exception as exc:
             with self._lock:
@@ -89,7 +94,7 @@ class TrafficGenerator:
                 "metadata": {"user": user, "domain": pair.domain},
             }
             try:
-                rated = self._ingest.post("/v1/feedback", json=feedback).status_code == 202
+                rated = self._ingest.post("/v1/feedback", json=feedback, headers=trace).status_code == 202
             except httpx.HTTPError as exc:  # counted and reported with the demo's failures
                 with self._lock:
                     self.failures.append(f"feedback to ingest failed: {type(exc).__name__}: {exc}")

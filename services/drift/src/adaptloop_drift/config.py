@@ -37,6 +37,8 @@ class Settings(ServiceSettings):
     policy_trigger_signals: list[Signal] = Field(
         default_factory=lambda: [s for s in Signal if s not in OPERATIONAL_SIGNALS])
     rebalance_timeout_s: float = 6.0
+    shutdown_timeout_s: float = Field(default=10.0, gt=0)
+    """After SIGTERM the process exits within this time even if faust's own shutdown hangs."""
 
     @property
     def app_id(self) -> str:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
+import threading
+from collections.abc import Callable
+from typing import Any
 
 import faust
 from adaptloop_common.telemetry import init_telemetry, shutdown_telemetry
@@ -13,6 +17,40 @@ from adaptloop_drift.config import Settings
 log = logging.getLogger(__name__)
 
 
+class _Worker(faust.Worker):
+    """A faust worker whose stop on SIGTERM/SIGINT is bounded.
+
+    faust's own shutdown can hang on a table store; the detector state that matters is
+    checkpointed by the signal consumer, so after `deadline_s` the process finishes that
+    cleanup and exits instead of waiting to be killed.
+    """
+
+    def __init__(self, *args: Any, deadline_s: float, cleanup: Callable[[], None], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._deadline_s = deadline_s
+        self._cleanup = cleanup
+        self._timer: threading.Timer | None = None
+
+    def _arm_deadline(self) -> None:
+        if self._timer is None:
+            self._timer = threading.Timer(self._deadline_s, self._exit_now)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _exit_now(self) -> None:
+        log.warning("faust did not stop within %.0f s of the signal; exiting after the cleanup", self._deadline_s)
+        self._cleanup()
+        os._exit(0)
+
+    def _on_sigterm(self) -> None:
+        self._arm_deadline()
+        super()._on_sigterm()
+
+    def _on_sigint(self) -> None:
+        self._arm_deadline()
+        super()._on_sigint()
+
+
 def main() -> None:
     settings = Settings()
     init_telemetry("adaptloop-drift", log_level=settings.log_level)
@@ -21,14 +59,22 @@ def main() -> None:
     service.signals.start()
     service.start_http()
     log.info("drift service on port %d, app id %s", settings.port, settings.app_id)
-    worker = faust.Worker(service.policy.app, loglevel=settings.log_level.lower().replace("warning", "warn"),
-                          quiet=True, redirect_stdouts=False, override_logging=False)
+    cleaned = threading.Lock()
+
+    def cleanup() -> None:
+        if not cleaned.acquire(blocking=False):
+            return
+        service.signals.stop(timeout_s=5.0)
+        service.producer.flush(5.0)
+        shutdown_telemetry()
+
+    worker = _Worker(service.policy.app, loglevel=settings.log_level.lower().replace("warning", "warn"),
+                     quiet=True, redirect_stdouts=False, override_logging=False,
+                     deadline_s=settings.shutdown_timeout_s, cleanup=cleanup)
     try:
         worker.execute_from_commandline()
     finally:
-        service.signals.stop()
-        service.producer.flush(10.0)
-        shutdown_telemetry()
+        cleanup()
 
 
 if __name__ == "__main__":
