@@ -91,3 +91,15 @@ def test_cancel_before_start(world) -> None:  # type: ignore[no-untyped-def]
     cancelled = runner.cancel(job.job_id)
     assert cancelled is not None and cancelled.state == TrainingState.CANCELLED
     assert runner.cancel(uuid.uuid4()) is None
+
+
+def test_a_finished_jobs_event_carries_its_phase_timings_but_no_bulky_metrics() -> None:
+    from adaptloop_trainer.job_runner import _event_metrics
+
+    metrics = {"heldout_token_loss": 0.43, "steps": 100, "baseline": "production v1",
+               "behaviour_samples": [{"prompt": "p", "base": "b", "candidate": "c"}],
+               "timings": {"prepare_s": 0.6, "train_loop_s": 35.2, "evaluation_s": 4.2, "registration_s": 0.1}}
+    event = _event_metrics(metrics)
+    assert "behaviour_samples" not in event
+    assert event["timings"] == {"prepare_s": 0.6, "train_loop_s": 35.2, "evaluation_s": 4.2, "registration_s": 0.1}
+    assert event["heldout_token_loss"] == 0.43 and event["baseline"] == "production v1"

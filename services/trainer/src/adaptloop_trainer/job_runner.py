@@ -189,5 +189,9 @@ class JobRunner:
 
 
 def _event_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
-    """Scalar metrics only, so the event stays small."""
-    return {k: v for k, v in metrics.items() if isinstance(v, (int, float, str, bool)) or v is None}
+    """Scalar metrics and the phase timings only, so the event stays small."""
+    out: dict[str, Any] = {k: v for k, v in metrics.items() if isinstance(v, (int, float, str, bool)) or v is None}
+    timings = metrics.get("timings")
+    if isinstance(timings, dict):
+        out["timings"] = {k: v for k, v in timings.items() if isinstance(v, (int, float))}
+    return out
