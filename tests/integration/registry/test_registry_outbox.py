@@ -83,7 +83,11 @@ from adaptloop_registry.relay import OutboxRelay
 url, schema, bootstrap, prefix = sys.argv[1:5]
 db = Database(url, schema=schema)
 producer = EventProducer(bootstrap, topics=TopicNames(prefix), config={"message.timeout.ms": 600000})
-OutboxRelay(db, producer, topics=TopicNames(prefix), publish_timeout_s=600).run_once()
+relay = OutboxRelay(db, producer, topics=TopicNames(prefix), publish_timeout_s=600)
+# The test's own polling briefly locks the rows too (SKIP LOCKED), so a pass may find none;
+# once the relay holds them it waits for an ack that never comes, until it is killed.
+while True:
+    relay.run_once()
 """
 
 
