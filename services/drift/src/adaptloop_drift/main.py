@@ -59,14 +59,19 @@ def main() -> None:
     service.signals.start()
     service.start_http()
     log.info("drift service on port %d, app id %s", settings.port, settings.app_id)
-    cleaned = threading.Lock()
+    cleaning = threading.Lock()
+    cleaned = threading.Event()
 
     def cleanup() -> None:
-        if not cleaned.acquire(blocking=False):
-            return
-        service.signals.stop(timeout_s=5.0)
-        service.producer.flush(5.0)
-        shutdown_telemetry()
+        # Runs once; a second caller (the deadline timer racing the normal exit) waits for the
+        # first to finish, so the process never exits with the checkpoint half written.
+        with cleaning:
+            if cleaned.is_set():
+                return
+            service.signals.stop(timeout_s=5.0)
+            service.producer.flush(5.0)
+            shutdown_telemetry()
+            cleaned.set()
 
     worker = _Worker(service.policy.app, loglevel=settings.log_level.lower().replace("warning", "warn"),
                      quiet=True, redirect_stdouts=False, override_logging=False,
