@@ -4,6 +4,15 @@ from adaptloop_contracts.base import AdapterName, Event, InvalidEvent, ModelName
 from adaptloop_contracts.drift import DriftDetected
 from adaptloop_contracts.inference import InferenceFeedback, InferenceLog
 from adaptloop_contracts.registry import RegistryEvent, RegistryEventType
+from adaptloop_contracts.registry_api import (
+    ApprovalAnswer,
+    PendingApproval,
+    RolloutAction,
+    RolloutDecision,
+    RolloutDecisionAnswer,
+    ServingReport,
+    ServingReportAnswer,
+)
 from adaptloop_contracts.retrain import RetrainRequested
 from adaptloop_contracts.topics import TOPICS, TopicNames, TopicSpec, decode_for_topic
 from adaptloop_contracts.training import TrainingEvent, TrainingState
@@ -11,15 +20,22 @@ from adaptloop_contracts.training import TrainingEvent, TrainingState
 __all__ = [
     "TOPICS",
     "AdapterName",
+    "ApprovalAnswer",
     "DriftDetected",
     "Event",
     "InferenceFeedback",
     "InferenceLog",
     "InvalidEvent",
     "ModelName",
+    "PendingApproval",
     "RegistryEvent",
     "RegistryEventType",
     "RetrainRequested",
+    "RolloutAction",
+    "RolloutDecision",
+    "RolloutDecisionAnswer",
+    "ServingReport",
+    "ServingReportAnswer",
     "TopicNames",
     "TopicSpec",
     "TrainingEvent",

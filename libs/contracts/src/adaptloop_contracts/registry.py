@@ -15,6 +15,9 @@ RegistryEventType = Literal[
     "adapter.alias_moved",
     "adapter.version_retired",
     "adapter.load_failed",
+    "adapter.approval_requested",
+    "adapter.version_approved",
+    "adapter.version_rejected",
     "base_model.registered",
 ]
 
@@ -25,6 +28,9 @@ class RegistryEvent(Event):
         "adapter.alias_moved",
         "adapter.version_retired",
         "adapter.load_failed",
+        "adapter.approval_requested",
+        "adapter.version_approved",
+        "adapter.version_rejected",
         "base_model.registered",
     )
 
