@@ -23,6 +23,7 @@ def test_one_medium_signal_is_not_enough_two_agreeing_are() -> None:
     assert policy.on_drift_detected(state, det("input_novelty", at=700)) is None  # first one left the window
     request = policy.on_drift_detected(state, det("surprise", at=800))
     assert request is not None and request.reason == "drift" and len(request.drift_event_ids) == 2
+    assert request.drift_started_at == T0 + timedelta(seconds=700)  # the episode's earliest alarm
 
 
 def test_high_severity_alone_triggers_and_operational_signals_never_do() -> None:

@@ -26,5 +26,8 @@ class RetrainRequested(Event):
     since: datetime | None = None
     """Oldest example to train on (optional; the trainer's default window otherwise)."""
     until: datetime | None = None
+    drift_started_at: datetime | None = None
+    """When the drift behind the request began (the earliest alarm of the episode); an incremental
+    retrain's default window starts there when that is earlier than the parent's snapshot end."""
     training_config: Metadata = Field(default_factory=dict)
     """Overrides of the adapter's default training configuration."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from adaptloop_contracts import DriftDetected, RegistryEvent, RetrainRequested, TrainingEvent
@@ -104,6 +104,7 @@ class DriftPolicy:
             reason="drift",
             drift_event_ids=drift_ids,
             requested_by=cfg.requested_by,
+            drift_started_at=datetime.fromtimestamp(min((r["at"] for r in evidence), default=now), UTC),
         )
         state.open_request_id = str(request.event_id)
         state.open_since = now
