@@ -62,7 +62,8 @@ def _line(example: Example) -> bytes:
     return json.dumps(row, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
 
 
-def _seal(examples: Iterable[Example]) -> Snapshot:
+def seal_snapshot(examples: Iterable[Example]) -> Snapshot:
+    """The canonical snapshot of examples whose split is already decided (each key once)."""
     ordered = tuple(sorted(examples, key=lambda e: e.key))
     content = b"".join(_line(e) for e in ordered)
     return Snapshot(ordered, content, hashlib.sha256(content).hexdigest())
@@ -78,7 +79,7 @@ def snapshot_from_export(rows: Iterable[Mapping[str, Any]]) -> Snapshot:
         key = example_key(prompt, target)
         if key not in by_key:
             by_key[key] = Example(prompt, target, key, split_of(prompt), str(row.get("example_id") or ""))
-    return _seal(by_key.values())
+    return seal_snapshot(by_key.values())
 
 
 def parse_snapshot(content: bytes) -> Snapshot:
@@ -92,7 +93,7 @@ def parse_snapshot(content: bytes) -> Snapshot:
             examples.append(Example(row["prompt"], row["answer"], row["key"], row["split"], row.get("example_id", "")))
         except (ValueError, KeyError, TypeError) as exc:
             raise JobRejected(f"snapshot line {number} unreadable: {exc}") from exc
-    snapshot = _seal(examples)
+    snapshot = seal_snapshot(examples)
     if snapshot.content != content:
         raise JobRejected("snapshot is not in canonical form")
     return snapshot

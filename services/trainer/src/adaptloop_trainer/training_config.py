@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from adaptloop_contracts.base import describe_validation_error
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -28,6 +28,34 @@ class GateThresholds(BaseModel):
     behaviour_max_new_tokens: int = Field(default=24, ge=1, le=256)
 
 
+class WindowPolicy(BaseModel):
+    """Which recent examples an incremental retrain learns from (the recency window)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    duration_s: float | None = Field(default=None, gt=0)
+    """A fixed window: the examples of the last `duration_s` seconds before the job's snapshot time.
+    None (default): since the parent version's snapshot ended, or since the drift began when earlier."""
+    min_examples: int | None = Field(default=None, ge=1)
+    """Fewest usable window examples for an incremental run (None: the service's MIN_EXAMPLES);
+    fewer, or an empty train or held-out split, falls back to a full retrain."""
+
+
+class ReplayBudget(BaseModel):
+    """How many older examples an incremental retrain replays, so it does not forget the past."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_examples: int | None = Field(default=64, ge=0, le=100_000)
+    """At most this many older examples (None: no absolute cap)."""
+    share: float | None = Field(default=0.5, ge=0.0, le=100.0)
+    """At most this multiple of the window's example count (None: no relative cap)."""
+    seed: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    """Seed of the sample (None: the training seed); the same history and seed give the same sample."""
+    include_regression: bool = True
+    """Also train on the adapter's pinned regression set."""
+
+
 class TrainingConfig(BaseModel):
     """LoRA and optimiser hyper-parameters; together with the snapshot and the seed they fix the weights."""
 
@@ -47,6 +75,13 @@ class TrainingConfig(BaseModel):
     weight_decay: float = Field(default=0.0, ge=0.0, le=1.0)
     warmup_steps: int = Field(default=0, ge=0)
     gate: GateThresholds = Field(default_factory=GateThresholds)
+    mode: Literal["incremental", "full"] = "incremental"
+    """incremental: warm-start from the production version's weights and train on the recency window,
+    a replay sample and the regression set; full: a fresh LoRA on the whole history."""
+    incremental_steps: int | None = Field(default=None, ge=1, le=100_000)
+    """Optimiser steps of a warm-started run (None: `steps`/`epochs` as for a full run)."""
+    window: WindowPolicy = Field(default_factory=WindowPolicy)
+    replay: ReplayBudget = Field(default_factory=ReplayBudget)
 
     @field_validator("target_modules")
     @classmethod
@@ -60,6 +95,10 @@ class TrainingConfig(BaseModel):
 
     def digest(self) -> str:
         return hashlib.sha256(self.canonical_json().encode("utf-8")).hexdigest()
+
+    @property
+    def replay_seed(self) -> int:
+        return self.seed if self.replay.seed is None else self.replay.seed
 
 
 def _deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
