@@ -1,4 +1,4 @@
-"""The training loop on the tiny model: reproducible bytes, resume from a checkpoint, cancel, NaN."""
+"""The training loop on the tiny model: reproducible bytes, resume from a checkpoint, cancel, NaN, warm start."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from adaptloop_scenarios.corpus import generate_pairs
+from adaptloop_trainer.candidate_evaluation import AdapterFiles
 from adaptloop_trainer.errors import JobCancelled, TrainingFailed
 from adaptloop_trainer.snapshot import Example, snapshot_from_export
 from adaptloop_trainer.training_config import resolve_training_config
@@ -62,3 +63,25 @@ def test_nan_loss_fails_the_run(tiny_model_dir: Path, train_examples: list[Examp
     save_file(weights, broken / "model.safetensors", metadata={"format": "pt"})
     with pytest.raises(TrainingFailed, match="loss became nan at step 1"):
         _train(broken, train_examples, tmp_path / "nan")
+
+
+def test_a_warm_start_continues_from_the_parent_reproducibly(
+        tiny_model_dir: Path, train_examples: list[Example], tmp_path: Path) -> None:
+    parent = _train(tiny_model_dir, train_examples, tmp_path / "parent", config={"steps": 12})
+    files = AdapterFiles(parent.weights, parent.config)
+    cold = _train(tiny_model_dir, train_examples, tmp_path / "cold")
+    warm = _train(tiny_model_dir, train_examples, tmp_path / "warm", init_adapter=files)
+    again = _train(tiny_model_dir, train_examples, tmp_path / "again", init_adapter=files)
+    assert warm.weights == again.weights and warm.weights != cold.weights
+    assert warm.losses[0] < cold.losses[0]  # the first batch is the same; the parent already learnt it
+    budget = _train(tiny_model_dir, train_examples, tmp_path / "budget", init_adapter=files,
+                    config={"incremental_steps": 3})
+    assert budget.steps == 3 and cold.steps == STEPS
+
+
+def test_a_parent_of_another_rank_cannot_be_the_starting_point(
+        tiny_model_dir: Path, train_examples: list[Example], tmp_path: Path) -> None:
+    parent = _train(tiny_model_dir, train_examples, tmp_path / "parent", config={"steps": 1})
+    with pytest.raises(TrainingFailed, match="does not fit this LoRA configuration"):
+        _train(tiny_model_dir, train_examples, tmp_path / "rank8", init_adapter=AdapterFiles(parent.weights,
+               parent.config), config={"rank": 8})

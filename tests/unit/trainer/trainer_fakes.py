@@ -99,11 +99,19 @@ class FakeRegistry:
 
 
 class FakeExamples:
+    """Rows with an `occurred_at` are filtered like ingest does (`since <= occurred_at < until`)."""
+
     def __init__(self, rows: dict[str, list[dict[str, Any]]] | None = None) -> None:
         self.rows = rows or {}
+        self.exports: list[tuple[str, datetime | None, datetime | None]] = []
 
     def export(self, adapter: str, *, since: datetime | None, until: datetime | None) -> Iterator[dict[str, Any]]:
-        yield from self.rows.get(adapter, [])
+        self.exports.append((adapter, since, until))
+        for row in self.rows.get(adapter, []):
+            at = row.get("occurred_at")
+            if isinstance(at, datetime) and ((since is not None and at < since) or (until is not None and at >= until)):
+                continue
+            yield row
 
 
 class RecordedEvents:

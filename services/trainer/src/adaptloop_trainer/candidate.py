@@ -66,13 +66,19 @@ def train_evaluate_register(
     on_progress: ProgressFn,
     should_stop: Callable[[], bool],
     heldout_tolerance: float = 0.0,
+    init_adapter: AdapterFiles | None = None,
+    lineage: dict[str, Any] | None = None,
 ) -> CandidateResult:
-    """The expensive part of a job; the registry's request_id makes a repeated registration harmless."""
+    """The expensive part of a job; the registry's request_id makes a repeated registration harmless.
+
+    `init_adapter` warm-starts training (incremental mode); `lineage` is recorded on the version
+    under `metrics.lineage` (mode, parent weights, window, replay sample, snapshot).
+    """
     timings: dict[str, float] = {}
     trained = train_lora(
         base_dir=base_dir, base_model_name=base_model, train=snapshot.train, config=config,
         checkpoint_dir=checkpoint_dir, threads=params.threads, checkpoint_every=params.checkpoint_every,
-        on_progress=on_progress, should_stop=should_stop,
+        on_progress=on_progress, should_stop=should_stop, init_adapter=init_adapter,
     )
     timings["train_loop_s"] = trained.train_seconds
     started = time.perf_counter()
@@ -89,6 +95,9 @@ def train_evaluate_register(
                "tokens_trained": trained.tokens_trained, "resumed_from_step": trained.resumed_from_step,
                "train_examples": len(snapshot.train), "heldout_examples": len(snapshot.heldout)}
     metrics.pop("behaviour_samples", None)
+    if lineage is not None:
+        metrics.update(training_mode=lineage.get("mode"), fallback_reason=lineage.get("fallback_reason"),
+                       lineage=lineage)
     body = {
         "weights_sha256": weights.get("sha256", sha256_hex(trained.weights)),
         "config_sha256": config_art.get("sha256", sha256_hex(trained.config)),

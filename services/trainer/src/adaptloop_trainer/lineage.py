@@ -58,8 +58,14 @@ def adapter_files(registry: Registry, version: dict[str, Any]) -> AdapterFiles:
 def baseline_for(registry: Registry, models_dir: Path, adapter: dict[str, Any], base_dir: Path) -> Baseline:
     """The current production version (on its own base model), or the bare base model when none."""
     production = production_version(registry, adapter)
-    if production is None:
+    files = adapter_files(registry, production.record) if production is not None else None
+    return baseline_of(registry, models_dir, adapter, base_dir, production, files)
+
+
+def baseline_of(registry: Registry, models_dir: Path, adapter: dict[str, Any], base_dir: Path,
+                production: ProductionVersion | None, files: AdapterFiles | None) -> Baseline:
+    """The baseline for a production version whose artifacts the caller already downloaded."""
+    if production is None or files is None:
         return Baseline("base model", base_dir)
     prod_base = str(production.record.get("base_model") or adapter["base_model"])
-    return Baseline(f"production v{production.number}", base_model_dir(registry, models_dir, prod_base),
-                    adapter_files(registry, production.record))
+    return Baseline(f"production v{production.number}", base_model_dir(registry, models_dir, prod_base), files)

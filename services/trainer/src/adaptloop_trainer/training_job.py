@@ -1,4 +1,5 @@
-"""A `train` job: resolve the adapter, snapshot its examples, then train, evaluate and register."""
+"""A `train` job: resolve the adapter, choose the mode and snapshot its examples, then train,
+evaluate and register (see training_set for incremental vs full)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,11 @@ from typing import Any
 from adaptloop_trainer.candidate import CandidateResult, TrainerParams, train_evaluate_register
 from adaptloop_trainer.errors import JobRejected
 from adaptloop_trainer.jobs import Job, JobStore
-from adaptloop_trainer.lineage import base_model_dir, baseline_for, production_version
+from adaptloop_trainer.lineage import adapter_files, base_model_dir, baseline_of, production_version
 from adaptloop_trainer.ports import ExampleSource, Registry
-from adaptloop_trainer.snapshot import require_enough, snapshot_from_export
 from adaptloop_trainer.training_config import resolve_training_config
 from adaptloop_trainer.training_loop import ProgressFn
+from adaptloop_trainer.training_set import as_utc, prepare_training, resume_prepared
 
 
 @dataclass(frozen=True)
@@ -49,19 +50,31 @@ def run_train_job(
     config = resolve_training_config(params.default_training_config, adapter.get("training_config"),
                                      request.training_config)
     store.update(job.job_id, training_config=config.model_dump(mode="json"), base_model=base_model)
-    snapshot = snapshot_from_export(examples.export(request.model, since=request.since, until=request.until))
-    require_enough(snapshot, min_examples=params.min_examples)
-    registry.upload_artifact(snapshot.content, "snapshot.jsonl")
-    store.update(job.job_id, snapshot_id=snapshot.snapshot_id, snapshot_sha256=snapshot.sha256)
-    baseline = baseline_for(registry, params.models_dir, adapter, base_dir)
     production = production_version(registry, adapter)
+    production_files = adapter_files(registry, production.record) if production is not None else None
     regression = store.regression_set(request.model)
+    prepared = resume_prepared(job.metrics.get("lineage"), job.snapshot_sha256, registry=registry,
+                               production=production, production_files=production_files)
+    if prepared is None:
+        # The window ends when the job was requested (or at the request's `until`), so a resumed
+        # job that must plan again reads the same examples.
+        prepared = prepare_training(
+            request=request, until=as_utc(request.until) or job.created_at, base_model=base_model,
+            config=config, production=production, production_files=production_files, examples=examples,
+            regression=regression, min_examples=params.min_examples,
+        )
+        registry.upload_artifact(prepared.snapshot.content, "snapshot.jsonl")
+    snapshot = prepared.snapshot
+    store.update(job.job_id, snapshot_id=snapshot.snapshot_id, snapshot_sha256=snapshot.sha256,
+                 metrics={**job.metrics, "training_mode": prepared.mode, "lineage": prepared.lineage})
+    baseline = baseline_of(registry, params.models_dir, adapter, base_dir, production, production_files)
     prepare_s = time.perf_counter() - started
     result: CandidateResult = train_evaluate_register(
         registry=registry, params=params, adapter_name=request.model, base_model=base_model, base_dir=base_dir,
         snapshot=snapshot, config=config, baseline=baseline, regression=regression,
         parent_version=production.number if production else None, request_id=request.event_id,
         checkpoint_dir=params.checkpoint_dir(job.job_id), on_progress=on_progress, should_stop=should_stop,
+        init_adapter=prepared.init_adapter, lineage=prepared.lineage,
     )
     if result.gate.passed:
         store.pin_regression(request.model, snapshot.heldout[: params.regression_per_snapshot],
@@ -69,7 +82,10 @@ def run_train_job(
     timings = {"prepare_s": round(prepare_s, 3), **{k: round(v, 3) for k, v in result.timings.items()}}
     metrics = {**result.gate.metrics, "train_loss": result.trained.final_loss, "steps": result.trained.steps,
                "tokens_trained": result.trained.tokens_trained,
-               "resumed_from_step": result.trained.resumed_from_step, "timings": timings}
+               "resumed_from_step": result.trained.resumed_from_step, "timings": timings,
+               "train_examples": len(snapshot.train), "heldout_examples": len(snapshot.heldout),
+               "training_mode": prepared.mode, "fallback_reason": prepared.lineage.get("fallback_reason"),
+               "lineage": prepared.lineage}
     return JobOutcome(
         candidate_version=result.version, passed=result.gate.passed, metrics=metrics,
         evaluation={"passed": result.gate.passed, "metrics": result.gate.metrics, "verdict": result.gate.verdict},

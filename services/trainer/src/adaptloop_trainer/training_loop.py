@@ -7,6 +7,7 @@ schedule is fixed up front by the seed and the RNG state travels in the checkpoi
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import tempfile
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from adaptloop_trainer.candidate_evaluation import AdapterFiles
 from adaptloop_trainer.errors import JobCancelled, TrainingFailed
 from adaptloop_trainer.packing import IGNORE, batch_schedule, pack, tokenise
 from adaptloop_trainer.snapshot import Example
@@ -48,7 +50,10 @@ def lora_config(config: TrainingConfig) -> Any:
     )
 
 
-def total_steps(config: TrainingConfig, n_rows: int) -> int:
+def total_steps(config: TrainingConfig, n_rows: int, *, warm_start: bool = False) -> int:
+    """The step budget: `incremental_steps` for a warm-started run when set, else `steps`, else epochs."""
+    if warm_start and config.incremental_steps is not None:
+        return config.incremental_steps
     if config.steps is not None:
         return config.steps
     assert config.epochs is not None
@@ -99,6 +104,22 @@ def _adapter_bytes(model: Any) -> tuple[bytes, bytes]:
         return (Path(out, "adapter_model.safetensors").read_bytes(), Path(out, "adapter_config.json").read_bytes())
 
 
+def load_initial_adapter(model: Any, initial: AdapterFiles) -> None:
+    """Put a parent adapter's LoRA weights into a fresh peft model of the same shape (rank, modules)."""
+    from peft import set_peft_model_state_dict
+    from safetensors.torch import load as load_safetensors
+
+    try:
+        state = load_safetensors(initial.weights)
+        result = set_peft_model_state_dict(model, state)
+    except (RuntimeError, ValueError) as exc:
+        raise TrainingFailed(f"the parent adapter does not fit this LoRA configuration: {exc}") from exc
+    missing = [k for k in result.missing_keys if "lora_" in k]
+    if result.unexpected_keys or missing:
+        raise TrainingFailed(f"the parent adapter does not fit this LoRA configuration: "
+                             f"unexpected {list(result.unexpected_keys)[:3]}, missing {missing[:3]}")
+
+
 def train_lora(
     *,
     base_dir: Path,
@@ -110,8 +131,13 @@ def train_lora(
     checkpoint_every: int,
     on_progress: ProgressFn | None = None,
     should_stop: Callable[[], bool] = lambda: False,
+    init_adapter: AdapterFiles | None = None,
 ) -> TrainedAdapter:
-    """Train a LoRA adapter; resumes from `checkpoint_dir` when a checkpoint of this run is there."""
+    """Train a LoRA adapter; resumes from `checkpoint_dir` when a checkpoint of this run is there.
+
+    `init_adapter` warm-starts from a parent's weights (same rank, alpha and target modules as
+    `config`) instead of a fresh LoRA; the optimiser and schedule start afresh either way.
+    """
     import torch
     from peft import get_peft_model, set_peft_model_state_dict
     from peft.utils import get_peft_model_state_dict
@@ -121,7 +147,7 @@ def train_lora(
         pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         rows = pack([tokenise(tokenizer, e, seq_len=config.seq_len) for e in train],
                     seq_len=config.seq_len, pad_id=pad_id)
-        steps = total_steps(config, len(rows))
+        steps = total_steps(config, len(rows), warm_start=init_adapter is not None)
         schedule = batch_schedule(len(rows), batch_size=config.batch_size, steps=steps, seed=config.seed)
         ids = torch.tensor([r.input_ids for r in rows], dtype=torch.long, device=device())
         labels = torch.tensor([r.labels for r in rows], dtype=torch.long, device=device())
@@ -130,12 +156,15 @@ def train_lora(
         model = get_peft_model(model, lora_config(config))
         # The saved adapter names its base by registry name, not by this machine's path.
         model.peft_config["default"].base_model_name_or_path = base_model_name
+        if init_adapter is not None:
+            load_initial_adapter(model, init_adapter)
         params = [p for p in model.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay,
                                       foreach=False)
         ckpt_path = checkpoint_dir / CHECKPOINT
         start, losses, tokens = 0, [], 0
-        fingerprint = f"{config.digest()}:{len(rows)}:{int(ids.sum())}"
+        parent = hashlib.sha256(init_adapter.weights).hexdigest() if init_adapter is not None else "none"
+        fingerprint = f"{config.digest()}:{len(rows)}:{int(ids.sum())}:{parent}"
         if ckpt_path.exists():
             state = torch.load(ckpt_path, weights_only=False)
             if state.get("fingerprint") == fingerprint:

@@ -128,6 +128,11 @@ def _carry(
         parent_version=production.number if production else record.get("version"),
         request_id=uuid.uuid5(job.request_id, name), checkpoint_dir=params.checkpoint_dir(job.job_id, name),
         on_progress=on_progress, should_stop=should_stop, heldout_tolerance=config.gate.max_regression_increase,
+        lineage={"mode": "full", "requested_mode": config.mode,
+                 "fallback_reason": "a base-model upgrade retrains in full" if config.mode != "full" else None,
+                 "parent_version": record.get("version"), "parent_weights_sha256": record.get("weights_sha256"),
+                 "snapshot_sha256": snapshot.sha256, "snapshot_id": snapshot.snapshot_id,
+                 "train_examples": len(snapshot.train), "heldout_examples": len(snapshot.heldout)},
     )
     metrics = result.gate.metrics
     return {
