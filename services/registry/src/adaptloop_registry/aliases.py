@@ -32,11 +32,15 @@ def move_alias(
     caller: Caller,
     base_url: str,
     weight: float | None = None,
+    details: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Point `alias` at `to_version` (None removes it) if it still points at `expected_version`.
 
     The caller holds the adapter row lock (`lock_adapter`), so the comparison and the swap are atomic.
+    `details` (e.g. a rollout decision's `evidence` and the token it came `via`) go into the event's
+    `details` and the audit row.
     """
+    extra = dict(details or {})
     current = current_target(conn, adapter.id, alias)
     current_version = current.version if current is not None else None
     if current_version != expected_version:
@@ -63,15 +67,15 @@ def move_alias(
         artifact_uri=artifact_uri(base_url, target.weights_sha256) if target is not None else None,
         sha256=target.weights_sha256 if target is not None else None,
         actor=caller.actor, reason=reason[:1024], weight=weight,
-        details={"config_sha256": target.config_sha256} if target is not None else {},
+        details={**extra, "config_sha256": target.config_sha256} if target is not None else extra,
     )
     event_id = enqueue(conn, event, caller=caller)
     conn.execute(insert(alias_history).values(
         adapter_id=adapter.id, alias=alias, from_version=current_version, to_version=to_version, weight=weight,
-        actor=caller.actor, reason=reason, event_id=event_id, moved_at=now,
+        actor=caller.actor, reason=reason, event_id=event_id, moved_at=now, details=extra,
     ))
     audit(conn, caller=caller, action="alias.move", target=f"{adapter.name}:{alias}",
-          details={"from": current_version, "to": to_version, "weight": weight, "reason": reason})
+          details={**extra, "from": current_version, "to": to_version, "weight": weight, "reason": reason})
     return {"adapter": adapter.name, "alias": alias, "version": to_version, "previous_version": current_version,
             "weight": weight, "event_id": event_id, "moved_at": iso(now), "moved_by": caller.actor}
 
@@ -115,5 +119,6 @@ def alias_moves(conn: Connection, adapter_name: str, alias: str) -> list[dict[st
     rows = conn.execute(select(alias_history).where(alias_history.c.adapter_id == adapter.id,
                                                     alias_history.c.alias == alias).order_by(alias_history.c.id))
     return [{"alias": r.alias, "from_version": r.from_version, "to_version": r.to_version, "weight": r.weight,
-             "actor": r.actor, "reason": r.reason, "event_id": r.event_id, "moved_at": iso(r.moved_at)}
+             "actor": r.actor, "reason": r.reason, "event_id": r.event_id, "moved_at": iso(r.moved_at),
+             "details": r.details or {}}
             for r in rows]

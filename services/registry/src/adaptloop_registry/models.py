@@ -13,7 +13,7 @@ AliasName = Annotated[str, StringConstraints(min_length=1, max_length=63, patter
 Label = Annotated[str, StringConstraints(max_length=200)]
 Reason = Annotated[str, StringConstraints(min_length=1, max_length=1000)]
 
-PromotionMode = Literal["manual", "auto", "canary"]
+PromotionMode = Literal["manual", "auto", "canary", "approval"]
 
 
 class _Input(BaseModel):
@@ -29,7 +29,8 @@ class BaseModelSpec(_Input):
 
 
 class PromotionPolicy(_Input):
-    """How a newly registered version reaches traffic: by hand, straight to production, or via a canary."""
+    """How a newly registered version reaches traffic: by hand, straight to production, via a canary, or
+    after an admin's approval."""
 
     mode: PromotionMode = "manual"
     canary_weight: float = Field(default=0.1, gt=0.0, le=1.0)

@@ -1,4 +1,5 @@
-"""Promotion policy: what a newly registered version does to the aliases, and canary graduation."""
+"""Promotion policy: what a newly registered version does to the aliases, and canary graduation by hand or
+by the legacy `/served` counts (automated verdicts arrive as rollout decisions, see `rollout.py`)."""
 
 from __future__ import annotations
 
@@ -12,13 +13,20 @@ from adaptloop_registry.caller import Caller
 from adaptloop_registry.catalog import find_version, policy_of
 from adaptloop_registry.errors import Conflict
 from adaptloop_registry.models import EvaluationSpec, ServedReport
+from adaptloop_registry.version_status import mark_rejected, request_approval
 
 
 def apply_on_registration(conn: Connection, adapter: Row[Any], number: int, evaluation: EvaluationSpec | None, *,
                           caller: Caller, base_url: str) -> list[dict[str, Any]]:
-    """`auto`: a passing version becomes production; `canary`: it becomes the canary; `manual`: nothing moves."""
+    """`auto`: a passing version becomes production; `canary`: it becomes the canary; `approval`: it waits as
+    `pending_approval`; `manual`: nothing moves."""
     policy = policy_of(adapter)
     if evaluation is None or not evaluation.passed or policy.mode == "manual":
+        return []
+    if policy.mode == "approval":
+        production = current_target(conn, adapter.id, PRODUCTION)
+        request_approval(conn, adapter, number, production_version=production.version if production else None,
+                         caller=caller, base_url=base_url)
         return []
     alias, weight = (PRODUCTION, None) if policy.mode == "auto" else (CANARY, policy.canary_weight)
     current = current_target(conn, adapter.id, alias)
@@ -46,7 +54,10 @@ def promote_canary(conn: Connection, adapter: Row[Any], *, reason: str, caller: 
 
 def record_served(conn: Connection, adapter: Row[Any], number: int, report: ServedReport, *, caller: Caller,
                   base_url: str) -> dict[str, Any]:
-    """Count requests a version served; graduate or abandon it when it is the canary of a `canary` adapter."""
+    """Count requests a version served; graduate or abandon it when it is the canary of a `canary` adapter.
+
+    The manual/legacy path: replicas send `serving_reports` and the automated judge `rollout decisions`.
+    """
     find_version(conn, adapter.id, number, adapter_name=adapter.name)
     conn.execute(update(versions).where(versions.c.adapter_id == adapter.id, versions.c.version == number)
                  .values(served_requests=versions.c.served_requests + report.requests))
@@ -61,8 +72,8 @@ def record_served(conn: Connection, adapter: Row[Any], number: int, report: Serv
         why = report.reason or "quality dropped"
         result["moves"] = [move_alias(conn, adapter, CANARY, to_version=None, expected_version=number,
                                       reason=f"canary abandoned: {why}", caller=caller, base_url=base_url)]
-        conn.execute(update(versions).where(versions.c.adapter_id == adapter.id, versions.c.version == number)
-                     .values(status="rejected"))
+        mark_rejected(conn, adapter, number, reason=f"canary abandoned: {why}", cause="quality_drop_reported",
+                      caller=caller)
     elif served >= policy.canary_min_requests:
         result["moves"] = promote_canary(conn, adapter, caller=caller, base_url=base_url,
                                          reason=f"{served} requests served without a quality drop")

@@ -87,7 +87,7 @@ def _registration_answer(conn: Connection, adapter: Row[Any], number: int, base_
     return answer
 
 
-def _version_views(conn: Connection, adapter_name: str, rows: list[Row[Any]], base_url: str) -> list[dict[str, Any]]:
+def version_views(conn: Connection, adapter_name: str, rows: list[Row[Any]], base_url: str) -> list[dict[str, Any]]:
     ids = [r.id for r in rows]
     latest_eval: dict[int, Row[Any]] = {}
     failures: dict[int, int] = {}
@@ -121,15 +121,19 @@ def _version_views(conn: Connection, adapter_name: str, rows: list[Row[Any]], ba
     return out
 
 
-def list_versions(conn: Connection, adapter_name: str, *, base_url: str) -> list[dict[str, Any]]:
+def list_versions(conn: Connection, adapter_name: str, *, base_url: str,
+                  status: str | None = None) -> list[dict[str, Any]]:
     adapter = find_adapter(conn, adapter_name)
-    rows = list(conn.execute(select(versions).where(versions.c.adapter_id == adapter.id).order_by(versions.c.version)))
-    return _version_views(conn, adapter_name, rows, base_url)
+    query = select(versions).where(versions.c.adapter_id == adapter.id)
+    if status is not None:
+        query = query.where(versions.c.status == status)
+    rows = list(conn.execute(query.order_by(versions.c.version)))
+    return version_views(conn, adapter_name, rows, base_url)
 
 
 def get_version(conn: Connection, adapter_name: str, number: int, *, base_url: str) -> dict[str, Any]:
     adapter = find_adapter(conn, adapter_name)
-    return _version_views(conn, adapter_name, [find_version(conn, adapter.id, number, adapter_name=adapter_name)],
+    return version_views(conn, adapter_name, [find_version(conn, adapter.id, number, adapter_name=adapter_name)],
                           base_url)[0]
 
 

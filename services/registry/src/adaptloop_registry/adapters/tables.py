@@ -121,6 +121,7 @@ alias_history = Table(
     Column("reason", Text, nullable=False),
     Column("event_id", String(36), nullable=False),
     Column("moved_at", DateTime(timezone=True), nullable=False),
+    Column("details", JSON, nullable=True),  # evidence and calling token of an automated move (0002)
     Index("ix_alias_history_lookup", "adapter_id", "alias", "id"),
 )
 
@@ -159,4 +160,37 @@ audit_log = Table(
     Column("target", String(300), nullable=False),
     Column("details", JSON, nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
+)
+
+serving_reports = Table(
+    "serving_reports", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("report_id", String(36), nullable=False),
+    Column("adapter_id", Id, ForeignKey("adapters.id"), nullable=False),
+    Column("replica", String(200), nullable=False),
+    Column("period_start", DateTime(timezone=True), nullable=False),
+    Column("period_end", DateTime(timezone=True), nullable=False),
+    Column("counts", JSON, nullable=False),
+    Column("requests", BigInteger, nullable=False),
+    Column("reported_by", String(200), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("report_id", name="uq_serving_reports_report_id"),
+)
+
+rollout_decisions = Table(
+    "rollout_decisions", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("decision_id", String(36), nullable=False),
+    Column("adapter_id", Id, ForeignKey("adapters.id"), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("previous_version", Integer, nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("evidence", JSON, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("decided_by", String(200), nullable=False),
+    Column("answer", JSON, nullable=False),  # the first answer, returned again to a repeated decision
+    Column("decided_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("decision_id", name="uq_rollout_decisions_decision_id"),
+    Index("ix_rollout_decisions_adapter", "adapter_id", "id"),
 )

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from adaptloop_registry import versions
@@ -26,9 +26,11 @@ def register_version(name: str, spec: VersionSpec, runtime: Runtime, caller: Tra
 
 
 @router.get("")
-def list_versions(name: str, runtime: Runtime) -> list[dict[str, Any]]:
+def list_versions(name: str, runtime: Runtime,
+                  status: Annotated[str | None, Query(max_length=16, description="e.g. pending_approval")] = None,
+                  ) -> list[dict[str, Any]]:
     with runtime.db.read() as conn:
-        return versions.list_versions(conn, name, base_url=runtime.base_url)
+        return versions.list_versions(conn, name, base_url=runtime.base_url, status=status)
 
 
 @router.get("/{number}")
@@ -58,7 +60,10 @@ def report_load_failure(name: str, number: int, body: LoadFailure, runtime: Runt
 @router.post("/{number}/served")
 def report_served(name: str, number: int, body: ServedReport, runtime: Runtime,
                   caller: TrainerCaller) -> dict[str, Any]:
-    """Requests served by this version since the last report; drives canary graduation."""
+    """Manual/legacy: requests served since the last report; may graduate or abandon the canary by count.
+
+    Replicas send `POST /v1/serving-reports`; automated verdicts are `POST .../rollout-decisions`.
+    """
     with runtime.db.begin() as conn:
         adapter = lock_adapter(conn, name)
         answer = record_served(conn, adapter, number, body, caller=caller, base_url=runtime.base_url)
