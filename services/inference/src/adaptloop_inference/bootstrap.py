@@ -27,6 +27,7 @@ from adaptloop_inference.engine_slot import EngineSlot
 from adaptloop_inference.generation import GenerationService
 from adaptloop_inference.ports import TextEngine
 from adaptloop_inference.reconciler import Reconciler
+from adaptloop_inference.serving_reporter import ServingReporter
 from adaptloop_inference.swap_manager import SwapManager
 
 log = logging.getLogger(__name__)
@@ -92,13 +93,17 @@ def build_app(settings: Settings, *, engine_factory: EngineFactory = start_vllm)
         app.state.swaps = swaps
         app.state.reconciler = reconciler
         app.state.log_publisher = publisher
+        reporter = _serving_reporter(settings, registry)
+        app.state.serving_reporter = reporter
         refresh_s = settings.unknown_model_refresh_s
         app.state.generation = GenerationService(
             engine=engine, swaps=swaps, logs=publisher, base_model=settings.base_model,
             is_ready=lambda: readiness.ready,
             refresh_plan=(lambda: reconciler.refresh(refresh_s)) if refresh_s > 0 else None,
+            served=reporter.record if reporter is not None else None,
         )
         publisher.start()
+        reporting = asyncio.create_task(reporter.run()) if reporter is not None else None
         startup = asyncio.create_task(_start(settings, engine, readiness, reconciler, producer, engine_factory))
         try:
             yield
@@ -106,6 +111,10 @@ def build_app(settings: Settings, *, engine_factory: EngineFactory = start_vllm)
             startup.cancel()
             with suppress(asyncio.CancelledError, Exception):
                 await startup
+            if reporter is not None and reporting is not None:
+                reporter.stop()  # one last report of what was served, bounded in time
+                with suppress(asyncio.CancelledError, TimeoutError, Exception):
+                    await asyncio.wait_for(reporting, timeout=settings.registry_timeout_s)
             if readiness.follower is not None:
                 await asyncio.to_thread(readiness.follower.stop)
             await asyncio.to_thread(publisher.stop)
@@ -127,6 +136,18 @@ def build_app(settings: Settings, *, engine_factory: EngineFactory = start_vllm)
     app.add_middleware(DefaultVersionHeader)
     _instrument(app)
     return app
+
+
+def _serving_reporter(settings: Settings, registry: RegistryClient) -> ServingReporter | None:
+    """The reporter of served requests, unless reporting is off (interval 0) or there is no registry token."""
+    if settings.serving_report_interval_s <= 0:
+        log.info("serving reports disabled (ADAPTLOOP_INFERENCE_SERVING_REPORT_INTERVAL_S=0)")
+        return None
+    if settings.registry_token is None:
+        log.warning("serving reports disabled: no ADAPTLOOP_INFERENCE_REGISTRY_TOKEN (role trainer) configured")
+        return None
+    return ServingReporter(port=registry, replica=settings.replica_id, interval_s=settings.serving_report_interval_s,
+                           max_pending=settings.serving_report_max_pending)
 
 
 async def _check(ok: bool, detail: str) -> tuple[bool, str]:

@@ -20,8 +20,13 @@ class Settings(ServiceSettings):
 
     registry_url: str = "http://127.0.0.1:8002"
     registry_token: SecretStr | None = None
-    """Bearer token (role `trainer`) used only to report adapters this replica could not load."""
+    """Bearer token (role `trainer`) for the replica's reports: adapters it could not load, requests it served."""
     registry_timeout_s: float = 10.0
+    serving_report_interval_s: float = Field(default=10.0, ge=0)
+    """How often the requests served per adapter version are reported to the registry; 0 disables reporting."""
+    serving_report_max_pending: int = Field(default=360, ge=1)
+    """Sealed reports kept per adapter while the registry is unreachable; beyond that, counts keep accumulating
+    unsealed (nothing is lost, reports just get larger)."""
 
     models_dir: Path = Path("var/models")
     base_model: str = "tiny-llama"

@@ -51,3 +51,12 @@ class AdapterRejected(Exception):
         self.reason = reason
         self.kind = kind
         self.permanent = permanent
+
+
+class ReportRefused(Exception):
+    """The registry did not take a serving report; `permanent` ones (it can never accept them) are dropped."""
+
+    def __init__(self, reason: str, *, permanent: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent

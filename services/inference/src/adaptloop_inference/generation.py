@@ -85,6 +85,7 @@ class GenerationService:
     def __init__(
         self, *, engine: TextEngine, swaps: SwapManager, logs: LogSink, base_model: str,
         is_ready: Callable[[], bool], refresh_plan: Callable[[], Awaitable[bool]] | None = None,
+        served: Callable[[str, int], None] | None = None,
     ) -> None:
         self.engine = engine
         self._swaps = swaps
@@ -93,6 +94,8 @@ class GenerationService:
         self._is_ready = is_ready
         self._refresh_plan = refresh_plan
         """Asked once when a request names something unknown: the registry may have it already."""
+        self._served = served
+        """Told (adapter, version) of every request an adapter version answered, for the serving reports."""
 
     async def admit(self, request: GenerationRequest) -> Generation:
         """Resolve the model and fix the version; raises ModelNotFound, AdapterUnavailable, InvalidRequest."""
@@ -156,6 +159,8 @@ class GenerationService:
         metrics.TOKENS.labels("completion").inc(result.completion_tokens)
         ref = generation.admission.resolution.ref
         metrics.VERSION_REQUESTS.labels(ref.name if ref else self._base_model, generation.served_version).inc()
+        if ref is not None and self._served is not None:
+            self._served(ref.name, ref.version)
         event = InferenceLog(
             event_id=generation.log_event_id,
             model=request.model,

@@ -38,3 +38,16 @@ LOGS_DELIVERED = Counter("adaptloop_inference_logs_delivered_total", "Inference 
 LOGS_DROPPED = Counter(
     "adaptloop_inference_logs_dropped_total", "Inference logs given up on (queue full, delivery failed)", ["reason"]
 )
+SERVING_REPORTS = Counter(
+    "adaptloop_inference_serving_reports_total",
+    "Serving reports sent to the registry, by outcome (accepted, duplicate, retried, dropped)", ["outcome"],
+)
+SERVING_REPORTED_REQUESTS = Counter(
+    "adaptloop_inference_serving_reported_requests_total", "Served requests the registry acknowledged in reports",
+)
+SERVING_UNREPORTED = Gauge(
+    "adaptloop_inference_serving_unreported_requests", "Served requests counted and not yet acknowledged",
+)
+SERVING_PENDING_REPORTS = Gauge(
+    "adaptloop_inference_serving_pending_reports", "Sealed serving reports waiting for the registry",
+)

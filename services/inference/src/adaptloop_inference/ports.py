@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from adaptloop_contracts import ServingReport
+
 from adaptloop_inference.plan import ServingPlan, VersionRef
 
 
@@ -68,3 +70,9 @@ class RegistryPort(Protocol):
     async def download_artifact(self, sha256: str, dest: Path) -> None: ...
 
     async def report_load_failure(self, ref: VersionRef, *, replica: str, reason: str) -> None: ...
+
+
+class ServingReportPort(Protocol):
+    async def report_serving(self, report: ServingReport) -> bool:
+        """Deliver one report; True when the registry had counted it already. Raises `ReportRefused`."""
+        ...

@@ -7,15 +7,18 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from adaptloop_contracts import ServingReport
 
-from adaptloop_inference.errors import AdapterRejected
+from adaptloop_inference.errors import AdapterRejected, ReportRefused
 from adaptloop_inference.plan import AdapterPlan, AliasTarget, ServingPlan, VersionArtifacts, VersionRef
 
 _CHUNK = 1 << 16
+_RETRYABLE = {401, 403, 408, 425, 429}
+"""Refusals worth keeping the report for: a token the registry may accept again, or a busy registry."""
 
 
 class RegistryClient:
-    """Reads the serving plan and artifacts; reports load failures with a `trainer` token."""
+    """Reads the serving plan and artifacts; reports load failures and served counts with a `trainer` token."""
 
     def __init__(self, base_url: str, *, token: str | None, timeout_s: float,
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
@@ -59,6 +62,22 @@ class RegistryClient:
             headers={"Authorization": f"Bearer {self._token}"},
         )
         response.raise_for_status()
+
+    async def report_serving(self, report: ServingReport) -> bool:
+        """`POST /v1/serving-reports`; True when the registry had counted this `report_id` before."""
+        if not self._token:
+            raise ReportRefused("no registry token configured (ADAPTLOOP_INFERENCE_REGISTRY_TOKEN)", permanent=False)
+        try:
+            response = await self._http.post("/v1/serving-reports", content=report.model_dump_json(),
+                                              headers={"Authorization": f"Bearer {self._token}",
+                                                       "Content-Type": "application/json"})
+        except httpx.HTTPError as exc:
+            raise ReportRefused(f"registry unreachable: {type(exc).__name__}: {exc}", permanent=False) from exc
+        if response.status_code >= 400:
+            permanent = response.status_code < 500 and response.status_code not in _RETRYABLE
+            raise ReportRefused(f"registry answered {response.status_code}: {response.text[:300]}",
+                                permanent=permanent)
+        return bool(response.json().get("duplicate", False))
 
     async def reachable(self) -> bool:
         try:

@@ -36,5 +36,13 @@ async def serving_state(request: Request) -> dict[str, Any]:
         "load_failures": [{"version": str(f.ref), "kind": f.kind, "reason": f.reason, "at": f.at}
                           for f in swaps.failures],
         "logs": state.log_publisher.counts,
+        "serving_reports": _serving_reports(getattr(state, "serving_reporter", None)),
         "recent_swaps": [s.__dict__ for s in swaps.recent_swaps[-20:]],
     }
+
+
+def _serving_reports(reporter: Any) -> dict[str, Any]:
+    if reporter is None:
+        return {"enabled": False}
+    return {"enabled": True, "interval_s": reporter.interval_s, "pending_reports": reporter.pending_reports,
+            "unsealed_requests": reporter.unsealed_requests}
