@@ -52,6 +52,10 @@ class FakeServices:
             return httpx.Response(401, json={"detail": "unknown bearer token"})
         if parts == ["adapters"]:
             return httpx.Response(200, json=list(self.adapters.values()))
+        if parts == ["approvals"]:
+            return httpx.Response(200, json=[
+                {"adapter": name, "production_version": self.adapters[name]["aliases"].get("production"), **v}
+                for name, listed in self.versions.items() for v in listed if v.get("status") == "pending_approval"])
         if parts[:1] == ["base-models"]:
             if request.method == "POST":
                 body = json.loads(request.content)
@@ -68,6 +72,8 @@ class FakeServices:
             return httpx.Response(200, json=adapter)
         if parts[2:] == ["versions"]:
             return httpx.Response(200, json=self.versions.get(name, []))
+        if parts[2] == "versions" and parts[4:] in (["approve"], ["reject"]):
+            return self._decide(adapter, int(parts[3]), parts[4], json.loads(request.content))
         if parts[2] == "aliases" and request.method == "PUT":
             return self._move_alias(adapter, parts[3], json.loads(request.content))
         if parts[2] == "aliases" and parts[4:] == ["rollback"]:
@@ -87,6 +93,28 @@ class FakeServices:
         return httpx.Response(200, json={"adapter": adapter["name"], "alias": alias, "version": body["version"],
                                          "previous_version": current, "weight": None, "event_id": "e-1",
                                          "moved_at": "2025-01-01T00:00:00+00:00", "moved_by": "local-admin"})
+
+    def _decide(self, adapter: dict[str, Any], number: int, verb: str, body: dict[str, Any]) -> httpx.Response:
+        name = adapter["name"]
+        version = next((v for v in self.versions.get(name, []) if v["version"] == number), None)
+        if version is None:
+            return httpx.Response(404, json={"detail": f"adapter {name!r} has no version {number}"})
+        if version["status"] != "pending_approval":
+            return httpx.Response(409, json={"detail": f"version {number} of {name!r} is {version['status']}, "
+                                                       "not pending_approval"})
+        moves = []
+        if verb == "approve":
+            before = adapter["aliases"].get("production")
+            adapter["aliases"]["production"] = number
+            version["status"] = "production"
+            moves = [{"adapter": name, "alias": "production", "version": number, "previous_version": before,
+                      "weight": None, "event_id": "e-2", "moved_at": "2025-01-01T00:00:00Z", "moved_by": "local-admin"}]
+        else:
+            version["status"] = "rejected"
+        return httpx.Response(200, json={"adapter": name, "version": number, "status": version["status"],
+                                         "decision": "approved" if verb == "approve" else "rejected",
+                                         "actor": "local-admin", "reason": body["reason"], "moves": moves,
+                                         "decided_at": "2025-01-01T00:00:00Z"})
 
     # -- trainer -----------------------------------------------------------------------------
     def _trainer(self, request: httpx.Request) -> httpx.Response:

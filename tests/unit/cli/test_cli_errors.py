@@ -146,6 +146,6 @@ def test_main_module_runs_as_a_script_and_lists_every_command() -> None:
                           timeout=60, check=False, env={"COLUMNS": "200", "PATH": "/usr/bin"})
 
     assert done.returncode == 0, done.stderr
-    for command in ("status", "versions", "promote", "rollback", "train", "jobs", "upgrade-base", "drift", "up",
-                    "down", "demo"):
+    for command in ("status", "versions", "promote", "rollback", "approve", "reject", "train", "jobs", "upgrade-base",
+                    "drift", "up", "down", "demo"):
         assert f" {command} " in done.stdout

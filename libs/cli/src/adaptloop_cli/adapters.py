@@ -7,7 +7,7 @@ import typer
 from adaptloop_cli.console import stdout
 from adaptloop_cli.context import cli_context
 from adaptloop_cli.errors import ServiceRefused, reports_errors
-from adaptloop_cli.tables import versions_table
+from adaptloop_cli.tables import PENDING_APPROVAL, decide_hint, versions_table
 
 AliasOption = typer.Option("production", "--alias", "-a", help="The alias to move.")
 
@@ -17,7 +17,11 @@ def versions(ctx: typer.Context, name: str = typer.Argument(..., metavar="NAME",
     """List an adapter's versions with their status, aliases, gate verdict and metrics."""
     registry = cli_context(ctx).registry
     adapter = registry.adapter(name)
-    stdout().print(versions_table(name, registry.versions(name), adapter.get("aliases") or {}))
+    listed = registry.versions(name)
+    stdout().print(versions_table(name, listed, adapter.get("aliases") or {}))
+    pending = [v for v in listed if v.get("status") == PENDING_APPROVAL]
+    if pending:
+        stdout().print(decide_hint(pending))
 
 
 @reports_errors

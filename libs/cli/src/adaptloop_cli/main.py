@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from pydantic import ValidationError
 
-from adaptloop_cli import adapters, demo, stack, status, training
+from adaptloop_cli import adapters, approvals, demo, stack, status, training
 from adaptloop_cli.context import CliContext
 from adaptloop_cli.drift import drift_app
 from adaptloop_cli.errors import CliError, report
@@ -37,6 +37,8 @@ app.command("status")(status.status)
 app.command("versions")(adapters.versions)
 app.command("promote")(adapters.promote)
 app.command("rollback")(adapters.rollback)
+app.command("approve")(approvals.approve)
+app.command("reject")(approvals.reject)
 app.command("train")(training.train)
 app.command("jobs")(training.jobs)
 app.command("upgrade-base")(training.upgrade_base)

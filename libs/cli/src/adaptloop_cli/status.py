@@ -1,4 +1,4 @@
-"""`adaptloop status`: services, adapters and aliases, drift per signal, open jobs, in one view."""
+"""`adaptloop status`: services, adapters and aliases, pending approvals, drift per signal, open jobs, in one view."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from adaptloop_cli.context import CliContext, cli_context
 from adaptloop_cli.errors import CliError, reports_errors
 from adaptloop_cli.tables import (
     adapters_table,
+    approvals_table,
+    decide_hint,
     drift_rows,
     drift_table,
     jobs_table,
@@ -51,6 +53,13 @@ def _drift(cli: CliContext) -> RenderableType:
     return Group(drift, policy) if policy is not None else drift
 
 
+def _approvals(cli: CliContext) -> RenderableType:
+    pending = cli.registry.approvals()
+    if not pending:
+        return "[dim]Pending approvals: none[/]"
+    return Group(approvals_table(pending), decide_hint(pending))
+
+
 def _jobs(cli: CliContext) -> RenderableType:
     jobs = open_jobs(cli.trainer.jobs(limit=200))
     if not jobs:
@@ -60,7 +69,8 @@ def _jobs(cli: CliContext) -> RenderableType:
 
 @reports_errors
 def status(ctx: typer.Context, services: bool = typer.Option(True, help="Show each service's readiness.")) -> None:
-    """Show adapters with their aliases and versions, drift state per signal, and open training jobs."""
+    """Show adapters with their aliases and versions, versions waiting for approval, drift state per signal, and
+    open training jobs."""
     cli = cli_context(ctx)
     console = stdout()
     sections: list[tuple[str, Callable[[], RenderableType]]] = []
@@ -68,6 +78,7 @@ def status(ctx: typer.Context, services: bool = typer.Option(True, help="Show ea
         sections.append(("services", lambda: _services(cli)))
     sections += [
         ("registry", lambda: adapters_table(cli.registry.adapters())),
+        ("approvals", lambda: _approvals(cli)),
         ("drift", lambda: _drift(cli)),
         ("trainer", lambda: _jobs(cli)),
     ]

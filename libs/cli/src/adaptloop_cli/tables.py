@@ -13,6 +13,9 @@ from adaptloop_cli.clients.trainer import FINAL_STATES
 
 STATE_STYLES = {"succeeded": "green", "failed": "red", "rejected": "red", "cancelled": "yellow",
                 "running": "cyan", "queued": "blue"}
+VERSION_STYLES = {"production": "bold green", "pending_approval": "bold yellow", "rejected": "red",
+                  "retired": "dim"}
+PENDING_APPROVAL = "pending_approval"
 
 
 def _cell(value: Any) -> str:
@@ -56,9 +59,35 @@ def versions_table(name: str, versions: Iterable[Mapping[str, Any]], aliases: Ma
         gate = "-" if not evaluation else ("passed" if evaluation.get("passed") else "failed")
         metrics = item.get("metrics") or evaluation.get("metrics") or {}
         shown = ", ".join(f"{k}={_cell(v)}" for k, v in list(metrics.items())[:3] if not isinstance(v, dict | list))
-        table.add_row(f"v{number}", _cell(item.get("status")), ", ".join(sorted(by_version.get(number, []))) or "-",
+        status = _cell(item.get("status"))
+        table.add_row(f"v{number}", Text(status, style=VERSION_STYLES.get(status, "")),
+                      ", ".join(sorted(by_version.get(number, []))) or "-",
                       _cell(item.get("base_model")), gate, shown or "-", _cell(item.get("served_requests")),
                       _when(item.get("registered_at")))
+    return table
+
+
+def decide_hint(pending: Iterable[Mapping[str, Any]]) -> str:
+    """The commands that decide the pending versions listed."""
+    targets = [f"{item.get('adapter')} {item.get('version')}" for item in pending]
+    return (f"[yellow]waiting for approval:[/] {', '.join(targets)}; decide with "
+            "`adaptloop approve NAME N --reason ...` or `adaptloop reject NAME N --reason ...`")
+
+
+def approvals_table(pending: Iterable[Mapping[str, Any]]) -> Table:
+    """Versions waiting for an admin: what they would replace and the gate's verdict."""
+    table = Table(title="Pending approvals", title_justify="left", title_style="bold yellow")
+    for column in ("adapter", "version", "would replace", "gate", "metrics", "registered"):
+        table.add_column(column)
+    for item in pending:
+        evaluation = item.get("evaluation") or {}
+        metrics = item.get("metrics") or evaluation.get("metrics") or {}
+        shown = ", ".join(f"{k}={_cell(v)}" for k, v in list(metrics.items())[:3] if not isinstance(v, dict | list))
+        production = item.get("production_version")
+        name, number = item.get("adapter"), item.get("version")
+        table.add_row(str(name), f"v{number}", f"v{production}" if production is not None else "nothing",
+                      _cell(evaluation.get("verdict") or ("passed" if evaluation.get("passed") else None)),
+                      shown or "-", _when(item.get("registered_at")))
     return table
 
 

@@ -1,4 +1,5 @@
-"""The registry's API as the CLI uses it: adapters, versions, aliases (compare-and-swap), base models."""
+"""The registry's API as the CLI uses it: adapters, versions, aliases (compare-and-swap), approvals, base
+models."""
 
 from __future__ import annotations
 
@@ -32,6 +33,16 @@ class RegistryClient(ServiceClient):
     def rollback_alias(self, name: str, alias: str, *, reason: str) -> dict[str, Any]:
         return dict(self.request("POST", f"/v1/adapters/{name}/aliases/{alias}/rollback",
                                  json={"reason": reason}, auth=True).json())
+
+    def approvals(self) -> list[dict[str, Any]]:
+        """Versions waiting in `pending_approval`, across adapters."""
+        return list(self.get_json("/v1/approvals"))
+
+    def decide_approval(self, name: str, version: int, *, approve: bool, reason: str) -> dict[str, Any]:
+        """`approve` (production moves to the version) or `reject` it; 409 when it is not pending."""
+        verb = "approve" if approve else "reject"
+        return dict(self.request("POST", f"/v1/adapters/{name}/versions/{version}/{verb}", json={"reason": reason},
+                                 auth=True).json())
 
     def base_model(self, name: str) -> dict[str, Any] | None:
         try:
