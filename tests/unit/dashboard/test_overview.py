@@ -1,9 +1,10 @@
-"""The dashboard keeps plottable drift history per adapter version."""
+"""The dashboard keeps plottable drift history per adapter version and lists versions waiting for approval."""
 
 from __future__ import annotations
 
+import httpx
 from adaptloop_dashboard.config import Settings
-from adaptloop_dashboard.overview import DriftHistory, numeric_leaves
+from adaptloop_dashboard.overview import DriftHistory, gather, numeric_leaves
 
 
 def test_numeric_leaves_flatten_numbers_only() -> None:
@@ -20,3 +21,19 @@ def test_history_is_kept_per_adapter_version_and_bounded() -> None:
     assert [s["at"] for s in samples] == [2.0, 3.0, 4.0]
     assert samples[-1]["values"]["logs"] == 4.0
     assert samples[-1]["values"]["detectors.input_novelty.alarms"] == 0.0
+
+
+def test_the_overview_lists_pending_approvals() -> None:
+    pending = [{"adapter": "support", "version": 3, "production_version": 2, "evaluation": {"passed": True}}]
+
+    def registry(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/approvals":
+            return httpx.Response(200, json=pending)
+        if request.url.path == "/v1/adapters":
+            return httpx.Response(200, json=[])
+        return httpx.Response(200, json={})
+
+    settings = Settings()
+    doc = gather(settings, DriftHistory(settings), transport=httpx.MockTransport(registry))
+
+    assert doc["approvals"] == pending

@@ -77,9 +77,11 @@ def _get(client: httpx.Client, url: str) -> Any:
     return resp.json()
 
 
-def gather(settings: Settings, history: DriftHistory) -> dict[str, Any]:
-    """One document for the page: adapters with versions and alias history, the plan, jobs, drift."""
-    with httpx.Client(timeout=5) as client:
+def gather(settings: Settings, history: DriftHistory, *,
+           transport: httpx.BaseTransport | None = None) -> dict[str, Any]:
+    """One document for the page: adapters with versions and alias history, pending approvals, the plan, jobs,
+    drift."""
+    with httpx.Client(timeout=5, transport=transport) as client:
         adapters_doc = _get(client, settings.registry_url + "/v1/adapters")
         items = adapters_doc if isinstance(adapters_doc, list) else adapters_doc.get("adapters", [])
         adapters = []
@@ -100,6 +102,7 @@ def gather(settings: Settings, history: DriftHistory) -> dict[str, Any]:
         return {
             "generated_at": time.time(),
             "adapters": adapters,
+            "approvals": _get(client, settings.registry_url + "/v1/approvals"),
             "serving_plan": _get(client, settings.registry_url + "/v1/serving-plan"),
             "jobs": jobs if isinstance(jobs, list) else jobs.get("jobs", jobs),
             "drift": _get(client, settings.drift_url + "/v1/state"),
