@@ -4,6 +4,8 @@ A request is made when, within `window_s`, a trigger signal alarms with high sev
 `min_agreeing_signals` distinct trigger signals alarm with at least medium severity. No
 request while the adapter is paused, while a request is open (until `training.events`
 reports a final state or `open_timeout_s` passes), or within `cooldown_s` of the last one.
+After a rollback by the guard or a rejected version, detections that happened before it no
+longer count (nor any of the rejected version): the next request needs new drift evidence.
 Times are the events' `occurred_at`, so replaying the same events gives the same decisions.
 """
 
@@ -15,9 +17,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from adaptloop_contracts import DriftDetected, RegistryEvent, RetrainRequested, TrainingEvent
+from adaptloop_contracts.registry_api import ACTOR_OF_ACTION
 
 from adaptloop_drift.signals import OPERATIONAL_SIGNALS, Signal
 
+GUARD_ACTOR = ACTOR_OF_ACTION["rollback_production"]
+"""The actor the registry records for a rollback decided by the drift service's guard."""
 RETRAIN_NAMESPACE = uuid.UUID("6f1d8a52-3c1e-4d0b-9a57-2f4c1f0b7d21")
 _RANK = {"low": 0, "medium": 1, "high": 2}
 
@@ -44,6 +49,10 @@ class AdapterPolicyState:
     paused: bool = False
     production_version: int | None = None
     requests: int = 0
+    evidence_after: float | None = None
+    """Set by a rollback or a rejected version: only detections that happened after it count."""
+    rejected_versions: list[int] = field(default_factory=list)
+    stale_detections: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -81,6 +90,10 @@ class DriftPolicy:
                 and event.adapter_version < state.production_version):
             return None
         now = _ts(event.occurred_at)
+        if ((state.evidence_after is not None and now < state.evidence_after)
+                or event.adapter_version in state.rejected_versions):
+            state.stale_detections += 1
+            return None
         state.recent = [r for r in state.recent if now - r["at"] <= cfg.window_s] + [
             {"id": eid, "signal": event.signal, "severity": event.severity, "at": now,
              "version": event.adapter_version}
@@ -126,10 +139,24 @@ class DriftPolicy:
             state.open_since = None
 
     def on_registry_event(self, state: AdapterPolicyState, event: RegistryEvent) -> None:
-        """A production alias move starts a new reference: older detections no longer count."""
+        """A production alias move starts a new reference: older detections no longer count.
+
+        A rollback by the guard or a rejected version also sets `evidence_after`: what was detected
+        before it was the evidence of the attempt that failed, so it cannot justify the next one.
+        """
         if event.event_type == "adapter.alias_moved" and event.alias in (None, "production") and event.version:
             state.production_version = event.version
             state.recent = []
+        rolled_back = (event.event_type == "adapter.alias_moved" and event.alias in (None, "production")
+                       and event.actor == GUARD_ACTOR and event.previous_version is not None)
+        rejected = event.event_type == "adapter.version_rejected" and event.version is not None
+        if rolled_back or rejected:
+            at = _ts(event.occurred_at)
+            state.evidence_after = max(at, state.evidence_after or at)
+            state.recent = []
+            bad = event.previous_version if rolled_back else event.version
+            if bad is not None and bad not in state.rejected_versions:
+                state.rejected_versions = [*state.rejected_versions[-19:], bad]
 
     @staticmethod
     def set_paused(state: AdapterPolicyState, paused: bool) -> None:
