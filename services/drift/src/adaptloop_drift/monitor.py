@@ -2,8 +2,9 @@
 
 A version's monitor starts fresh (new reference, new warm-up) the first time that version is
 seen, so a promotion is never itself taken for drift. Feedback carries no version: it is
-attributed to `metadata.adapter_version` when the producer set it, else to the version that
-served the adapter's most recent log on this partition.
+attributed to the version that served the log it rates (`inference_event_id`, looked up among
+the partition's recent logs in `ServedLogs`), else to `metadata.adapter_version` when the
+producer set it, else to the version that served the adapter's most recent log on this partition.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from adaptloop_contracts import InferenceFeedback, InferenceLog
 
 from adaptloop_drift.detectors import DetectorSpec, Severity, SignalDetector
 from adaptloop_drift.novelty import ReferenceVocabulary
+from adaptloop_drift.rollout.ratings import ServedLogs
 from adaptloop_drift.signals import Signal, feedback_signals, log_signals
 
 _BINARY = {"delta": 0.0005, "clock": 1}
@@ -41,6 +43,8 @@ class MonitorConfig:
     novelty_reference_prompts: int = 200
     novelty_bits: int = 1 << 16
     versions_per_adapter: int = 3
+    served_logs: int = 10_000
+    """Recent logs remembered per partition to attribute ratings to the version that served them."""
 
     def specs_for(self, adapter: str) -> dict[Signal, DetectorSpec]:
         return {**self.detectors, **self.overrides.get(adapter, {})}
@@ -102,6 +106,13 @@ class AdapterMonitors:
         self.config = config
         self._monitors: OrderedDict[tuple[str, int | None], VersionMonitor] = OrderedDict()
         self._current: dict[str, int | None] = {}
+        self.served = ServedLogs(config.served_logs)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # Checkpoints written before ratings were joined to their logs have no `served`.
+        self.__dict__.update(state)
+        if "served" not in state:
+            self.served = ServedLogs(getattr(self.config, "served_logs", 10_000))
 
     @property
     def adapters(self) -> set[str]:
@@ -131,13 +142,18 @@ class AdapterMonitors:
 
     def observe_log(self, adapter: str, log: InferenceLog) -> list[DriftObserved]:
         self._current[adapter] = log.adapter_version
+        self.served.record(adapter, log)
         mon = self.monitor(adapter, log.adapter_version)
         mon.logs += 1
         return mon.observe(log_signals(log, mon.vocabulary), log.event_id)
 
     def observe_feedback(self, adapter: str, feedback: InferenceFeedback) -> list[DriftObserved]:
+        served = self.served.lookup(feedback.inference_event_id)
         declared = feedback.metadata.get("adapter_version")
-        version = declared if isinstance(declared, int) and declared >= 1 else self._current.get(adapter)
+        if served is not None:
+            version = served.version
+        else:
+            version = declared if isinstance(declared, int) and declared >= 1 else self._current.get(adapter)
         self._current.setdefault(adapter, version)
         mon = self.monitor(adapter, version)
         mon.ratings += 1

@@ -1,0 +1,1 @@
+"""Safe rollout: canary verdicts and the post-promotion guard, decided from live ratings."""

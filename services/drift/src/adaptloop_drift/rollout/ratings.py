@@ -1,0 +1,134 @@
+"""Ratings joined to the request they rate: which version served it, when, and its place in that version's traffic.
+
+`inference.feedback` carries only the rated log's `event_id`. During a canary two versions serve
+the same adapter at once, so a rating is attributed through the log it names, not through
+whichever version served last. `ServedLogs` remembers the most recent logs of a partition;
+`RatingQueue` hands ratings on in the order of the feedback topic, holding a rating (and those
+behind it for the same adapter) until its log has been seen, so the order of the two topics'
+messages on arrival does not change what the judge sees.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import OrderedDict, deque
+from dataclasses import dataclass
+
+from adaptloop_contracts import InferenceFeedback, InferenceLog
+
+
+@dataclass(frozen=True, slots=True)
+class ServedRequest:
+    """One logged request: the version that served it, when, and its 1-based position among that version's logs."""
+
+    version: int | None
+    at: float
+    ordinal: int
+
+
+@dataclass(frozen=True, slots=True)
+class RatedEvent:
+    """A rating attributed to the version that served the rated request."""
+
+    feedback_id: str
+    adapter: str
+    version: int | None
+    score: float
+    served_at: float
+    """`occurred_at` of the rated request's log (the rating's own time when the log was never seen)."""
+    rated_at: float
+    ordinal: int | None
+    """Position of the rated request among its version's logs on this partition (None without its log)."""
+    seq: int
+    """Position of the rating in this partition's feedback order."""
+    joined: bool
+
+
+class ServedLogs:
+    """The last `capacity` logs of one partition, by event id (oldest forgotten first)."""
+
+    def __init__(self, capacity: int = 10_000) -> None:
+        self.capacity = capacity
+        self._served: OrderedDict[int, ServedRequest] = OrderedDict()
+        self._counts: dict[tuple[str, int | None], int] = {}
+
+    def record(self, adapter: str, log: InferenceLog) -> ServedRequest:
+        key = (adapter, log.adapter_version)
+        ordinal = self._counts.get(key, 0) + 1
+        self._counts[key] = ordinal
+        served = ServedRequest(log.adapter_version, log.occurred_at.timestamp(), ordinal)
+        self._served[log.event_id.int] = served
+        while len(self._served) > self.capacity:
+            self._served.popitem(last=False)
+        return served
+
+    def lookup(self, event_id: uuid.UUID) -> ServedRequest | None:
+        return self._served.get(event_id.int)
+
+    def __len__(self) -> int:
+        return len(self._served)
+
+
+@dataclass(frozen=True, slots=True)
+class _Waiting:
+    feedback_id: str
+    log_id: uuid.UUID
+    score: float
+    rated_at: float
+    declared: int | None
+    seq: int
+
+
+class RatingQueue:
+    """Ratings of each adapter in feedback order, each released once its log is known.
+
+    A rating whose log has not arrived after `max_wait_s` of event time on the partition (or when
+    more than `max_pending` wait for one adapter) is released with the version its producer declared
+    in `metadata.adapter_version`, or none.
+    """
+
+    def __init__(self, served: ServedLogs, *, max_wait_s: float = 60.0, max_pending: int = 2_000) -> None:
+        self.served = served
+        self.max_wait_s = max_wait_s
+        self.max_pending = max_pending
+        self._waiting: dict[str, deque[_Waiting]] = {}
+        self._clock = 0.0
+        self._seq = 0
+
+    def on_log(self, adapter: str, log: InferenceLog) -> list[RatedEvent]:
+        """Call after `ServedLogs.record`: releases ratings that waited for this log."""
+        self._clock = max(self._clock, log.occurred_at.timestamp())
+        return self._release(adapter)
+
+    def on_feedback(self, adapter: str, feedback: InferenceFeedback) -> list[RatedEvent]:
+        rated_at = feedback.occurred_at.timestamp()
+        self._clock = max(self._clock, rated_at)
+        declared = feedback.metadata.get("adapter_version")
+        self._seq += 1
+        self._waiting.setdefault(adapter, deque()).append(_Waiting(
+            str(feedback.event_id), feedback.inference_event_id, feedback.score, rated_at,
+            declared if isinstance(declared, int) and declared >= 1 else None, self._seq))
+        return self._release(adapter)
+
+    @property
+    def waiting(self) -> int:
+        return sum(len(q) for q in self._waiting.values())
+
+    def _release(self, adapter: str) -> list[RatedEvent]:
+        queue = self._waiting.get(adapter)
+        out: list[RatedEvent] = []
+        while queue:
+            head = queue[0]
+            hit = self.served.lookup(head.log_id)
+            if hit is not None:
+                out.append(RatedEvent(head.feedback_id, adapter, hit.version, head.score, hit.at, head.rated_at,
+                                      hit.ordinal, head.seq, True))
+            elif self._clock - head.rated_at > self.max_wait_s or len(queue) > self.max_pending:
+                out.append(RatedEvent(head.feedback_id, adapter, head.declared, head.score, head.rated_at,
+                                      head.rated_at, None, head.seq, False))
+            else:
+                break
+            queue.popleft()
+        if not queue:
+            self._waiting.pop(adapter, None)
+        return out
