@@ -168,7 +168,11 @@ class Stack:
         specific: dict[str, dict[str, str]] = {
             "registry": {"DATABASE_URL": db_url, "ARTIFACT_DIR": str(home / "registry" / "artifacts")},
             "ingest": {"DATABASE_URL": db_url},
-            "drift": {"DATA_DIR": str(home / "drift")},
+            "drift": {
+                "DATA_DIR": str(home / "drift"),
+                "REGISTRY_URL": cfg.url("registry"),
+                "REGISTRY_TOKEN": self.tokens.token("trainer"),
+            },
             "trainer": {
                 "DATABASE_URL": db_url,
                 "REGISTRY_URL": cfg.url("registry"),

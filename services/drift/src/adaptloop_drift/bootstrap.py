@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import uvicorn
 from adaptloop_contracts import TopicNames
@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from adaptloop_drift.adapters.checkpoints import CheckpointStore
 from adaptloop_drift.adapters.http_api import create_http_app
 from adaptloop_drift.adapters.policy_app import PolicyRuntime, build_policy_app, control_topic, internal_topics
+from adaptloop_drift.adapters.registry_decisions import DecisionSender
 from adaptloop_drift.adapters.signal_consumer import SignalConsumer
 from adaptloop_drift.config import Settings
 from adaptloop_drift.policy import DriftPolicy
@@ -30,6 +31,8 @@ class DriftService:
     signals: SignalConsumer
     policy: PolicyRuntime
     http: FastAPI
+    decisions: DecisionSender | None = None
+    """Sends rollout verdicts to the registry; None when they are only reported (no token or disabled)."""
 
     def prepare(self) -> None:
         """Wait for the broker and create every topic the service reads or writes, with its partitions."""
@@ -56,6 +59,17 @@ def build_service(settings: Settings) -> DriftService:
     topics = TopicNames(settings.topic_prefix)
     producer = EventProducer(settings.kafka_bootstrap, topics=topics, client_id=settings.app_id)
     store = CheckpointStore(settings.data_dir, settings.app_id)
+    decisions = None
+    if settings.rollout_enabled and settings.registry_token is not None:
+        decisions = DecisionSender(
+            base_url=settings.registry_url, token=settings.registry_token.get_secret_value(),
+            timeout_s=settings.registry_timeout_s, attempts=settings.rollout_delivery_attempts,
+            on_outcome=lambda decision_id, outcome, detail: signals.record_delivery(decision_id, outcome, detail),
+        )
+    else:
+        log.warning("rollout verdicts are reported only, not sent to the registry (%s)",
+                    "ADAPTLOOP_DRIFT_ROLLOUT_ENABLED is false" if not settings.rollout_enabled
+                    else "no ADAPTLOOP_DRIFT_REGISTRY_TOKEN")
     signals = SignalConsumer(
         bootstrap=settings.kafka_bootstrap,
         topics=topics,
@@ -65,6 +79,8 @@ def build_service(settings: Settings) -> DriftService:
         monitor_config=settings.monitor_config(),
         max_adapters=settings.max_adapters,
         checkpoint_interval_s=settings.checkpoint_interval_s,
+        rollout_config=settings.rollout_config(),
+        decisions=decisions,
     )
     policy = build_policy_app(
         app_id=settings.app_id,
@@ -75,7 +91,7 @@ def build_service(settings: Settings) -> DriftService:
         data_dir=str(settings.data_dir / "faust"),
         rebalance_timeout_s=settings.rebalance_timeout_s,
     )
-    service = DriftService(settings, producer, signals, policy, FastAPI())
+    service = DriftService(settings, producer, signals, policy, FastAPI(), decisions)
 
     async def signals_ready() -> tuple[bool, str]:
         if signals.failure is not None:
@@ -93,6 +109,9 @@ def build_service(settings: Settings) -> DriftService:
         checks={"signals": signals_ready, "policy": policy_ready},
         detector_state=signals.snapshot,
         policy_state=policy.states,
+        rollout_state=signals.rollout_snapshot,
+        rollout_settings={"sending": decisions is not None, **asdict(settings.rollout_config().rules),
+                          "reference_events": settings.rollout_reference_events},
         set_paused=service.set_paused,
     )
     return service

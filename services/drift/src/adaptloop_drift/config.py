@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from adaptloop_common.settings import ServiceSettings
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from adaptloop_drift.detectors import DetectorSpec
 from adaptloop_drift.monitor import DEFAULT_DETECTORS, MonitorConfig
 from adaptloop_drift.policy import PolicyConfig
+from adaptloop_drift.rollout.judge import RolloutConfig
+from adaptloop_drift.rollout.trials import TrialRules
 from adaptloop_drift.signals import OPERATIONAL_SIGNALS, Signal
 
 
@@ -36,6 +38,32 @@ class Settings(ServiceSettings):
     policy_open_timeout_s: float = 6 * 3600.0
     policy_trigger_signals: list[Signal] = Field(
         default_factory=lambda: [s for s in Signal if s not in OPERATIONAL_SIGNALS])
+    rollout_enabled: bool = True
+    """Send the judge's verdicts to the registry (false: decide and report them, change nothing)."""
+    rollout_alpha: float = Field(default=0.05, gt=0.0, lt=0.5)
+    """Probability, over a whole trial however long it is watched, of a verdict against the truth."""
+    rollout_tolerated_drop: float = Field(default=0.1, ge=0.0, le=2.0)
+    """Non-inferiority margin on the mean rating ([-1, 1]): a smaller drop is not a regression."""
+    rollout_min_rated_per_arm: int = Field(default=30, ge=2)
+    rollout_graduate_after_requests: int = Field(default=500, ge=1)
+    """A canary that served this many requests without a significant drop graduates."""
+    rollout_guard_window_events: int = Field(default=1000, ge=1)
+    """Ratings of a newly promoted version the guard watches before it stands down."""
+    rollout_reference_events: int = Field(default=200, ge=2)
+    """The guard's reference: the previous version's latest ratings before the move, at most this many."""
+    rollout_tuned_for_events: int = Field(default=100, ge=1)
+    """Sample size where the confidence sequences are tightest."""
+    rollout_buffer_events: int = Field(default=500, ge=1)
+    rollout_join_logs: int = Field(default=10_000, ge=1)
+    """Recent logs remembered per partition to attribute ratings to the version that served them."""
+    rollout_join_wait_s: float = Field(default=60.0, ge=0.0)
+    """A rating whose log was not seen within this much event time is attributed without it."""
+    registry_url: str = "http://127.0.0.1:8002"
+    registry_token: SecretStr | None = None
+    """Token with role `trainer` for rollout decisions; without it verdicts are only reported."""
+    registry_timeout_s: float = 10.0
+    rollout_delivery_attempts: int = Field(default=8, ge=1)
+    """Tries per decision on network errors and 5xx answers (exponential backoff up to 30 s)."""
     rebalance_timeout_s: float = 6.0
     shutdown_timeout_s: float = Field(default=10.0, gt=0)
     """After SIGTERM the process exits within this time even if faust's own shutdown hangs."""
@@ -49,6 +77,23 @@ class Settings(ServiceSettings):
             detectors={**DEFAULT_DETECTORS, **self.detectors},
             overrides=self.adapter_detectors,
             novelty_reference_prompts=self.novelty_reference_prompts,
+            served_logs=self.rollout_join_logs,
+        )
+
+    def rollout_config(self) -> RolloutConfig:
+        return RolloutConfig(
+            rules=TrialRules(
+                alpha=self.rollout_alpha,
+                tolerated_drop=self.rollout_tolerated_drop,
+                min_rated_per_arm=self.rollout_min_rated_per_arm,
+                graduate_after_requests=self.rollout_graduate_after_requests,
+                guard_window_events=self.rollout_guard_window_events,
+                tuned_for_events=self.rollout_tuned_for_events,
+            ),
+            reference_events=self.rollout_reference_events,
+            buffer_events=max(self.rollout_buffer_events, self.rollout_reference_events),
+            join_wait_s=self.rollout_join_wait_s,
+            trigger_signals=frozenset(str(s) for s in self.policy_trigger_signals),
         )
 
     def policy_config(self) -> PolicyConfig:

@@ -57,6 +57,8 @@ def main() -> None:
     service = build_service(settings)
     service.prepare()
     service.signals.start()
+    if service.decisions is not None:
+        service.decisions.start()
     service.start_http()
     log.info("drift service on port %d, app id %s", settings.port, settings.app_id)
     cleaning = threading.Lock()
@@ -69,6 +71,8 @@ def main() -> None:
             if cleaned.is_set():
                 return
             service.signals.stop(timeout_s=5.0)
+            if service.decisions is not None:
+                service.decisions.stop(timeout_s=2.0)
             service.producer.flush(5.0)
             shutdown_telemetry()
             cleaned.set()

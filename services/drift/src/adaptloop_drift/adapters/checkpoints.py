@@ -1,4 +1,4 @@
-"""Local checkpoints: each partition's detector state with the offsets it reflects, written atomically.
+"""Local checkpoints: each partition's detector and judge state with the offsets it reflects, written atomically.
 
 On assignment the consumer restores a partition's state and seeks to the saved offsets, so the
 events after the checkpoint are replayed through the same detectors: deterministic, and the
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from adaptloop_drift.monitor import AdapterMonitors
+from adaptloop_drift.rollout.judge import RolloutJudge
 
 FORMAT = 1
 
@@ -23,6 +24,8 @@ class Checkpoint:
     offsets: dict[str, int]
     """Next offset to read, per topic (broker names)."""
     monitors: AdapterMonitors
+    rollout: RolloutJudge | None = None
+    """The rollout judge's state (ratings waiting for their log, trials, verdicts); None in older files."""
 
 
 class CheckpointStore:
@@ -35,8 +38,10 @@ class CheckpointStore:
 
     def save(self, checkpoint: Checkpoint) -> int:
         """Write atomically (temp file, fsync, rename); returns the size in bytes."""
+        # One pickle for both: the judge shares the monitors' `ServedLogs`, and stays sharing it.
         blob = pickle.dumps({"format": FORMAT, "partition": checkpoint.partition, "offsets": checkpoint.offsets,
-                             "monitors": checkpoint.monitors}, protocol=pickle.HIGHEST_PROTOCOL)
+                             "monitors": checkpoint.monitors, "rollout": checkpoint.rollout},
+                            protocol=pickle.HIGHEST_PROTOCOL)
         path = self._path(checkpoint.partition)
         tmp = path.with_suffix(".tmp")
         with open(tmp, "wb") as fh:
@@ -53,4 +58,4 @@ class CheckpointStore:
         data = pickle.loads(path.read_bytes())
         if data.get("format") != FORMAT:
             return None
-        return Checkpoint(data["partition"], data["offsets"], data["monitors"])
+        return Checkpoint(data["partition"], data["offsets"], data["monitors"], data.get("rollout"))

@@ -1,4 +1,4 @@
-"""HTTP: health, readiness, metrics, OpenAPI, detector state and pause/resume per adapter."""
+"""HTTP: health, readiness, metrics, OpenAPI, detector and rollout-judge state, pause/resume per adapter."""
 
 from __future__ import annotations
 
@@ -27,6 +27,8 @@ def create_http_app(
     checks: dict[str, ReadinessCheck],
     detector_state: Callable[[], list[dict[str, Any]]],
     policy_state: Callable[[], dict[str, dict[str, Any]]],
+    rollout_state: Callable[[], list[dict[str, Any]]],
+    rollout_settings: dict[str, Any],
     set_paused: Callable[[str, bool, str], None],
 ) -> FastAPI:
     app = FastAPI(title="adaptloop drift", version="1")
@@ -35,16 +37,18 @@ def create_http_app(
 
     @app.get("/v1/state", tags=["state"])
     def get_state() -> dict[str, Any]:
-        """Detector state of every adapter version on this worker, and the policy state per adapter."""
-        return {"adapters": detector_state(), "policy": policy_state()}
+        """Detector state of every adapter version on this worker, the policy state and the rollout judge's."""
+        return {"adapters": detector_state(), "policy": policy_state(),
+                "rollout": {"settings": rollout_settings, "adapters": rollout_state()}}
 
     @app.get("/v1/adapters/{name}/state", tags=["state"])
     def get_adapter_state(name: AdapterPath) -> dict[str, Any]:
         versions = [v for v in detector_state() if v["adapter"] == name]
         policy = policy_state().get(name)
-        if not versions and policy is None:
+        rollout = next((r for r in rollout_state() if r["adapter"] == name), None)
+        if not versions and policy is None and rollout is None:
             raise HTTPException(404, f"adapter {name!r} has no drift state on this worker")
-        return {"adapter": name, "versions": versions, "policy": policy}
+        return {"adapter": name, "versions": versions, "policy": policy, "rollout": rollout}
 
     @app.post("/v1/adapters/{name}/pause", status_code=202, tags=["policy"])
     def pause(name: AdapterPath, who: Operator) -> PauseAccepted:

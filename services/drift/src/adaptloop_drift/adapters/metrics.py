@@ -1,4 +1,4 @@
-"""Prometheus metrics of the drift service."""
+"""Prometheus metrics of the drift service (detectors, policy, rollout judge)."""
 
 from __future__ import annotations
 
@@ -13,3 +13,12 @@ DEAD_LETTERED = Counter("adaptloop_drift_dead_lettered_total", "Messages sent to
 UNMONITORED = Counter("adaptloop_drift_unmonitored_total", "Valid events not monitored, by reason", ["reason"])
 MONITORED_VERSIONS = Gauge("adaptloop_drift_monitored_versions", "Adapter versions with detector state")
 CHECKPOINT_BYTES = Gauge("adaptloop_drift_checkpoint_bytes", "Size of the last checkpoint of all partitions")
+ROLLOUT_VERDICTS = Counter("adaptloop_drift_rollout_verdicts_total", "Verdicts of the rollout judge", ["action"])
+ROLLOUT_DELIVERIES = Counter("adaptloop_drift_rollout_deliveries_total",
+                             "Rollout verdicts by what the registry made of them "
+                             "(applied, duplicate, stale, refused, failed, observed)", ["action", "outcome"])
+ROLLOUT_QUEUE = Gauge("adaptloop_drift_rollout_delivery_queue", "Verdicts waiting to be sent to the registry")
+ROLLOUT_TRIALS = Gauge("adaptloop_drift_rollout_trials", "Running trials of the rollout judge", ["kind"])
+ROLLOUT_RATINGS_WAITING = Gauge("adaptloop_drift_rollout_ratings_waiting", "Ratings waiting for the log they rate")
+ROLLOUT_UNATTRIBUTED = Gauge("adaptloop_drift_rollout_unattributed_ratings",
+                             "Ratings the judge could not attribute to a version (their log never seen)")

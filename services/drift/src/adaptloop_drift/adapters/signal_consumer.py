@@ -1,9 +1,10 @@
-"""The hot path: batch-consumes logs, ratings and registry events, runs the detectors, publishes alarms.
+"""The hot path: batch-consumes logs, ratings and registry events, runs the detectors and the rollout judge.
 
 It runs in its own thread inside the drift worker with a confluent-kafka consumer (group
 `<app id>-signals`, range assignment so partition p of every topic lands together). State is
 checkpointed per partition with the offsets it reflects; offsets are committed only with a
-checkpoint, and the consumer seeks to the checkpoint on assignment.
+checkpoint, and the consumer seeks to the checkpoint on assignment. The judge's verdicts are handed
+to a `DecisionSender` (its own thread), never sent from here.
 """
 
 from __future__ import annotations
@@ -14,7 +15,15 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from adaptloop_contracts import Event, InferenceFeedback, InferenceLog, InvalidEvent, RegistryEvent, TopicNames
+from adaptloop_contracts import (
+    Event,
+    InferenceFeedback,
+    InferenceLog,
+    InvalidEvent,
+    RegistryEvent,
+    TopicNames,
+    adapter_of,
+)
 from adaptloop_contracts.base import MAX_EVENT_BYTES
 from adaptloop_contracts.inference import INFERENCE_FEEDBACK, INFERENCE_LOGS
 from adaptloop_contracts.registry import REGISTRY_EVENTS
@@ -31,9 +40,12 @@ from pydantic import ValidationError
 
 from adaptloop_drift.adapters import metrics
 from adaptloop_drift.adapters.checkpoints import Checkpoint, CheckpointStore
+from adaptloop_drift.adapters.registry_decisions import DecisionSender
 from adaptloop_drift.errors import UnmonitoredEvent
 from adaptloop_drift.handlers import BaseModelTraffic, handle_feedback, handle_inference_log
 from adaptloop_drift.monitor import AdapterMonitors, MonitorConfig
+from adaptloop_drift.rollout.judge import RolloutConfig, RolloutJudge
+from adaptloop_drift.rollout.trials import Verdict
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("adaptloop.drift")
@@ -66,6 +78,8 @@ class SignalConsumer:
         max_adapters: int,
         checkpoint_interval_s: float,
         consumer_config: dict[str, Any] | None = None,
+        rollout_config: RolloutConfig | None = None,
+        decisions: DecisionSender | None = None,
     ) -> None:
         self.topics = topics
         self.group_id = group_id
@@ -74,6 +88,8 @@ class SignalConsumer:
         self._config = monitor_config
         self._max_adapters = max_adapters
         self._interval = checkpoint_interval_s
+        self._rollout_config = rollout_config or RolloutConfig()
+        self._decisions = decisions
         conf: dict[str, Any] = {
             "bootstrap.servers": bootstrap,
             "group.id": group_id,
@@ -89,6 +105,7 @@ class SignalConsumer:
         self._names = {topics(b): b for b in SOURCE_TOPICS}
         self.states: dict[int, AdapterMonitors] = {}
         self.offsets: dict[int, dict[str, int]] = {}
+        self.rollouts: dict[int, RolloutJudge] = {}
         self.lock = threading.Lock()
         self.assigned = threading.Event()
         self._stop = threading.Event()
@@ -152,6 +169,7 @@ class SignalConsumer:
                     ckpt = self._store.load(p)
                     self.states[p] = ckpt.monitors if ckpt else AdapterMonitors(self._config)
                     self.offsets[p] = dict(ckpt.offsets) if ckpt else {}
+                    self.rollouts[p] = self._restore_judge(p, ckpt)
                     if ckpt:
                         log.info("restored partition %d from checkpoint: %d versions, offsets %s",
                                  p, len(ckpt.monitors), ckpt.offsets)
@@ -166,6 +184,16 @@ class SignalConsumer:
             for p in gone:
                 self.states.pop(p, None)
                 self.offsets.pop(p, None)
+                self.rollouts.pop(p, None)
+
+    def _restore_judge(self, p: int, ckpt: Checkpoint | None) -> RolloutJudge:
+        """The checkpointed judge (with today's settings), its undelivered verdicts queued again."""
+        if ckpt is None or ckpt.rollout is None:
+            return RolloutJudge(self._rollout_config, self.states[p].served)
+        judge = ckpt.rollout
+        judge.config = self._rollout_config
+        self._dispatch([v for v in judge.verdicts() if v.delivery == "pending"], fresh=False)
+        return judge
 
     # -- one message -----------------------------------------------------------------------
     def _handle(self, msg: Message) -> None:
@@ -180,17 +208,22 @@ class SignalConsumer:
         state = self.states.get(p)
         if state is None:
             return
+        judge = self.rollouts[p]
+        verdicts: list[Verdict] = []
         try:
             if base == INFERENCE_LOGS:
-                found = handle_inference_log(decode(InferenceLog, msg.value()), monitors=state,
-                                             max_adapters=self._max_adapters)
+                log_event = decode(InferenceLog, msg.value())
+                found = handle_inference_log(log_event, monitors=state, max_adapters=self._max_adapters)
+                verdicts = judge.observe_log(adapter_of(log_event.model), log_event)
             elif base == INFERENCE_FEEDBACK:
-                found = handle_feedback(decode(InferenceFeedback, msg.value()), monitors=state,
-                                        max_adapters=self._max_adapters)
+                rating = decode(InferenceFeedback, msg.value())
+                found = handle_feedback(rating, monitors=state, max_adapters=self._max_adapters)
+                verdicts = judge.observe_feedback(adapter_of(rating.model), rating)
             else:
                 reg = RegistryEvent.from_json_bytes(msg.value())
                 if reg.event_type in ("adapter.version_registered", "adapter.alias_moved"):
                     state.announce(reg.model, reg.version)
+                verdicts = judge.observe_registry(reg)
                 found = []
         except InvalidEvent as exc:
             self._dead_letter(msg, exc.reason)
@@ -205,7 +238,9 @@ class SignalConsumer:
         self.offsets[p][topic] = (msg.offset() or 0) + 1
         self._processed += 1
         metrics.EVENTS.labels(base).inc()
+        self._dispatch(verdicts)
         for detected in found:
+            judge.observe_detection(detected)
             ctx = context_from_headers(msg.headers())
             with tracer.start_as_current_span("drift.detected", context=ctx) as span:
                 span.set_attribute("adaptloop.adapter", detected.model)
@@ -215,6 +250,35 @@ class SignalConsumer:
             log.info("drift detected: %s v%s %s (%s) at %s", detected.model, detected.adapter_version,
                      detected.signal, detected.severity, detected.trigger_event_id)
             self._alarm_pending = True
+
+    # -- rollout verdicts -------------------------------------------------------------------
+    def _dispatch(self, verdicts: list[Verdict], *, fresh: bool = True) -> None:
+        """Hand verdicts to the sender (or mark them observed when none is configured); checkpoint soon."""
+        for verdict in verdicts:
+            if fresh:
+                metrics.ROLLOUT_VERDICTS.labels(verdict.action).inc()
+                log.info("rollout verdict %s: %s v%d of %s: %s", verdict.decision_id, verdict.action,
+                         verdict.version, verdict.adapter, verdict.reason)
+            if self._decisions is None:
+                verdict.delivery = "observed"
+                metrics.ROLLOUT_DELIVERIES.labels(verdict.action, "observed").inc()
+            else:
+                self._decisions.submit(verdict)
+            self._alarm_pending = True
+
+    def record_delivery(self, decision_id: str, outcome: str, detail: str | None) -> None:
+        """The sender's outcome for a verdict, kept in the judge's state (and so in the checkpoint)."""
+        with self.lock:
+            for judge in self.rollouts.values():
+                verdict = judge.find(decision_id)
+                if verdict is not None:
+                    verdict.delivery = outcome  # type: ignore[assignment]
+                    verdict.detail = detail
+                    self._alarm_pending = True
+
+    def rollout_snapshot(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [dict(a, partition=p) for p, j in self.rollouts.items() for a in j.snapshot()]
 
     def _dead_letter(self, msg: Message, reason: str) -> None:
         topic = msg.topic() or ""
@@ -239,10 +303,17 @@ class SignalConsumer:
                 if state is None:
                     continue
                 offsets = dict(self.offsets.get(p, {}))
-                total += self._store.save(Checkpoint(p, offsets, state))
+                total += self._store.save(Checkpoint(p, offsets, state, self.rollouts.get(p)))
                 commits.extend(TopicPartition(t, p, o) for t, o in offsets.items())
             self._alarm_pending = False
             metrics.MONITORED_VERSIONS.set(sum(len(s) for s in self.states.values()))
+            judges = list(self.rollouts.values())
+            for kind in ("canary", "guard"):
+                attr = "canary_trial" if kind == "canary" else "guard"
+                metrics.ROLLOUT_TRIALS.labels(kind).set(
+                    sum(getattr(a, attr) is not None for j in judges for a in j.adapters.values()))
+            metrics.ROLLOUT_RATINGS_WAITING.set(sum(j.queue.waiting for j in judges))
+            metrics.ROLLOUT_UNATTRIBUTED.set(sum(j.unattributed for j in judges))
         if total:
             metrics.CHECKPOINT_BYTES.set(total)
         if commits:
