@@ -4,7 +4,6 @@ and the adapter's version timeline, as inline SVG (no plotting library needed)."
 from __future__ import annotations
 
 import html
-import json
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,22 @@ from adaptloop_demo.scenario import DemoResult
 
 W, H, PAD = 900, 260, 40
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"]
+LEVEL_COLORS = ["#444444", "#2ca02c"]
+LEVELS = (("pre-shift", "rating_pre_shift"), ("oracle", "rating_oracle"))
+FIGURE_ROWS = (
+    ("pre-shift rating (old version, old domain)", "rating_pre_shift"),
+    ("shifted rating (old version, new domain)", "rating_before_swap"),
+    ("new version's rating (new domain)", "rating_after_swap"),
+    ("oracle's rating (trained offline on the new domain)", "rating_oracle"),
+    ("recovery vs the oracle", "recovery_ratio_vs_oracle"),
+    ("requests served", "requests"),
+    ("failed requests", "failed_requests"),
+    ("drift detected, events after the shift", "detection_delay_events"),
+    ("new version serving, events after detection", "events_from_detection_to_new_version"),
+    ("time to adapter (s)", "time_to_adapter_s"),
+    ("training mode of the new version", "training_mode"),
+    ("held-out token loss: production / new version / oracle", "token_losses"),
+)
 
 
 def _rolling(values: list[float], window: int = 20) -> list[float]:
@@ -29,6 +44,7 @@ def _svg_series(
     series: list[tuple[str, list[tuple[float, float]]]],
     marks: list[tuple[float, str]],
     y_range: tuple[float, float],
+    levels: list[tuple[str, float]] | None = None,
 ) -> str:
     xs = [x for _, pts in series for x, _ in pts] + [m for m, _ in marks]
     if not xs:
@@ -58,6 +74,12 @@ def _svg_series(
         parts.append(
             f'<text x="{W - PAD - 160}" y="{20 + 14 * i}" font-size="11" fill="{color}">{html.escape(name)}</text>'
         )
+    for i, (label, y) in enumerate(levels or []):
+        color = LEVEL_COLORS[i % len(LEVEL_COLORS)]
+        parts.append(f'<line x1="{PAD}" y1="{sy(y):.1f}" x2="{W - PAD}" y2="{sy(y):.1f}" stroke="{color}" '
+                     'stroke-width="1" stroke-dasharray="6 3"/>')
+        parts.append(f'<text x="{PAD + 4}" y="{sy(y) - 3:.1f}" font-size="10" fill="{color}">'
+                     f'{html.escape(label)} {y:.2f}</text>')
     for x, label in marks:
         parts.append(
             f'<line x1="{sx(x):.1f}" y1="{PAD}" x2="{sx(x):.1f}" y2="{H - PAD}" stroke="#555" stroke-dasharray="4"/>'
@@ -65,6 +87,12 @@ def _svg_series(
         parts.append(f'<text x="{sx(x) + 3:.1f}" y="{PAD + 10}" font-size="10">{html.escape(label)}</text>')
     parts.append(f'<text x="{W / 2 - 40}" y="{H - 8}" font-size="11">request number</text></svg>')
     return "".join(parts)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
 def write_report(path: Path, result: DemoResult, summary: dict[str, Any]) -> Path:
@@ -90,8 +118,10 @@ def write_report(path: Path, result: DemoResult, summary: dict[str, Any]) -> Pat
         marks,
         (-1.0, 1.0),
     )
+    levels = [(label, float(summary[key])) for label, key in LEVELS if isinstance(summary.get(key), (int, float))]
     quality = _svg_series(
-        "Quality over time by the version that served", sorted(by_version.items()), marks, (-1.0, 1.0)
+        "Quality over time, coloured by the version that served", sorted(by_version.items()), marks, (-1.0, 1.0),
+        levels,
     )
     versions = sorted({s.version for s in served})
     level = {v: i for i, v in enumerate(versions)}
@@ -106,12 +136,15 @@ def write_report(path: Path, result: DemoResult, summary: dict[str, Any]) -> Pat
         f"<td>{html.escape(m['detail'])}</td></tr>"
         for m in summary["milestones"]
     )
-    figures = {k: v for k, v in summary.items() if k != "milestones"}
+    shown = {**summary, "token_losses": " / ".join(str(summary.get(k)) for k in (
+        "heldout_token_loss_before", "heldout_token_loss_after", "heldout_token_loss_oracle"))}
+    figures = "".join(f"<tr><td>{html.escape(label)}</td><td>{html.escape(_cell(shown.get(key)))}</td></tr>"
+                      for label, key in FIGURE_ROWS)
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>adaptloop demo report</title>
 <style>body{{font-family:sans-serif;max-width:960px;margin:2em auto}}td,th{{padding:2px 10px}}</style></head><body>
 <h1>adaptloop: continuous adaptation</h1>
 <h2>Timeline</h2><table><tr><th>step</th><th>after the shift</th><th>detail</th></tr>{rows}</table>
-<h2>Figures</h2><pre>{html.escape(json.dumps(figures, indent=2))}</pre>
+<h2>Figures</h2><table>{figures}</table>
 <h2>Signals</h2>{signal}<h2>Quality</h2>{quality}<h2>Versions</h2>{timeline}
 <p>Versions: {", ".join(html.escape(v) for v in versions)}</p></body></html>"""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from statistics import mean
 from typing import Any
 
-from adaptloop_demo.scenario import NEW_DOMAIN, DemoResult
+from adaptloop_demo.scenario import NEW_DOMAIN, OLD_DOMAIN, DemoResult
 from adaptloop_demo.timeline import Milestone, events_between, milestones
 
 PHASES = ("detection", "training", "evaluation", "registration", "swap")
@@ -32,8 +32,10 @@ def summarise(result: DemoResult) -> dict[str, Any]:
     )
     at = {m.name: m.at for m in steps}
     new_domain = [s for s in result.served if s.domain == NEW_DOMAIN]
+    pre_shift = [s.score for s in result.served if s.domain == OLD_DOMAIN and s.version == result.old_version]
     before = [s.score for s in new_domain if s.version == result.old_version]
     after = [s.score for s in new_domain if result.new_version and s.version == result.new_version]
+    detected_at = at.get("drift detected")
     record = result.new_version_record
     summary: dict[str, Any] = {
         "old_version": result.old_version,
@@ -43,6 +45,11 @@ def summarise(result: DemoResult) -> dict[str, Any]:
         "detection_delay_events": (
             events_between(result.served, result.shift_at, at["drift detected"]) if "drift detected" in at else None
         ),
+        "events_from_detection_to_new_version": (
+            events_between(result.served, detected_at, result.first_new_version_at)
+            if detected_at is not None and result.first_new_version_at is not None else None
+        ),
+        "rating_pre_shift": round(mean(pre_shift), 4) if pre_shift else None,
         "rating_before_swap": round(mean(before), 4) if before else None,
         "rating_after_swap": round(mean(after), 4) if after else None,
         "heldout_token_loss_before": _find(record, "heldout_token_loss_baseline"),
@@ -52,7 +59,32 @@ def summarise(result: DemoResult) -> dict[str, Any]:
         ],
     }
     summary["time_to_adapter_s"], summary["shares"] = _phases(at, result)
+    summary["training_mode"] = _lineage_mode(record)
     return summary
+
+
+def recovery_ratio(shifted: float | None, new_version: float | None, oracle: float | None) -> float | None:
+    """(new version - shifted) / (oracle - shifted) on the rating: the share of the reachable gain won back."""
+    if shifted is None or new_version is None or oracle is None or oracle <= shifted:
+        return None
+    return round((new_version - shifted) / (oracle - shifted), 4)
+
+
+def add_oracle(summary: dict[str, Any], oracle: dict[str, Any] | None) -> dict[str, Any]:
+    """The oracle's level next to the loop's, and the recovery ratio they give."""
+    summary["rating_oracle"] = oracle.get("rating") if oracle else None
+    summary["heldout_token_loss_oracle"] = oracle.get("token_loss") if oracle else None
+    summary["recovery_ratio_vs_oracle"] = recovery_ratio(
+        summary.get("rating_before_swap"), summary.get("rating_after_swap"), summary["rating_oracle"])
+    return summary
+
+
+def _lineage_mode(record: dict[str, Any]) -> str | None:
+    """How the new version was trained (incremental or full), from its registered training facts."""
+    for where in (record.get("lineage"), record.get("metrics"), record.get("training_config")):
+        if isinstance(where, dict) and isinstance(where.get("mode"), str):
+            return str(where["mode"])
+    return None
 
 
 def _phases(at: dict[str, float], result: DemoResult) -> tuple[float | None, dict[str, float]]:

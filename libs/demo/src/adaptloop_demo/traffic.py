@@ -11,9 +11,8 @@ from dataclasses import dataclass
 
 import httpx
 from adaptloop_scenarios.corpus import ScenarioPair
+from adaptloop_scenarios.rating import POOR_BELOW, score
 from openai import OpenAI
-
-from adaptloop_demo.rating import POOR_BELOW, score
 
 VERSION_HEADER = "x-adaptloop-adapter-version"
 EVENT_HEADER = "x-adaptloop-event-id"
