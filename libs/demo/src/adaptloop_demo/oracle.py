@@ -38,8 +38,8 @@ def heldout_pairs(domain: str, seed: int, n: int = HELDOUT_PROMPTS) -> list[Scen
 
 def oracle_training_config(training_config: dict[str, Any]) -> dict[str, Any]:
     """The loop's hyper-parameters and step budget, trained from scratch (a reference has no parent)."""
-    keep = {k: v for k, v in training_config.items() if k not in ("gate", "mode", "window", "replay")}
-    return keep | {"mode": "full"} if "mode" in training_config else keep
+    loop_only = ("gate", "mode", "window", "replay", "incremental_steps")
+    return {k: v for k, v in training_config.items() if k not in loop_only} | {"mode": "full"}
 
 
 def cache_key(*, weights_sha256: str, domain: str, seed: int, config: dict[str, Any]) -> str:

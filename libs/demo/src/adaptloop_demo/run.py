@@ -53,7 +53,7 @@ def run_demo(
     started = time.monotonic()
     try:
         stack.up(progress=True)
-        result = run_scenario(stack, params, console)
+        result = run_scenario(stack, params, console, adapters_dir=out_dir / "adapters")
         result.events = read_topics(config.bootstrap, prefix=config.topic_prefix)
     except (StackError, DemoError) as exc:
         stack.down()
@@ -66,6 +66,7 @@ def run_demo(
     summary = add_oracle(summarise(result), _oracle(config, params, console))
     summary["trace"] = _loop_trace(out_dir / "spans.jsonl", params.adapter)
     summary["seed"] = params.seed
+    summary["adapter_dirs"] = result.adapter_dirs
     summary["wall_seconds"] = round(time.monotonic() - started, 1)
     summary["machine"] = {
         "platform": platform.platform(),
@@ -111,11 +112,10 @@ def _fresh_state(config: StackConfig, out_dir: Path) -> None:
     from adaptloop_devstack.postgres import ensure_database
 
     drop_database(ensure_database(config.database))
-    for sub in ("registry", "trainer", "drift", "inference"):
-        target = config.home / sub
-        if target.exists():
-            import shutil
+    import shutil
 
+    for target in [config.home / sub for sub in ("registry", "trainer", "drift", "inference")] + [out_dir / "adapters"]:
+        if target.exists():
             shutil.rmtree(target)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "spans.jsonl").unlink(missing_ok=True)

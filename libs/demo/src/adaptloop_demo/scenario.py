@@ -11,10 +11,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -71,6 +73,8 @@ class DemoResult:
     failures: list[str] = field(default_factory=list)
     events: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     new_version_record: dict[str, Any] = field(default_factory=dict)
+    adapter_dirs: dict[str, str] = field(default_factory=dict)
+    """Version -> directory with its adapter files, when the run saved them."""
 
 
 def _wait(what: str, check: Callable[[], Any], timeout_s: float, interval_s: float = 0.5) -> Any:
@@ -185,6 +189,25 @@ class Scenario:
             if record.status_code == 200:
                 self.result.new_version_record = record.json()
 
+    def save_adapters(self, out_dir: Path) -> dict[str, str]:
+        """The old and new versions' adapter files, sha256-checked, for offline evaluation (the benchmark)."""
+        saved: dict[str, str] = {}
+        for number in filter(None, (self.result.old_version, self.result.new_version)):
+            record = self.registry.get(f"/v1/adapters/{self.params.adapter}/versions/{number}")
+            if record.status_code != 200:
+                continue
+            target = out_dir / f"v{number}"
+            target.mkdir(parents=True, exist_ok=True)
+            for key, filename in (("weights_sha256", "adapter_model.safetensors"),
+                                  ("config_sha256", "adapter_config.json")):
+                sha = record.json()[key]
+                content = self.registry.get(f"/v1/artifacts/{sha}").content
+                if hashlib.sha256(content).hexdigest() != sha:
+                    raise DemoError(f"artifact {sha} of v{number} downloaded with a different sha256")
+                (target / filename).write_bytes(content)
+            saved[str(number)] = str(target)
+        return saved
+
     # -- helpers -----------------------------------------------------------------------------
     def _ok(self, resp: httpx.Response, what: str, allow: tuple[int, ...] = ()) -> Any:
         if resp.status_code in allow:
@@ -216,7 +239,7 @@ class Scenario:
         return resp.headers.get("x-adaptloop-adapter-version") if resp.status_code == 200 else None
 
 
-def run_scenario(stack: Stack, params: DemoParams, console: Console) -> DemoResult:
+def run_scenario(stack: Stack, params: DemoParams, console: Console, adapters_dir: Path | None = None) -> DemoResult:
     """Steps 1-3 with a progress display; returns everything the report needs."""
     scenario = Scenario(stack, params, console)
     with Progress(
@@ -243,4 +266,6 @@ def run_scenario(stack: Stack, params: DemoParams, console: Console) -> DemoResu
             scenario.run_traffic(traffic, progress)
         finally:
             traffic.close()
+    if adapters_dir is not None:
+        scenario.result.adapter_dirs = scenario.save_adapters(adapters_dir)
     return scenario.result
