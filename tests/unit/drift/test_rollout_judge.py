@@ -171,6 +171,34 @@ def test_verdicts_do_not_depend_on_how_the_topics_interleave() -> None:
             assert got.decision_id == expected.decision_id and got.evidence == expected.evidence
 
 
+def test_the_registry_answer_to_a_verdict_taken_early_in_a_replay_changes_nothing() -> None:
+    """Replays may take the registry's moves (caused by the verdict) before the ratings that led to it."""
+    answers = {
+        "abandon_canary": [("canary", None, 2, "system:canary")],
+        "graduate_canary": [("production", 2, 1, "system:canary"), ("canary", None, 2, "system:canary")],
+        "rollback_production": [("production", 1, 2, "system:guard")],
+    }
+    for stream in (canary_stream(1, -0.5), canary_stream(2, 0.3), guard_stream(3, -0.4)):
+        [expected] = verdicts(stream)
+        start = max(i for i, e in enumerate(stream.events) if isinstance(e, RegistryEvent))
+        moves = [stream.move(*answer) for answer in answers[expected.action]]
+        early = stream.events[:start + 1] + moves + stream.events[start + 1:-len(moves)]
+        [got] = run([e.model_dump_json() for e in early], rollout_config=CONFIG).verdicts
+        assert got.decision_id == expected.decision_id
+        monitors = AdapterMonitors(MonitorConfig())
+        judge = RolloutJudge(CONFIG, monitors.served)
+        for e in early:
+            if isinstance(e, InferenceLog):
+                monitors.observe_log("shop", e)
+                judge.observe_log("shop", e)
+            elif isinstance(e, InferenceFeedback):
+                judge.observe_feedback("shop", e)
+            else:
+                judge.observe_registry(e)
+        [state] = judge.snapshot()
+        assert state["closed_trials"][0]["verdict"]["decision_id"] == str(expected.decision_id)
+
+
 def test_a_checkpoint_mid_trial_gives_the_same_verdict() -> None:
     def feed(monitors: AdapterMonitors, judge: RolloutJudge, events: list) -> list[Verdict]:  # type: ignore[type-arg]
         out: list[Verdict] = []

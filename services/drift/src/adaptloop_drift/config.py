@@ -53,7 +53,8 @@ class Settings(ServiceSettings):
     """The guard's reference: the previous version's latest ratings before the move, at most this many."""
     rollout_tuned_for_events: int = Field(default=100, ge=1)
     """Sample size where the confidence sequences are tightest."""
-    rollout_buffer_events: int = Field(default=500, ge=1)
+    rollout_buffer_events: int = Field(default=200, ge=1)
+    """Ratings remembered per version (at least `ROLLOUT_REFERENCE_EVENTS`), to seed trials."""
     rollout_join_logs: int = Field(default=10_000, ge=1)
     """Recent logs remembered per partition to attribute ratings to the version that served them."""
     rollout_join_wait_s: float = Field(default=60.0, ge=0.0)

@@ -23,6 +23,7 @@ from adaptloop_drift.rollout.trials import Arm, CanaryTrial, GuardTrial, TrialRu
 from adaptloop_drift.signals import OPERATIONAL_SIGNALS, Signal
 
 GUARD_ACTOR = ACTOR_OF_ACTION["rollback_production"]
+CANARY_ACTOR = ACTOR_OF_ACTION["graduate_canary"]
 PRODUCTION, CANARY = "production", "canary"
 
 
@@ -33,13 +34,13 @@ class RolloutConfig:
     rules: TrialRules = field(default_factory=TrialRules)
     reference_events: int = 200
     """The guard's reference: at most this many of the previous version's latest ratings before the move."""
-    buffer_events: int = 500
+    buffer_events: int = 200
     """Ratings remembered per version, to seed a trial whose alias event arrives late and for the reference."""
     join_wait_s: float = 60.0
     trigger_signals: frozenset[str] = frozenset(str(s) for s in Signal if s not in OPERATIONAL_SIGNALS)
     history: int = 10
     """Closed trials and verdicts kept per adapter for the state endpoint."""
-    versions_per_adapter: int = 4
+    versions_per_adapter: int = 3
 
 
 class AdapterRollout:
@@ -136,12 +137,25 @@ class RolloutJudge:
         return self._production_moved(st, event, at)
 
     # -- aliases ---------------------------------------------------------------------------
+    def _ends(self, st: AdapterRollout, kind: str, outcome: str, event: RegistryEvent, at: float) -> None:
+        """Close a trial; but a move of the judge's own that comes before the trial's verdict (a replay
+        that took the move early) leaves it open for the requests served before the move."""
+        trial = st.canary_trial if kind == CANARY else st.guard
+        own = CANARY_ACTOR if kind == CANARY else GUARD_ACTOR
+        if trial is not None and trial.verdict is None and event.actor == own:
+            trial.until = at if trial.until is None else min(trial.until, at)
+            return
+        st.close(kind, outcome, self.rules, at)
+
     def _canary_moved(self, st: AdapterRollout, event: RegistryEvent, at: float) -> list[Verdict]:
         trial = st.canary_trial
         st.canary = event.version
         if trial is not None and trial.version != event.version:
-            decided = trial.verdict is not None and trial.verdict.action == "abandon_canary"
-            st.close(CANARY, "abandoned" if decided else f"canary moved by {event.actor}", self.rules, at)
+            if event.version is not None:
+                st.close(CANARY, f"canary moved by {event.actor}", self.rules, at)
+            else:
+                decided = trial.verdict is not None and trial.verdict.action == "abandon_canary"
+                self._ends(st, CANARY, "abandoned" if decided else f"canary removed by {event.actor}", event, at)
         if event.version is None or (st.canary_trial is not None and st.canary_trial.version == event.version):
             return []
         return self._start_canary(st, event.version, at, str(event.event_id))
@@ -152,15 +166,17 @@ class RolloutJudge:
         out: list[Verdict] = []
         trial = st.canary_trial
         if trial is not None and version == trial.version:
-            st.close(CANARY, f"graduated by {event.actor}", self.rules, at)
+            self._ends(st, CANARY, f"graduated by {event.actor}", event, at)
         elif trial is not None and version != trial.production:
             st.close(CANARY, "production moved during the canary", self.rules, at)
             if st.canary is not None:
                 out += self._start_canary(st, st.canary, at, str(event.event_id))
         guard = st.guard
         if guard is not None:
-            back = event.actor == GUARD_ACTOR and version == guard.previous
-            st.close(PRODUCTION, "rolled back" if back else f"production moved by {event.actor}", self.rules, at)
+            if event.actor == GUARD_ACTOR and version == guard.previous:
+                self._ends(st, PRODUCTION, "rolled back", event, at)
+            else:
+                st.close(PRODUCTION, f"production moved by {event.actor}", self.rules, at)
         if version is not None and previous is not None and version != previous and event.actor != GUARD_ACTOR:
             out += self._start_guard(st, version, previous, at, str(event.event_id))
         return out
@@ -189,6 +205,7 @@ class RolloutJudge:
             verdict = trial.add(seen[seq], self.rules)
             if verdict is not None:
                 st.verdicts.append(verdict)
+                self._close_ended(st, verdict.decided_at)
                 return [verdict]
         return []
 
@@ -215,7 +232,16 @@ class RolloutJudge:
                 out.append(verdict)
         if st.guard is not None and st.guard.passed:
             st.close(PRODUCTION, "passed", self.rules, rated.rated_at)
+        self._close_ended(st, rated.rated_at)
         return out
+
+    def _close_ended(self, st: AdapterRollout, at: float) -> None:
+        """Trials left open for their verdict after the judge's own move close once they have it."""
+        if st.canary_trial is not None and st.canary_trial.until is not None and st.canary_trial.verdict is not None:
+            action = st.canary_trial.verdict.action
+            st.close(CANARY, "graduated" if action == "graduate_canary" else "abandoned", self.rules, at)
+        if st.guard is not None and st.guard.until is not None and st.guard.verdict is not None:
+            st.close(PRODUCTION, "rolled back", self.rules, at)
 
     # -- reading ---------------------------------------------------------------------------
     def verdicts(self) -> list[Verdict]:

@@ -10,6 +10,7 @@ messages on arrival does not change what the judge sees.
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections import OrderedDict, deque
 from dataclasses import dataclass
@@ -105,6 +106,7 @@ class RatingQueue:
         self._clock = max(self._clock, rated_at)
         declared = feedback.metadata.get("adapter_version")
         self._seq += 1
+        adapter = sys.intern(adapter)  # one string per adapter in memory and in the checkpoint
         self._waiting.setdefault(adapter, deque()).append(_Waiting(
             str(feedback.event_id), feedback.inference_event_id, feedback.score, rated_at,
             declared if isinstance(declared, int) and declared >= 1 else None, self._seq))

@@ -134,6 +134,9 @@ class CanaryTrial:
     served: int = 0
     """Requests the canary served, as far as the rated ones show (the highest position rated so far)."""
     verdict: Verdict | None = None
+    until: float | None = None
+    """Set when the judge's own move ended the period before this trial reached that verdict (a replay
+    taking the move early): only requests served before it still count."""
 
     @classmethod
     def start(cls, adapter: str, version: int, production: int | None, since: float,
@@ -142,7 +145,8 @@ class CanaryTrial:
 
     def add(self, rated: RatedEvent, rules: TrialRules) -> Verdict | None:
         """Count a rating of either arm; return the verdict it completes, if any."""
-        if self.verdict is not None or rated.served_at < self.since:
+        if self.verdict is not None or rated.served_at < self.since or (
+                self.until is not None and rated.served_at >= self.until):
             return None
         if rated.version == self.version:
             self.canary.add(rated)
@@ -184,7 +188,7 @@ class CanaryTrial:
     def snapshot(self, rules: TrialRules) -> dict[str, Any]:
         seq = rules.sequence
         return {"kind": "canary", "version": self.version, "production": self.production, "since": iso(self.since),
-                "start_event": self.start_event, "requests_served": self.served,
+                "start_event": self.start_event, "requests_served": self.served, "until": iso(self.until),
                 "canary": self.canary.summary(seq.bound(self.canary.stats)),
                 "production_arm": self.baseline.summary(seq.bound(self.baseline.stats)),
                 "verdict": None if self.verdict is None else self.verdict.snapshot()}
@@ -206,6 +210,8 @@ class GuardTrial:
     reference_size: int
     verdict: Verdict | None = None
     passed: bool = False
+    until: float | None = None
+    """As for `CanaryTrial.until`."""
 
     def add(self, rated: RatedEvent, rules: TrialRules) -> Verdict | None:
         if self.verdict is not None or self.passed:
@@ -215,7 +221,8 @@ class GuardTrial:
                     self.reference_from is None or rated.served_at >= self.reference_from):
                 self.reference.add(rated)
             return None
-        if rated.version != self.version or rated.served_at < self.since:
+        if rated.version != self.version or rated.served_at < self.since or (
+                self.until is not None and rated.served_at >= self.until):
             return None
         self.current.add(rated)
         self.verdict = self._decide(rated, rules)
@@ -245,7 +252,7 @@ class GuardTrial:
         seq = rules.sequence
         return {"kind": "guard", "version": self.version, "previous_version": self.previous,
                 "since": iso(self.since), "start_event": self.start_event,
-                "reference_from": iso(self.reference_from), "passed": self.passed,
+                "reference_from": iso(self.reference_from), "passed": self.passed, "until": iso(self.until),
                 "new": self.current.summary(seq.bound(self.current.stats)),
                 "reference": self.reference.summary(seq.bound(self.reference.stats)),
                 "verdict": None if self.verdict is None else self.verdict.snapshot()}
