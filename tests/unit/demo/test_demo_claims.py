@@ -9,7 +9,9 @@ from adaptloop_demo.run import _check, quality_table
 from adaptloop_demo.scenario import DemoError, DemoParams, DemoResult
 
 CLOSED = {"detection_delay_events": 47, "heldout_token_loss_before": 0.53, "heldout_token_loss_after": 0.43,
-          "rating_before_swap": 0.2, "rating_after_swap": 0.38, "rating_oracle": 0.4,
+          "rating_before_swap": 0.2, "rating_after_swap": 0.38,
+          "levels": {"pre_shift": 0.42, "shifted": 0.2, "new_version": 0.38, "oracle": 0.4,
+                     "new_version_on_old_domain": 0.4},
           "recovery_ratio_vs_oracle": 0.9, "events_from_detection_to_new_version": 250}
 
 
@@ -39,23 +41,46 @@ def test_each_unmet_claim_fails_the_run_and_is_named(change: dict[str, Any], new
 
 
 def test_recovery_is_the_share_of_the_oracles_gain_won_back() -> None:
-    from adaptloop_demo.summary import add_oracle, recovery_ratio
+    from adaptloop_demo.summary import add_levels, recovery_ratio
 
     assert recovery_ratio(0.2, 0.38, 0.4) == pytest.approx(0.9)
     assert recovery_ratio(0.2, 0.38, 0.2) is None, "an oracle no better than the shifted level says nothing"
-    summary = add_oracle({"rating_before_swap": 0.17, "rating_after_swap": 0.4}, {"rating": 0.42, "token_loss": 0.41})
+    def quality(rating: float, loss: float) -> dict[str, float]:
+        return {"rating": rating, "token_loss": loss}
+
+    measured = {"ratings": {
+        "v1": {"capital_markets": quality(0.42, 0.4), "security_ops": quality(0.17, 0.6)},
+        "v2": {"capital_markets": quality(0.4, 0.41), "security_ops": quality(0.4, 0.45)},
+        "oracle": {"security_ops": quality(0.42, 0.4)},
+    }, "evaluation_prompts": 200}
+    summary = add_levels({"old_version": "1", "new_version": "2"}, measured)
+    assert summary["levels"] == {"pre_shift": 0.42, "shifted": 0.17, "new_version": 0.4, "oracle": 0.42,
+                                 "new_version_on_old_domain": 0.4}
     assert summary["recovery_ratio_vs_oracle"] == pytest.approx(0.92)
-    assert add_oracle({"rating_before_swap": 0.17}, None)["recovery_ratio_vs_oracle"] is None
+    assert summary["loss_ratio_vs_oracle"] == pytest.approx(0.75)
+    assert add_levels({"old_version": "1", "new_version": "2"}, None)["recovery_ratio_vs_oracle"] is None
 
 
 def test_the_quality_levels_print_as_a_table() -> None:
     from rich.console import Console
 
-    console = Console(record=True, width=120)
-    console.print(quality_table({**CLOSED, "rating_pre_shift": 0.42, "old_version": "1", "new_version": "2"}))
+    console = Console(record=True, width=160)
+    console.print(quality_table({**CLOSED, "rating_pre_shift": 0.41, "old_version": "1", "new_version": "2",
+                                 "evaluation_prompts": 200}))
     text = console.export_text()
-    for label in ("pre-shift", "shifted", "new version", "oracle", "recovery", "0.420", "0.380", "90%"):
+    for label in ("pre-shift", "shifted", "new version", "oracle", "recovery", "0.420", "0.380", "0.410", "90%",
+                  "200 unseen prompts"):
         assert label in text
+
+
+def test_evaluation_prompts_exclude_every_prompt_a_user_sent() -> None:
+    from adaptloop_demo.oracle import evaluation_pairs
+    from adaptloop_scenarios.corpus import generate_pairs
+
+    sent = {p.prompt for p in generate_pairs("security_ops", 400, seed=1, split="heldout")}
+    pairs = evaluation_pairs("security_ops", 0, sent, n=50)
+    assert len(pairs) == 50 and not sent & {p.prompt for p in pairs}
+    assert pairs == evaluation_pairs("security_ops", 0, sent, n=50)
 
 
 def test_time_to_adapter_is_split_by_the_jobs_own_timings() -> None:

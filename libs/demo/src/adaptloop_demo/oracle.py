@@ -1,19 +1,22 @@
-"""The oracle level: what an adapter trained offline on the new domain's ideal answers reaches.
+"""The demo's quality levels on held-out prompts, next to an oracle that says what is reachable.
 
-The oracle is a fresh LoRA on the base model trained on ideal answers of the new domain with the
-demo's step budget and hyper-parameters, rated on the same held-out prompts the demo's users
-send after the shift. It says what is reachable, so the loop's recovery can be stated as a
-share of it. Training runs in the model environment (`python -m adaptloop_trainer.reference`);
-the result is cached under `var/cache/oracle/`, keyed by everything that decides it, so the
-benchmark's run and later demos reuse it.
+Every level is measured by one evaluator (greedy answers rated like the users rate them, plus
+answer token loss) on prompts no version trained on and no user sent: the old version on the
+old domain (pre-shift) and on the new domain (shifted), the new version on both, and the
+oracle, a fresh LoRA trained offline on ideal answers of the new domain with the demo's step
+budget and hyper-parameters. The work runs in the model environment
+(`python -m adaptloop_trainer.reference`); the oracle's adapter is cached under
+`var/cache/oracle/`, keyed by everything that decides it, so only the first run trains it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -22,18 +25,24 @@ from adaptloop_scenarios.corpus import ScenarioPair, generate_pairs
 
 ORACLE_TRAIN_PAIRS = 400
 """Ideal answers the oracle learns from: more than the loop's window ever holds."""
-HELDOUT_PROMPTS = 120
+EVALUATION_PROMPTS = 200
 ORACLE_TRAIN_SEED_OFFSET = 1000
-"""The oracle's training pairs come from their own seed; held-out prompts never overlap (split by hash)."""
+EVALUATION_SEED_OFFSET = 2
+"""Evaluation prompts come from their own seed (the users' traffic uses seed + 1) and exclude every prompt sent."""
 
 
 class OracleUnavailable(RuntimeError):
     pass
 
 
-def heldout_pairs(domain: str, seed: int, n: int = HELDOUT_PROMPTS) -> list[ScenarioPair]:
-    """The new-domain prompts the demo's users send after the shift (their first `n`)."""
-    return generate_pairs(domain, n, seed=seed + 1, split="heldout")
+def evaluation_pairs(domain: str, seed: int, sent: Iterable[str], n: int = EVALUATION_PROMPTS) -> list[ScenarioPair]:
+    """`n` held-out prompts of `domain` that no user sent (so no version learnt them from a correction)."""
+    excluded = set(sent)
+    pool = generate_pairs(domain, 2 * n + len(excluded), seed=seed + EVALUATION_SEED_OFFSET, split="heldout")
+    fresh = [p for p in pool if p.prompt not in excluded][:n]
+    if len(fresh) < n:
+        raise OracleUnavailable(f"only {len(fresh)} unsent held-out prompts of {domain}, need {n}")
+    return fresh
 
 
 def oracle_training_config(training_config: dict[str, Any]) -> dict[str, Any]:
@@ -42,9 +51,9 @@ def oracle_training_config(training_config: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in training_config.items() if k not in loop_only} | {"mode": "full"}
 
 
-def cache_key(*, weights_sha256: str, domain: str, seed: int, config: dict[str, Any]) -> str:
+def oracle_key(*, weights_sha256: str, domain: str, seed: int, config: dict[str, Any]) -> str:
     material = json.dumps({"weights": weights_sha256, "domain": domain, "seed": seed, "config": config,
-                           "train": ORACLE_TRAIN_PAIRS, "heldout": HELDOUT_PROMPTS}, sort_keys=True)
+                           "train": ORACLE_TRAIN_PAIRS}, sort_keys=True)
     return hashlib.sha256(material.encode("utf-8")).hexdigest()[:24]
 
 
@@ -53,30 +62,45 @@ def _write_pairs(path: Path, pairs: list[ScenarioPair]) -> Path:
     return path
 
 
-def oracle_level(
-    *, model_dir: Path, domain: str, seed: int, training_config: dict[str, Any], timeout_s: float = 1200
+def measure_levels(
+    *,
+    model_dir: Path,
+    old_domain: str,
+    new_domain: str,
+    seed: int,
+    training_config: dict[str, Any],
+    adapters: dict[str, Path],
+    sent: Iterable[str],
+    timeout_s: float = 1800,
 ) -> dict[str, Any]:
-    """The cached oracle result for this model, domain, seed and budget; trained (minutes) when missing."""
+    """Ratings of every adapter and the oracle on both domains' evaluation prompts: `{name: {domain: quality}}`."""
+    sent = set(sent)
     manifest = json.loads((model_dir / "manifest.json").read_text())
     config = oracle_training_config(training_config)
-    key = cache_key(weights_sha256=manifest["weights_sha256"], domain=domain, seed=seed, config=config)
-    cached = var_dir() / "cache" / "oracle" / f"{key}.json"
-    if cached.exists():
-        return {**json.loads(cached.read_text()), "cached": True}
-    train = generate_pairs(domain, ORACLE_TRAIN_PAIRS, seed=seed + ORACLE_TRAIN_SEED_OFFSET, split="train")
-    with tempfile.TemporaryDirectory(prefix="oracle-") as tmp:
-        out = Path(tmp, "oracle.json")
-        command = [
-            str(venv_python("model")), "-m", "adaptloop_trainer.reference", "--base-dir", str(model_dir),
-            "--train", str(_write_pairs(Path(tmp, "train.jsonl"), train)),
-            "--heldout", str(_write_pairs(Path(tmp, "heldout.jsonl"), heldout_pairs(domain, seed))),
-            "--config", json.dumps(config), "--out", str(out),
-        ]
+    key = oracle_key(weights_sha256=manifest["weights_sha256"], domain=new_domain, seed=seed, config=config)
+    cached = var_dir() / "cache" / "oracle" / key
+    cached_ok = (cached / "adapter_model.safetensors").exists() and (cached / "adapter_config.json").exists()
+    with tempfile.TemporaryDirectory(prefix="levels-") as tmp:
+        out = Path(tmp, "levels.json")
+        command = [str(venv_python("model")), "-m", "adaptloop_trainer.reference", "--base-dir", str(model_dir),
+                   "--out", str(out)]
+        for domain in (old_domain, new_domain):
+            path = _write_pairs(Path(tmp, f"{domain}.jsonl"), evaluation_pairs(domain, seed, sent))
+            command += ["--set", f"{domain}={path}"]
+        for name, directory in adapters.items():
+            command += ["--adapter", f"{name}={directory}"]
+        if cached_ok:
+            command += ["--adapter", f"oracle={cached}"]
+        else:
+            shutil.rmtree(cached, ignore_errors=True)
+            train = generate_pairs(new_domain, ORACLE_TRAIN_PAIRS, seed=seed + ORACLE_TRAIN_SEED_OFFSET,
+                                   split="train")
+            command += ["--train", str(_write_pairs(Path(tmp, "oracle-train.jsonl"), train)),
+                        "--config", json.dumps(config), "--adapter-out", str(cached)]
         proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s)
         if proc.returncode != 0 or not out.exists():
-            raise OracleUnavailable(f"oracle training failed (exit {proc.returncode}): {proc.stderr[-1500:]}")
-        result = json.loads(out.read_text())
-    result |= {"domain": domain, "seed": seed, "train_pairs": ORACLE_TRAIN_PAIRS, "config": config}
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    cached.write_text(json.dumps(result, indent=2))
-    return {**result, "cached": False}
+            raise OracleUnavailable(f"offline evaluation failed (exit {proc.returncode}): {proc.stderr[-1500:]}")
+        result: dict[str, Any] = json.loads(out.read_text())
+    result |= {"oracle_cached": cached_ok, "oracle_key": key, "oracle_train_pairs": ORACLE_TRAIN_PAIRS,
+               "oracle_config": config, "evaluation_prompts": EVALUATION_PROMPTS}
+    return result

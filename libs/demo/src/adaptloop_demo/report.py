@@ -12,20 +12,22 @@ from adaptloop_demo.scenario import DemoResult
 W, H, PAD = 900, 260, 40
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"]
 LEVEL_COLORS = ["#444444", "#2ca02c"]
-LEVELS = (("pre-shift", "rating_pre_shift"), ("oracle", "rating_oracle"))
+LEVELS = (("pre-shift level", "pre_shift"), ("oracle level", "oracle"))
 FIGURE_ROWS = (
-    ("pre-shift rating (old version, old domain)", "rating_pre_shift"),
-    ("shifted rating (old version, new domain)", "rating_before_swap"),
-    ("new version's rating (new domain)", "rating_after_swap"),
-    ("oracle's rating (trained offline on the new domain)", "rating_oracle"),
+    ("pre-shift: old version, old domain (held-out)", "level_pre_shift"),
+    ("shifted: old version, new domain (held-out)", "level_shifted"),
+    ("new version, new domain (held-out)", "level_new_version"),
+    ("new version, old domain (held-out)", "level_new_version_on_old_domain"),
+    ("oracle: trained offline on the new domain (held-out)", "level_oracle"),
     ("recovery vs the oracle", "recovery_ratio_vs_oracle"),
+    ("live rating: old version before the shift / after the shift / new version", "live_ratings"),
     ("requests served", "requests"),
     ("failed requests", "failed_requests"),
     ("drift detected, events after the shift", "detection_delay_events"),
     ("new version serving, events after detection", "events_from_detection_to_new_version"),
     ("time to adapter (s)", "time_to_adapter_s"),
     ("training mode of the new version", "training_mode"),
-    ("held-out token loss: production / new version / oracle", "token_losses"),
+    ("answer token loss (held-out): shifted / new version / oracle", "token_losses_text"),
 )
 
 
@@ -118,7 +120,8 @@ def write_report(path: Path, result: DemoResult, summary: dict[str, Any]) -> Pat
         marks,
         (-1.0, 1.0),
     )
-    levels = [(label, float(summary[key])) for label, key in LEVELS if isinstance(summary.get(key), (int, float))]
+    held_out = summary.get("levels") or {}
+    levels = [(label, float(held_out[key])) for label, key in LEVELS if isinstance(held_out.get(key), (int, float))]
     quality = _svg_series(
         "Quality over time, coloured by the version that served", sorted(by_version.items()), marks, (-1.0, 1.0),
         levels,
@@ -136,8 +139,11 @@ def write_report(path: Path, result: DemoResult, summary: dict[str, Any]) -> Pat
         f"<td>{html.escape(m['detail'])}</td></tr>"
         for m in summary["milestones"]
     )
-    shown = {**summary, "token_losses": " / ".join(str(summary.get(k)) for k in (
-        "heldout_token_loss_before", "heldout_token_loss_after", "heldout_token_loss_oracle"))}
+    losses = summary.get("token_losses") or {}
+    shown = {**summary, **{f"level_{k}": v for k, v in held_out.items()},
+             "token_losses_text": " / ".join(_cell(losses.get(k)) for k in ("shifted", "new_version", "oracle")),
+             "live_ratings": " / ".join(_cell(summary.get(k)) for k in (
+                 "rating_pre_shift", "rating_before_swap", "rating_after_swap"))}
     figures = "".join(f"<tr><td>{html.escape(label)}</td><td>{html.escape(_cell(shown.get(key)))}</td></tr>"
                       for label, key in FIGURE_ROWS)
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>adaptloop demo report</title>

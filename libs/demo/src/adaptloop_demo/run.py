@@ -14,10 +14,10 @@ from adaptloop_devstack.stack import Stack, StackConfig, StackError
 from rich.console import Console
 from rich.table import Table
 
-from adaptloop_demo.oracle import OracleUnavailable, oracle_level
+from adaptloop_demo.oracle import OracleUnavailable, measure_levels
 from adaptloop_demo.report import write_report
-from adaptloop_demo.scenario import NEW_DOMAIN, DemoError, DemoParams, DemoResult, run_scenario
-from adaptloop_demo.summary import add_oracle, summarise
+from adaptloop_demo.scenario import NEW_DOMAIN, OLD_DOMAIN, DemoError, DemoParams, DemoResult, run_scenario
+from adaptloop_demo.summary import add_levels, summarise
 from adaptloop_demo.timeline import read_topics
 
 DEMO_DATABASE = "adaptloop_demo"
@@ -63,7 +63,7 @@ def run_demo(
         raise
     if not keep_running:
         stack.down()
-    summary = add_oracle(summarise(result), _oracle(config, params, console))
+    summary = add_levels(summarise(result), _levels(config, params, result, console))
     summary["trace"] = _loop_trace(out_dir / "spans.jsonl", params.adapter)
     summary["seed"] = params.seed
     summary["adapter_dirs"] = result.adapter_dirs
@@ -82,14 +82,17 @@ def run_demo(
     return summary
 
 
-def _oracle(config: StackConfig, params: DemoParams, console: Console) -> dict[str, Any] | None:
-    """The oracle's level on the demo's held-out new-domain prompts (cached; trained when missing)."""
-    with console.status("oracle: an adapter trained offline on the new domain's ideal answers (cached after once)"):
+def _levels(config: StackConfig, params: DemoParams, result: DemoResult, console: Console) -> dict[str, Any] | None:
+    """Every version and the oracle rated on held-out prompts nobody sent (the oracle trained once, then cached)."""
+    with console.status("rating the versions and the oracle on held-out prompts (the oracle is trained once)"):
         try:
-            return oracle_level(model_dir=config.models_dir / "tiny-llama", domain=NEW_DOMAIN, seed=params.seed,
-                                training_config=params.training_config)
+            return measure_levels(
+                model_dir=config.models_dir / "tiny-llama", old_domain=OLD_DOMAIN, new_domain=NEW_DOMAIN,
+                seed=params.seed, training_config=params.training_config,
+                adapters={f"v{n}": Path(d) for n, d in result.adapter_dirs.items()}, sent=result.prompts_sent,
+            )
         except (OracleUnavailable, OSError, ValueError) as exc:
-            console.print(f"[yellow]oracle unavailable: {exc}[/yellow]")
+            console.print(f"[yellow]held-out evaluation unavailable: {exc}[/yellow]")
             return None
 
 
@@ -132,8 +135,11 @@ def _print(console: Console, summary: dict[str, Any], report: Path) -> None:
     figures = Table(title="The loop")
     figures.add_column("figure")
     figures.add_column("value", justify="right")
+    losses = summary.get("token_losses") or {}
+    shown = {**summary, "token_losses_text": " / ".join(_fmt(losses.get(k)) for k in ("shifted", "new_version",
+                                                                                        "oracle"))}
     for label, key in FIGURES:
-        figures.add_row(label, _fmt(summary.get(key)))
+        figures.add_row(label, _fmt(shown.get(key)))
     shares = summary.get("shares") or {}
     figures.add_row("time to adapter by phase", ", ".join(f"{k} {v:.0%}" for k, v in shares.items()) or "-")
     console.print(figures)
@@ -155,7 +161,7 @@ FIGURES = (
     ("training mode of the new version", "training_mode"),
     ("held-out token loss of production (gate)", "heldout_token_loss_before"),
     ("held-out token loss of the new version (gate)", "heldout_token_loss_after"),
-    ("oracle's held-out token loss", "heldout_token_loss_oracle"),
+    ("answer token loss on unseen prompts: shifted / new / oracle", "token_losses_text"),
 )
 
 
@@ -167,16 +173,23 @@ def _fmt(value: Any) -> str:
 
 def quality_table(summary: dict[str, Any]) -> Table:
     """Pre-shift, shifted, new-version and oracle levels side by side, and the recovery they give."""
-    table = Table(title="Quality: users' rating (2 x token F1 with the ideal answer - 1)")
-    for column in ("level", "what", "rating"):
-        table.add_column(column, justify="right" if column == "rating" else "left")
+    n = summary.get("evaluation_prompts") or "held-out"
+    table = Table(title="Quality: the users' rating (2 x token F1 with the ideal answer - 1)")
+    for column in ("level", "what", f"on {n} unseen prompts", "live, as users rated"):
+        table.add_column(column, justify="left" if column in ("level", "what") else "right")
+    levels = summary.get("levels") or {}
     old, new = summary.get("old_version"), summary.get("new_version")
-    table.add_row("pre-shift", f"v{old} on the old domain (live)", _fmt(summary.get("rating_pre_shift")))
-    table.add_row("shifted", f"v{old} on the new domain (live)", _fmt(summary.get("rating_before_swap")))
-    table.add_row("new version", f"v{new} on the new domain (live)", _fmt(summary.get("rating_after_swap")))
-    table.add_row("oracle", "trained offline on the new domain's ideal answers", _fmt(summary.get("rating_oracle")))
+    table.add_row("pre-shift", f"v{old} on the old domain", _fmt(levels.get("pre_shift")),
+                  _fmt(summary.get("rating_pre_shift")))
+    table.add_row("shifted", f"v{old} on the new domain", _fmt(levels.get("shifted")),
+                  _fmt(summary.get("rating_before_swap")))
+    table.add_row("new version", f"v{new} on the new domain", _fmt(levels.get("new_version")),
+                  _fmt(summary.get("rating_after_swap")))
+    table.add_row("", f"v{new} on the old domain", _fmt(levels.get("new_version_on_old_domain")), "")
+    table.add_row("oracle", "trained offline on the new domain's ideal answers", _fmt(levels.get("oracle")), "")
     ratio = summary.get("recovery_ratio_vs_oracle")
-    table.add_row("recovery", "(new - shifted) / (oracle - shifted)", f"{ratio:.0%}" if ratio is not None else "-")
+    table.add_row("recovery", "(new version - shifted) / (oracle - shifted)",
+                  f"{ratio:.0%}" if ratio is not None else "-", "")
     return table
 
 
@@ -197,8 +210,9 @@ def _check(summary: dict[str, Any], result: DemoResult) -> None:
         problems.append(f"held-out new-domain token loss did not improve ({loss_before} -> {loss_after})")
     ratio = summary.get("recovery_ratio_vs_oracle")
     if ratio is None or ratio < MIN_RECOVERY:
+        levels = summary.get("levels") or {}
         problems.append(f"the new version won back {ratio} of the oracle's gain (claim: at least {MIN_RECOVERY}; "
-                        f"shifted {summary.get('rating_before_swap')}, new {summary.get('rating_after_swap')}, "
-                        f"oracle {summary.get('rating_oracle')})")
+                        f"shifted {levels.get('shifted')}, new {levels.get('new_version')}, "
+                        f"oracle {levels.get('oracle')})")
     if problems:
         raise DemoError("; ".join(problems))

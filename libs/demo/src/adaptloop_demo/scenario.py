@@ -73,6 +73,8 @@ class DemoResult:
     failures: list[str] = field(default_factory=list)
     events: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     new_version_record: dict[str, Any] = field(default_factory=dict)
+    prompts_sent: set[str] = field(default_factory=set)
+    """Every prompt the users sent (held-out evaluation excludes them)."""
     adapter_dirs: dict[str, str] = field(default_factory=dict)
     """Version -> directory with its adapter files, when the run saved them."""
 
@@ -183,6 +185,7 @@ class Scenario:
 
         traffic.run(new, start_index=len(old), stop=stop, on_served=on_served, max_rps=p.after_shift_rps)
         self.result.served = list(traffic.served)
+        self.result.prompts_sent = {p.prompt for p in old} | {p.prompt for p in unique}
         self.result.failures = list(traffic.failures)
         if self.result.new_version is not None:
             record = self.registry.get(f"/v1/adapters/{self.params.adapter}/versions/{self.result.new_version}")

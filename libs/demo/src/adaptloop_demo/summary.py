@@ -70,12 +70,35 @@ def recovery_ratio(shifted: float | None, new_version: float | None, oracle: flo
     return round((new_version - shifted) / (oracle - shifted), 4)
 
 
-def add_oracle(summary: dict[str, Any], oracle: dict[str, Any] | None) -> dict[str, Any]:
-    """The oracle's level next to the loop's, and the recovery ratio they give."""
-    summary["rating_oracle"] = oracle.get("rating") if oracle else None
-    summary["heldout_token_loss_oracle"] = oracle.get("token_loss") if oracle else None
-    summary["recovery_ratio_vs_oracle"] = recovery_ratio(
-        summary.get("rating_before_swap"), summary.get("rating_after_swap"), summary["rating_oracle"])
+def add_levels(summary: dict[str, Any], measured: dict[str, Any] | None) -> dict[str, Any]:
+    """The held-out levels (one evaluator, prompts nobody sent) and the recovery ratio they give."""
+    ratings = (measured or {}).get("ratings") or {}
+    old, new = ratings.get(f"v{summary.get('old_version')}", {}), ratings.get(f"v{summary.get('new_version')}", {})
+    oracle = ratings.get("oracle", {})
+
+    def level(source: dict[str, Any], domain: str, field: str = "rating") -> float | None:
+        value = (source.get(domain) or {}).get(field)
+        return float(value) if isinstance(value, (int, float)) else None
+
+    levels = {
+        "pre_shift": level(old, OLD_DOMAIN),
+        "shifted": level(old, NEW_DOMAIN),
+        "new_version": level(new, NEW_DOMAIN),
+        "oracle": level(oracle, NEW_DOMAIN),
+        "new_version_on_old_domain": level(new, OLD_DOMAIN),
+    }
+    losses = {"shifted": level(old, NEW_DOMAIN, "token_loss"), "new_version": level(new, NEW_DOMAIN, "token_loss"),
+              "oracle": level(oracle, NEW_DOMAIN, "token_loss")}
+    summary["levels"] = levels
+    summary["token_losses"] = losses
+    summary["evaluation_prompts"] = (measured or {}).get("evaluation_prompts")
+    summary["oracle_cached"] = (measured or {}).get("oracle_cached")
+    summary["recovery_ratio_vs_oracle"] = recovery_ratio(levels["shifted"], levels["new_version"], levels["oracle"])
+    shifted_loss, new_loss, oracle_loss = losses["shifted"], losses["new_version"], losses["oracle"]
+    summary["loss_ratio_vs_oracle"] = (
+        round((shifted_loss - new_loss) / (shifted_loss - oracle_loss), 4)
+        if None not in (shifted_loss, new_loss, oracle_loss) and shifted_loss != oracle_loss else None
+    )
     return summary
 
 

@@ -5,8 +5,8 @@ adapter trained on the new domain's ideal answers with the loop's step budget, a
 evaluator (greedy answers rated by token-overlap F1 against the ideal answer, plus answer
 token loss) applied alike to every version compared. Nothing here needs a running service.
 
-    python -m adaptloop_trainer.reference --base-dir var/models/tiny-llama \\
-        --train oracle-train.jsonl --heldout heldout.jsonl --config '{"steps": 100}' --out oracle.json
+    python -m adaptloop_trainer.reference --base-dir var/models/tiny-llama --set new=heldout.jsonl \\
+        --adapter v1=adapters/v1 --train oracle-train.jsonl --config '{"steps": 100}' --out levels.json
 """
 
 from __future__ import annotations
@@ -105,34 +105,70 @@ def _read_pairs(path: Path) -> list[tuple[str, str]]:
     return pairs
 
 
-def run_reference(base_dir: Path, train: Path, heldout: Path, config: dict[str, Any], threads: int = 2,
-                  adapter_out: Path | None = None) -> dict[str, Any]:
-    """Train the reference adapter and rate it; the answer is what the demo caches."""
+def _named(values: Sequence[str], what: str) -> dict[str, Path]:
+    named: dict[str, Path] = {}
+    for value in values:
+        name, sep, path = value.partition("=")
+        if not sep or not name or not path:
+            raise ValueError(f"{what} {value!r} is not NAME=PATH")
+        named[name] = Path(path)
+    return named
+
+
+def _load_adapter(directory: Path) -> AdapterFiles:
+    return AdapterFiles((directory / "adapter_model.safetensors").read_bytes(),
+                        (directory / "adapter_config.json").read_bytes())
+
+
+def run_reference(
+    base_dir: Path,
+    sets: dict[str, Path],
+    adapters: dict[str, Path],
+    *,
+    train: Path | None = None,
+    config: dict[str, Any] | None = None,
+    adapter_out: Path | None = None,
+    threads: int = 2,
+) -> dict[str, Any]:
+    """Rate every adapter (and the reference trained from `train`, named `oracle`) on every prompt set."""
     started = time.perf_counter()
-    resolved = resolve_training_config(config)
-    trained = train_reference(base_dir, _read_pairs(train), resolved, threads=threads)
-    quality = rate(base_dir, AdapterFiles(trained.weights, trained.config), _read_pairs(heldout), threads=threads)
-    if adapter_out is not None:
-        AdapterFiles(trained.weights, trained.config).write(adapter_out)
-    return {**asdict(quality), "train_seconds": round(trained.train_seconds, 2), "steps": trained.steps,
-            "weights_sha256": sha256_hex(trained.weights), "seconds": round(time.perf_counter() - started, 2)}
+    result: dict[str, Any] = {"ratings": {}}
+    files = {name: _load_adapter(path) for name, path in adapters.items()}
+    if train is not None:
+        trained = train_reference(base_dir, _read_pairs(train), resolve_training_config(config or {}),
+                                  threads=threads)
+        files["oracle"] = AdapterFiles(trained.weights, trained.config)
+        if adapter_out is not None:
+            files["oracle"].write(adapter_out)
+        result["oracle_training"] = {"train_seconds": round(trained.train_seconds, 2), "steps": trained.steps,
+                                     "examples": len(_read_pairs(train)),
+                                     "weights_sha256": sha256_hex(trained.weights)}
+    prompt_sets = {name: _read_pairs(path) for name, path in sets.items()}
+    for name, adapter in files.items():
+        result["ratings"][name] = {set_name: asdict(rate(base_dir, adapter, pairs, threads=threads))
+                                   for set_name, pairs in prompt_sets.items()}
+    result["seconds"] = round(time.perf_counter() - started, 2)
+    return result
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m adaptloop_trainer.reference", description=__doc__.split("\n")[0])
     parser.add_argument("--base-dir", type=Path, required=True)
-    parser.add_argument("--train", type=Path, required=True, help="JSON lines with prompt and answer")
-    parser.add_argument("--heldout", type=Path, required=True, help="JSON lines with prompt and answer")
-    parser.add_argument("--config", default="{}", help="training configuration as JSON (an adapter's training_config)")
+    parser.add_argument("--set", action="append", default=[], required=True,
+                        help="NAME=FILE: a prompt set, JSON lines with prompt and (ideal) answer; repeatable")
+    parser.add_argument("--adapter", action="append", default=[], help="NAME=DIR: an adapter to rate; repeatable")
+    parser.add_argument("--train", type=Path, help="JSON lines of ideal answers: train the reference `oracle` on them")
+    parser.add_argument("--config", default="{}", help="the reference's training configuration as JSON")
+    parser.add_argument("--adapter-out", type=Path, help="where to keep the trained reference's adapter files")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--adapter-out", type=Path)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
-    result = run_reference(args.base_dir, args.train, args.heldout, json.loads(args.config), args.threads,
-                           args.adapter_out)
+    result = run_reference(args.base_dir, _named(args.set, "--set"), _named(args.adapter, "--adapter"),
+                           train=args.train, config=json.loads(args.config), adapter_out=args.adapter_out,
+                           threads=args.threads)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
-    print(json.dumps({k: v for k, v in result.items() if k != "samples"}))
+    print(json.dumps({name: {k: v["rating"] for k, v in sets.items()} for name, sets in result["ratings"].items()}))
     return 0
 
 
