@@ -115,8 +115,11 @@ def forgetting_run(stack: Stack, incremental_run: dict[str, Any]) -> dict[str, A
     adapter = incremental_run["adapter"]
     assert stack.adapter(adapter)["aliases"].get("production") == 2
     stack.import_examples(adapter, [(p.prompt, p.answer) for p in generate_pairs("capital_markets", 60, seed=8)])
+    # The held-out check is relaxed so that the verdict is the regression check's alone; the regression
+    # tolerance stays the default (5 %).
     job = _manual_job(stack, adapter, {"replay": {"max_examples": 0, "include_regression": False},
-                                       "incremental_steps": 160, "learning_rate": 5e-3})
+                                       "incremental_steps": 80, "learning_rate": 5e-3,
+                                       "gate": {"min_heldout_improvement": -1.0}})
     return {"adapter": adapter, "job": job}
 
 
@@ -127,7 +130,7 @@ def test_a_candidate_that_forgets_the_regression_set_is_refused_and_production_i
     assert job["metrics"]["training_mode"] == "incremental"
     lineage = job["metrics"]["lineage"]
     assert lineage["replay"]["count"] == 0 and lineage["regression_examples"] == 0
-    assert "regression-set loss" in job["error"], job["error"]
+    assert "regression-set loss" in job["error"] and "held-out loss" not in job["error"], job["error"]
     assert job["metrics"]["regression_loss"] > job["metrics"]["regression_loss_baseline"] * 1.05
     version = next(v for v in stack.versions(adapter) if v["version"] == job["candidate_version"])
     assert version["status"] == "rejected" and version["parent_version"] == 2
