@@ -111,7 +111,7 @@ def load_initial_adapter(model: Any, initial: AdapterFiles) -> None:
 
     try:
         state = load_safetensors(initial.weights)
-        result = set_peft_model_state_dict(model, state)
+        result: Any = set_peft_model_state_dict(model, state)
     except (RuntimeError, ValueError) as exc:
         raise TrainingFailed(f"the parent adapter does not fit this LoRA configuration: {exc}") from exc
     missing = [k for k in result.missing_keys if "lora_" in k]

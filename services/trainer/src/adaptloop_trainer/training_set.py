@@ -63,10 +63,11 @@ def _parse_time(value: Any) -> datetime | None:
 
 def parent_data_until(record: Mapping[str, Any]) -> datetime | None:
     """Where the parent's snapshot ended: its recorded window's end, else its registration time."""
-    metrics = record.get("metrics") if isinstance(record.get("metrics"), dict) else {}
-    lineage = metrics.get("lineage") if isinstance(metrics.get("lineage"), dict) else {}
-    window = lineage.get("window") if isinstance(lineage.get("window"), dict) else {}
-    return _parse_time(window.get("until")) or _parse_time(record.get("registered_at"))
+    window: Any = record
+    for key in ("metrics", "lineage", "window"):
+        window = window.get(key) if isinstance(window, Mapping) else None
+    until = window.get("until") if isinstance(window, Mapping) else None
+    return _parse_time(until) or _parse_time(record.get("registered_at"))
 
 
 def _lazy(rows: Callable[[], Iterable[Mapping[str, Any]]]) -> Iterator[Mapping[str, Any]]:
