@@ -5,9 +5,10 @@ from __future__ import annotations
 import random
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from adaptloop_contracts import InferenceFeedback, InferenceLog
+from adaptloop_contracts import Event, InferenceFeedback, InferenceLog, RegistryEvent
 
 _T0 = datetime(2026, 1, 1, tzinfo=UTC)
 _NS = uuid.UUID("3a1f7c2e-5b4d-4e6f-8a9b-0c1d2e3f4a5b")
@@ -48,3 +49,65 @@ def make_feedback(adapter: str, i: int, error: int, *, seed: int = 0, version: i
         inference_event_id=event_id(seed, "log", i), score=-1.0 if error else 1.0, correction=None,
         metadata={} if version is None else {"adapter_version": version},
     )
+
+
+ROLLOUT_T0 = datetime(2026, 3, 1, tzinfo=UTC)
+_ROLLOUT_NS = uuid.UUID("5d0c9a2e-1b7f-4c3a-9e6d-2f8b4a1c7e30")
+
+
+@dataclass
+class RatedTraffic:
+    """One adapter's events in time order, for the rollout judge: requests of versions (logged, then
+    rated around a mean), canary periods and alias moves; one second per event."""
+
+    adapter: str
+    seed: int = 0
+    sd: float = 0.5
+    events: list[Event] = field(default_factory=list)
+    clock: int = 0
+    rng: random.Random = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+
+    def _tick(self) -> datetime:
+        self.clock += 1
+        return ROLLOUT_T0 + timedelta(seconds=self.clock)
+
+    def score(self, mean: float) -> float:
+        return max(-1.0, min(1.0, self.rng.gauss(mean, self.sd)))
+
+    def serve(self, version: int | None, mean: float, *, rated: bool = True) -> InferenceLog:
+        """One request served by `version` and (by default) rated around `mean`."""
+        at = self._tick()
+        log = InferenceLog(
+            event_id=uuid.uuid5(_ROLLOUT_NS, f"{self.adapter}|{self.seed}|log|{self.clock}"), occurred_at=at,
+            model=self.adapter, request_id=f"r{self.clock}", adapter_version=version, base_model="tiny-llama",
+            prompt="what is the settlement cycle?", completion="two days", prompt_tokens=6, completion_tokens=2,
+            latency_ms=40.0, mean_logprob=-1.0,
+        )
+        self.events.append(log)
+        if rated:
+            self.events.append(InferenceFeedback(
+                event_id=uuid.uuid5(_ROLLOUT_NS, f"{self.adapter}|{self.seed}|fb|{self.clock}"), occurred_at=at,
+                model=self.adapter, inference_event_id=log.event_id, score=self.score(mean)))
+        return log
+
+    def canary_period(self, n: int, *, weight: float, canary: int, canary_mean: float, production: int | None,
+                      production_mean: float) -> None:
+        for _ in range(n):
+            if self.rng.random() < weight:
+                self.serve(canary, canary_mean)
+            else:
+                self.serve(production, production_mean)
+
+    def move(self, alias: str, version: int | None, previous: int | None, actor: str = "admin") -> RegistryEvent:
+        event = RegistryEvent(
+            event_id=uuid.uuid5(_ROLLOUT_NS, f"{self.adapter}|{self.seed}|move|{self.clock}|{alias}"),
+            event_type="adapter.alias_moved", occurred_at=self._tick(), model=self.adapter, alias=alias,
+            version=version, previous_version=previous, actor=actor, reason="test")
+        self.events.append(event)
+        return event
+
+    def lines(self) -> list[str]:
+        return [e.model_dump_json() for e in self.events]
