@@ -31,6 +31,10 @@ ADAPTER = "support"
 OLD_DOMAIN = "capital_markets"
 NEW_DOMAIN = "security_ops"
 TRAINING_CONFIG = {
+    "mode": "incremental",
+    # A drift retrain waits (at most 150 s) for 80 corrected examples of the new traffic: at the
+    # alarm there are only a few dozen, too few to learn the new domain from.
+    "window": {"min_new_examples": 80, "max_wait_s": 150},
     "steps": 100,
     "rank": 8,
     "alpha": 16.0,

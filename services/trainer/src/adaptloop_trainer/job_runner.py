@@ -163,13 +163,22 @@ class JobRunner:
             self._emit(job, TrainingState.RUNNING, progress=progress, progress_event=True,
                        metrics={"step": step, "steps": total, "loss": loss})
 
+        def on_wait(have: int, wanted: int) -> None:
+            now = time.monotonic()
+            if have < wanted and now - last[0] < 5.0:
+                return
+            last[0] = now
+            self._emit(job, TrainingState.RUNNING, progress=0.0, progress_event=True,
+                       metrics={"phase": "waiting_for_examples", "new_examples": have, "wanted": wanted})
+
         try:
             if job.kind == "upgrade":
                 outcome = run_upgrade_job(job, store=self._store, registry=self._registry, params=self._params,
                                           on_progress=on_progress, should_stop=flag.is_set)
             else:
                 outcome = run_train_job(job, store=self._store, registry=self._registry, examples=self._examples,
-                                        params=self._params, on_progress=on_progress, should_stop=flag.is_set)
+                                        params=self._params, on_progress=on_progress, should_stop=flag.is_set,
+                                        on_wait=on_wait)
         except JobRejected as exc:
             self._finish(job, TrainingState.REJECTED, error=exc.reason)
         except JobCancelled as exc:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from adaptloop_trainer.candidate import CandidateResult, TrainerParams, train_evaluate_register
@@ -13,7 +14,8 @@ from adaptloop_trainer.errors import JobRejected
 from adaptloop_trainer.jobs import Job, JobStore
 from adaptloop_trainer.lineage import adapter_files, base_model_dir, baseline_of, production_version
 from adaptloop_trainer.ports import ExampleSource, Registry
-from adaptloop_trainer.training_config import resolve_training_config
+from adaptloop_trainer.readiness import Readiness, WaitFn, wait_for_new_examples
+from adaptloop_trainer.training_config import TrainingConfig, resolve_training_config
 from adaptloop_trainer.training_loop import ProgressFn
 from adaptloop_trainer.training_set import as_utc, prepare_training, resume_prepared
 
@@ -39,6 +41,7 @@ def run_train_job(
     params: TrainerParams,
     on_progress: ProgressFn,
     should_stop: Callable[[], bool],
+    on_wait: WaitFn | None = None,
 ) -> JobOutcome:
     request = job.retrain_request()
     started = time.perf_counter()
@@ -55,18 +58,28 @@ def run_train_job(
     regression = store.regression_set(request.model)
     prepared = resume_prepared(job.metrics.get("lineage"), job.snapshot_sha256, registry=registry,
                                production=production, production_files=production_files)
+    job_metrics = dict(job.metrics)
     if prepared is None:
-        # The window ends when the job was requested (or at the request's `until`), so a resumed
-        # job that must plan again reads the same examples.
+        # The window ends when the job was requested (or at the request's `until`, or when enough
+        # new examples had arrived), so a resumed job that must plan again reads the same examples.
+        until = as_utc(request.until) or job.created_at
+        readiness = _ready(job_metrics, request=request, config=config, examples=examples,
+                           should_stop=should_stop, on_wait=on_wait)
+        if readiness is not None:
+            until = datetime.fromisoformat(str(readiness["until"]))
+            job_metrics["readiness"] = readiness
+            store.update(job.job_id, metrics=job_metrics)
         prepared = prepare_training(
-            request=request, until=as_utc(request.until) or job.created_at, base_model=base_model,
+            request=request, until=until, base_model=base_model,
             config=config, production=production, production_files=production_files, examples=examples,
             regression=regression, min_examples=params.min_examples,
         )
         registry.upload_artifact(prepared.snapshot.content, "snapshot.jsonl")
     snapshot = prepared.snapshot
+    if "readiness" in job_metrics:
+        prepared.lineage["readiness"] = job_metrics["readiness"]
     store.update(job.job_id, snapshot_id=snapshot.snapshot_id, snapshot_sha256=snapshot.sha256,
-                 metrics={**job.metrics, "training_mode": prepared.mode, "lineage": prepared.lineage})
+                 metrics={**job_metrics, "training_mode": prepared.mode, "lineage": prepared.lineage})
     baseline = baseline_of(registry, params.models_dir, adapter, base_dir, production, production_files)
     prepare_s = time.perf_counter() - started
     result: CandidateResult = train_evaluate_register(
@@ -91,3 +104,20 @@ def run_train_job(
         evaluation={"passed": result.gate.passed, "metrics": result.gate.metrics, "verdict": result.gate.verdict},
         verdict=result.gate.verdict,
     )
+
+
+def _ready(job_metrics: dict[str, Any], *, request: Any, config: TrainingConfig, examples: ExampleSource,
+           should_stop: Callable[[], bool], on_wait: WaitFn | None) -> dict[str, Any] | None:
+    """The recorded readiness of this job, or the wait for new examples a drift retrain asks for (else None)."""
+    recorded = job_metrics.get("readiness")
+    if isinstance(recorded, dict) and recorded.get("until"):
+        return recorded
+    wanted, drift_started_at = config.window.min_new_examples, as_utc(request.drift_started_at)
+    if (wanted is None or drift_started_at is None or config.mode != "incremental"
+            or request.until is not None or request.since is not None):
+        return None
+    readiness: Readiness = wait_for_new_examples(
+        examples=examples, adapter=request.model, drift_started_at=drift_started_at, wanted=wanted,
+        max_wait_s=config.window.max_wait_s, should_stop=should_stop, on_wait=on_wait,
+    )
+    return readiness.as_json()
