@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from adaptloop_demo.scenario import DemoResult
+from adaptloop_demo.summary import LOOP_FIGURES, cell, figure_values
 
 W, H, PAD = 900, 260, 40
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"]
@@ -21,13 +22,7 @@ FIGURE_ROWS = (
     ("oracle: trained offline on the new domain (held-out)", "level_oracle"),
     ("recovery vs the oracle", "recovery_ratio_vs_oracle"),
     ("live rating: old version before the shift / after the shift / new version", "live_ratings"),
-    ("requests served", "requests"),
-    ("failed requests", "failed_requests"),
-    ("drift detected, events after the shift", "detection_delay_events"),
-    ("new version serving, events after detection", "events_from_detection_to_new_version"),
-    ("time to adapter (s)", "time_to_adapter_s"),
-    ("training mode of the new version", "training_mode"),
-    ("answer token loss (held-out): shifted / new version / oracle", "token_losses_text"),
+    *LOOP_FIGURES,
 )
 
 
@@ -91,12 +86,6 @@ def _svg_series(
     return "".join(parts)
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.3f}" if isinstance(value, float) else str(value)
-
-
 def write_report(path: Path, result: DemoResult, summary: dict[str, Any]) -> Path:
     served = sorted(result.served, key=lambda s: s.index)
     index_of_time = [(s.at, s.index) for s in served]
@@ -139,12 +128,8 @@ def write_report(path: Path, result: DemoResult, summary: dict[str, Any]) -> Pat
         f"<td>{html.escape(m['detail'])}</td></tr>"
         for m in summary["milestones"]
     )
-    losses = summary.get("token_losses") or {}
-    shown = {**summary, **{f"level_{k}": v for k, v in held_out.items()},
-             "token_losses_text": " / ".join(_cell(losses.get(k)) for k in ("shifted", "new_version", "oracle")),
-             "live_ratings": " / ".join(_cell(summary.get(k)) for k in (
-                 "rating_pre_shift", "rating_before_swap", "rating_after_swap"))}
-    figures = "".join(f"<tr><td>{html.escape(label)}</td><td>{html.escape(_cell(shown.get(key)))}</td></tr>"
+    shown = figure_values(summary)
+    figures = "".join(f"<tr><td>{html.escape(label)}</td><td>{html.escape(cell(shown.get(key)))}</td></tr>"
                       for label, key in FIGURE_ROWS)
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>adaptloop demo report</title>
 <style>body{{font-family:sans-serif;max-width:960px;margin:2em auto}}td,th{{padding:2px 10px}}</style></head><body>

@@ -17,7 +17,7 @@ from rich.table import Table
 from adaptloop_demo.oracle import OracleUnavailable, measure_levels
 from adaptloop_demo.report import write_report
 from adaptloop_demo.scenario import NEW_DOMAIN, OLD_DOMAIN, DemoError, DemoParams, DemoResult, run_scenario
-from adaptloop_demo.summary import add_levels, summarise
+from adaptloop_demo.summary import LOOP_FIGURES, add_levels, cell, figure_values, summarise
 from adaptloop_demo.timeline import read_topics
 
 DEMO_DATABASE = "adaptloop_demo"
@@ -135,11 +135,9 @@ def _print(console: Console, summary: dict[str, Any], report: Path) -> None:
     figures = Table(title="The loop")
     figures.add_column("figure")
     figures.add_column("value", justify="right")
-    losses = summary.get("token_losses") or {}
-    shown = {**summary, "token_losses_text": " / ".join(_fmt(losses.get(k)) for k in ("shifted", "new_version",
-                                                                                        "oracle"))}
-    for label, key in FIGURES:
-        figures.add_row(label, _fmt(shown.get(key)))
+    shown = figure_values(summary)
+    for label, key in LOOP_FIGURES:
+        figures.add_row(label, cell(shown.get(key)))
     shares = summary.get("shares") or {}
     figures.add_row("time to adapter by phase", ", ".join(f"{k} {v:.0%}" for k, v in shares.items()) or "-")
     console.print(figures)
@@ -152,25 +150,6 @@ def _print(console: Console, summary: dict[str, Any], report: Path) -> None:
     console.print(f"Report: {report}")
 
 
-FIGURES = (
-    ("requests served", "requests"),
-    ("failed requests", "failed_requests"),
-    ("drift detected, events after the shift", "detection_delay_events"),
-    ("new version serving, events after detection", "events_from_detection_to_new_version"),
-    ("time to adapter (s)", "time_to_adapter_s"),
-    ("training mode of the new version", "training_mode"),
-    ("held-out token loss of production (gate)", "heldout_token_loss_before"),
-    ("held-out token loss of the new version (gate)", "heldout_token_loss_after"),
-    ("answer token loss on unseen prompts: shifted / new / oracle", "token_losses_text"),
-)
-
-
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.3f}" if isinstance(value, float) else str(value)
-
-
 def quality_table(summary: dict[str, Any]) -> Table:
     """Pre-shift, shifted, new-version and oracle levels side by side, and the recovery they give."""
     n = summary.get("evaluation_prompts") or "held-out"
@@ -179,14 +158,14 @@ def quality_table(summary: dict[str, Any]) -> Table:
         table.add_column(column, justify="left" if column in ("level", "what") else "right")
     levels = summary.get("levels") or {}
     old, new = summary.get("old_version"), summary.get("new_version")
-    table.add_row("pre-shift", f"v{old} on the old domain", _fmt(levels.get("pre_shift")),
-                  _fmt(summary.get("rating_pre_shift")))
-    table.add_row("shifted", f"v{old} on the new domain", _fmt(levels.get("shifted")),
-                  _fmt(summary.get("rating_before_swap")))
-    table.add_row("new version", f"v{new} on the new domain", _fmt(levels.get("new_version")),
-                  _fmt(summary.get("rating_after_swap")))
-    table.add_row("", f"v{new} on the old domain", _fmt(levels.get("new_version_on_old_domain")), "")
-    table.add_row("oracle", "trained offline on the new domain's ideal answers", _fmt(levels.get("oracle")), "")
+    table.add_row("pre-shift", f"v{old} on the old domain", cell(levels.get("pre_shift")),
+                  cell(summary.get("rating_pre_shift")))
+    table.add_row("shifted", f"v{old} on the new domain", cell(levels.get("shifted")),
+                  cell(summary.get("rating_before_swap")))
+    table.add_row("new version", f"v{new} on the new domain", cell(levels.get("new_version")),
+                  cell(summary.get("rating_after_swap")))
+    table.add_row("", f"v{new} on the old domain", cell(levels.get("new_version_on_old_domain")), "")
+    table.add_row("oracle", "trained offline on the new domain's ideal answers", cell(levels.get("oracle")), "")
     ratio = summary.get("recovery_ratio_vs_oracle")
     table.add_row("recovery", "(new version - shifted) / (oracle - shifted)",
                   f"{ratio:.0%}" if ratio is not None else "-", "")

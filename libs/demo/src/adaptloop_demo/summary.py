@@ -102,6 +102,39 @@ def add_levels(summary: dict[str, Any], measured: dict[str, Any] | None) -> dict
     return summary
 
 
+LOOP_FIGURES = (
+    ("requests served", "requests"),
+    ("failed requests", "failed_requests"),
+    ("drift detected, events after the shift", "detection_delay_events"),
+    ("new version serving, events after detection", "events_from_detection_to_new_version"),
+    ("time to adapter (s)", "time_to_adapter_s"),
+    ("training mode of the new version", "training_mode"),
+    ("gate's held-out token loss: production / new version", "gate_losses_text"),
+    ("answer token loss on unseen prompts: shifted / new version / oracle", "token_losses_text"),
+)
+"""The loop's figures as the console and the report show them: (label, key of `figure_values`)."""
+
+
+def cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def figure_values(summary: dict[str, Any]) -> dict[str, Any]:
+    """The summary with the combined figures the tables show (levels flattened, losses side by side)."""
+    losses = summary.get("token_losses") or {}
+    return {
+        **summary,
+        **{f"level_{k}": v for k, v in (summary.get("levels") or {}).items()},
+        "token_losses_text": " / ".join(cell(losses.get(k)) for k in ("shifted", "new_version", "oracle")),
+        "gate_losses_text": " / ".join(cell(summary.get(k)) for k in ("heldout_token_loss_before",
+                                                                     "heldout_token_loss_after")),
+        "live_ratings": " / ".join(cell(summary.get(k)) for k in ("rating_pre_shift", "rating_before_swap",
+                                                                  "rating_after_swap")),
+    }
+
+
 def _lineage_mode(record: dict[str, Any]) -> str | None:
     """How the new version was trained (incremental or full), from its registered training facts."""
     for where in (record.get("lineage"), record.get("metrics"), record.get("training_config")):
