@@ -28,3 +28,21 @@ def test_padding_is_never_learned() -> None:
 def test_schedule_is_fixed_by_the_seed() -> None:
     assert batch_schedule(5, batch_size=2, steps=6, seed=1) == batch_schedule(5, batch_size=2, steps=6, seed=1)
     assert batch_schedule(5, batch_size=2, steps=6, seed=1) != batch_schedule(5, batch_size=2, steps=6, seed=2)
+
+
+def test_a_logged_chat_prompt_trains_on_what_the_engine_saw_not_a_conversation_in_a_conversation() -> None:
+    from adaptloop_scenarios.tiny_tokenizer import train_tokenizer
+    from adaptloop_trainer.packing import is_rendered_conversation, prompt_text, tokenise
+    from adaptloop_trainer.snapshot import Example
+
+    tokenizer = train_tokenizer(["Is the alert on the jump host real?", "It is real; isolate the host."] * 20,
+                                vocab_size=300)
+    question = "Is the alert on the jump host real?"
+    # inference.logs carries a chat request's prompt rendered by the model's chat template
+    logged = tokenizer.apply_chat_template([{"role": "user", "content": question}], tokenize=False,
+                                           add_generation_prompt=True)
+    assert is_rendered_conversation(tokenizer, logged) and not is_rendered_conversation(tokenizer, question)
+    assert prompt_text(tokenizer, logged) == logged == prompt_text(tokenizer, question)
+    raw = tokenise(tokenizer, Example(question, "It is real.", "k", "train"), seq_len=128)
+    from_log = tokenise(tokenizer, Example(logged, "It is real.", "k", "train"), seq_len=128)
+    assert from_log == raw

@@ -36,9 +36,50 @@ class PackedRow:
     """Tokens of examples (not padding) in the row."""
 
 
+_SENTINEL = "\x00adaptloop\x00"
+_TEMPLATE_MARKS: dict[str, tuple[str, str]] = {}
+"""Chat template -> (common start of its conversations, its opening of the assistant's turn)."""
+
+
+def _template_marks(tokenizer: Any) -> tuple[str, str]:
+    """What every conversation the chat template renders starts with, and how the assistant's turn opens."""
+    template = str(tokenizer.chat_template)
+    marks = _TEMPLATE_MARKS.get(template)
+    if marks is None:
+        def render(role: str, generation: bool) -> str:
+            return str(tokenizer.apply_chat_template([{"role": role, "content": _SENTINEL}], tokenize=False,
+                                                     add_generation_prompt=generation))
+
+        user, opened = render("user", False), render("user", True)
+        try:
+            system = render("system", False)
+        except Exception:  # a template that refuses a lone system turn
+            system = user
+        user_head, system_head = user.split(_SENTINEL)[0], system.split(_SENTINEL)[0]
+        shared = next((i for i, (a, b) in enumerate(zip(user_head, system_head, strict=False)) if a != b),
+                      min(len(user_head), len(system_head)))
+        head = user_head[:shared]
+        marks = (head, opened[len(user):] if opened.startswith(user) else "")
+        _TEMPLATE_MARKS[template] = marks
+    return marks
+
+
+def is_rendered_conversation(tokenizer: Any, prompt: str) -> bool:
+    """True for a prompt that already is a conversation rendered by this chat template, opened for the
+    assistant: what inference logs for a chat request (`inference.logs` carries the rendered text)."""
+    head, opening = _template_marks(tokenizer)
+    return bool(head and opening) and prompt.startswith(head) and prompt.endswith(opening)
+
+
 def prompt_text(tokenizer: Any, prompt: str) -> str:
-    """The rendered conversation up to where the assistant starts answering."""
+    """The rendered conversation up to where the assistant starts answering.
+
+    A prompt logged from a chat request is used as it is: rendering it again would train the
+    adapter on a conversation nested in a conversation, which the engine never sees.
+    """
     if getattr(tokenizer, "chat_template", None):
+        if is_rendered_conversation(tokenizer, prompt):
+            return prompt
         return str(tokenizer.apply_chat_template([{"role": "user", "content": prompt}],
                                                  tokenize=False, add_generation_prompt=True))
     return f"{prompt}\n"
