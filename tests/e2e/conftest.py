@@ -43,6 +43,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "ADAPTLOOP_DASHBOARD_SAMPLE_INTERVAL_S": "0.5",
             # One alarm is enough to request a retrain here, so the loop closes on short traffic.
             "ADAPTLOOP_DRIFT_POLICY_MIN_AGREEING_SIGNALS": "1",
+            # Rollout acceptance: a canary graduates after 60 requests without a drop (every request is
+            # rated here), and the guard watches 3,000 ratings so the steady run stays inside it.
+            "ADAPTLOOP_DRIFT_ROLLOUT_GRADUATE_AFTER_REQUESTS": "60",
+            "ADAPTLOOP_DRIFT_ROLLOUT_GUARD_WINDOW_EVENTS": "3000",
         },
     )
     running = Stack(config)

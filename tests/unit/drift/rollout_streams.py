@@ -1,4 +1,4 @@
-"""Event streams for the rollout judge's tests (`RatedTraffic` from `adaptloop_drift.synthetic`) and their interleavings."""
+"""Event streams for the rollout judge's tests (`RatedTraffic` from `adaptloop_drift.synthetic`), interleaved."""
 
 from __future__ import annotations
 
