@@ -60,7 +60,7 @@ class DemoParams:
     seed_examples: int = 160
     requests_before_shift: int = 240
     max_requests_after_shift: int = 4000
-    requests_after_swap: int = 120
+    requests_after_swap: int = 60
     after_shift_rps: float = 3.0
     """Traffic pace after the shift: steady, and leaving CPU to training on a 2-core machine."""
     deadline_s: float = 12 * 60
