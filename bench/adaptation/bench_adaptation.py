@@ -8,7 +8,8 @@
    Every level is measured by the demo with one evaluator on held-out prompts nobody sent.
 2. Cost growth: training seconds of a retrain with 16x the history over 1x, same window, for
    incremental (window + bounded replay) and full (every example, with the passes per example a
-   full retrain needs to keep its quality, i.e. steps grow with the data), in interleaved rounds.
+   full retrain needs to keep its quality, i.e. steps grow with the data), in interleaved rounds;
+   also full with a fixed step budget, whose cost stays flat while each example is seen less.
 
 Runs in the model environment; the demo runs in the stream environment as a subprocess.
 Writes bench/results/adaptation.json.
@@ -95,7 +96,7 @@ def cost_growth() -> dict[str, Any]:
         for round_ in range(COST_ROUNDS):
             for scale in (1, 16):
                 older = history[: scale * COST_HISTORY]
-                for mode in ("incremental", "full"):
+                for mode in ("incremental", "full", "full_fixed_steps"):
                     started = time.perf_counter()
                     if mode == "incremental":
                         config = resolve_training_config(base | {"steps": COST_STEPS, "mode": "incremental"})
@@ -104,7 +105,8 @@ def cost_growth() -> dict[str, Any]:
                                                  config=config)
                         train, init = plan.train, parent
                     else:
-                        config = resolve_training_config(base | {"steps": COST_STEPS * scale, "mode": "full"})
+                        steps = COST_STEPS * scale if mode == "full" else COST_STEPS
+                        config = resolve_training_config(base | {"steps": steps, "mode": "full"})
                         train = as_examples([(r["prompt"], r["answer"]) for r in window] + older)
                         init = None
                     train_lora(base_dir=MODEL_DIR, base_model_name="tiny-llama", train=train, config=config,
@@ -117,6 +119,7 @@ def cost_growth() -> dict[str, Any]:
     return {
         "incremental_cost_growth_16x": round(med["incremental_16x"] / med["incremental_1x"], 3),
         "full_cost_growth_16x": round(med["full_16x"] / med["full_1x"], 3),
+        "full_fixed_steps_cost_growth_16x": round(med["full_fixed_steps_16x"] / med["full_fixed_steps_1x"], 3),
         "cost_seconds": seconds,
         "cost_parameters": {"window": COST_WINDOW, "history_1x": COST_HISTORY, "steps_1x": COST_STEPS,
                             "rounds": COST_ROUNDS},
