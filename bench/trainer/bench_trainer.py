@@ -119,14 +119,15 @@ def measure_time_to_adapter(model_dir: Path, steps: int) -> dict[str, Any]:
     """One job through a real local stack; the share of wall time outside the training loop."""
     import httpx
     from adaptloop_contracts import RetrainRequested, TopicNames
-    from adaptloop_devstack.broker import free_port
+    from adaptloop_devstack.broker import free_ports
     from adaptloop_devstack.postgres import drop_database, ensure_database
     from adaptloop_devstack.stack import Stack, StackConfig
     from confluent_kafka import Consumer, Producer
 
     home = Path(tempfile.mkdtemp(prefix="bench-trainer-", dir=var_dir()))
     database = f"adaptloop_bench_{uuid.uuid4().hex[:8]}"
-    ports = {name: free_port() for name in ("kafka", "inference", "ingest", "registry", "trainer", "drift")}
+    names = ("kafka", "inference", "ingest", "registry", "trainer", "drift")
+    ports = dict(zip(names, free_ports(len(names)), strict=True))
     models_dir = home / "models"
     models_dir.mkdir()
     (models_dir / "tiny-llama").symlink_to(model_dir, target_is_directory=True)

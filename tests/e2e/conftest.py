@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from adaptloop_devstack.broker import free_port
+from adaptloop_devstack.broker import free_ports
 from adaptloop_devstack.paths import var_dir
 from adaptloop_devstack.stack import DEFAULT_PORTS, Stack, StackConfig, StackError, process_running
 from adaptloop_kafka import GROUP_SESSION_TIMEOUT_MS
@@ -35,7 +35,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     home = Path(tmp_path_factory.mktemp("stack"))
     config = StackConfig(
         home=home,
-        ports={name: free_port() for name in DEFAULT_PORTS},
+        ports=dict(zip(DEFAULT_PORTS, free_ports(len(DEFAULT_PORTS)), strict=True)),
         database=f"adaptloop_e2e_{uuid.uuid4().hex[:8]}",
         models_dir=models,
         extra_env={
