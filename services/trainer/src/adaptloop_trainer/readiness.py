@@ -2,7 +2,7 @@
 
 Drift is detected after a few dozen events, when only a handful of corrected examples of the new
 traffic exist; a retrain on them learns little. With `window.min_new_examples` set, a
-drift-triggered incremental job first waits until that many usable examples (with a target)
+drift-triggered job (incremental or full) first waits until that many usable examples (with a target)
 arrived since the drift began, or `window.max_wait_s` passed, and then fixes the end of its
 window at that moment, recorded on the job so that a resumed job reads the same examples.
 """

@@ -40,7 +40,7 @@ class WindowPolicy(BaseModel):
     """Fewest usable window examples for an incremental run (None: the service's MIN_EXAMPLES);
     fewer, or an empty train or held-out split, falls back to a full retrain."""
     min_new_examples: int | None = Field(default=None, ge=1, le=1_000_000)
-    """A drift-triggered incremental retrain first waits until this many usable examples arrived
+    """A drift-triggered retrain (incremental or full) first waits until this many usable examples arrived
     since the drift began (None: no wait), so it learns the new traffic from more than a handful."""
     max_wait_s: float = Field(default=600.0, ge=0.0, le=86_400.0)
     """The longest such a wait lasts; the retrain then goes ahead with what arrived (recorded in lineage)."""

@@ -113,8 +113,7 @@ def _ready(job_metrics: dict[str, Any], *, request: Any, config: TrainingConfig,
     if isinstance(recorded, dict) and recorded.get("until"):
         return recorded
     wanted, drift_started_at = config.window.min_new_examples, as_utc(request.drift_started_at)
-    if (wanted is None or drift_started_at is None or config.mode != "incremental"
-            or request.until is not None or request.since is not None):
+    if wanted is None or drift_started_at is None or request.until is not None or request.since is not None:
         return None
     readiness: Readiness = wait_for_new_examples(
         examples=examples, adapter=request.model, drift_started_at=drift_started_at, wanted=wanted,
