@@ -66,16 +66,10 @@ def run_demo(mode: str) -> dict[str, Any]:
     return summary
 
 
-def _ratio(shifted: float | None, loop: float | None, oracle: float | None) -> float | None:
-    if shifted is None or loop is None or oracle is None or oracle == shifted:
-        return None
-    return round((loop - shifted) / (oracle - shifted), 4)
-
-
 def cost_growth() -> dict[str, Any]:
     """Training seconds (planning + loop) at 16x over 1x history, incremental and full, interleaved rounds."""
     from adaptloop_scenarios.corpus import generate_pairs
-    from adaptloop_trainer.incremental import plan_training_set
+    from adaptloop_trainer.incremental import AdapterFiles, plan_training_set
     from adaptloop_trainer.reference import as_examples
     from adaptloop_trainer.training_config import resolve_training_config
     from adaptloop_trainer.training_loop import train_lora
@@ -83,14 +77,11 @@ def cost_growth() -> dict[str, Any]:
     window = [{"prompt": p.prompt, "answer": p.answer} for p in generate_pairs(NEW_DOMAIN, COST_WINDOW, seed=7)]
     history = [(p.prompt, p.answer) for p in generate_pairs(OLD_DOMAIN, 16 * COST_HISTORY, seed=3)]
     base = {"rank": 8, "alpha": 16, "learning_rate": 3e-3, "batch_size": 8, "seq_len": 192}
-    parent = None
     with tempfile.TemporaryDirectory() as tmp:
         parent_run = train_lora(base_dir=MODEL_DIR, base_model_name="tiny-llama",
                                 train=as_examples(history[:COST_HISTORY]),
                                 config=resolve_training_config(base | {"steps": COST_STEPS, "mode": "full"}),
                                 checkpoint_dir=Path(tmp, "p"), threads=2, checkpoint_every=10**9)
-        from adaptloop_trainer.candidate_evaluation import AdapterFiles
-
         parent = AdapterFiles(parent_run.weights, parent_run.config)
         seconds: dict[str, list[float]] = {}
         for round_ in range(COST_ROUNDS):
@@ -127,6 +118,8 @@ def cost_growth() -> dict[str, Any]:
 
 
 def main() -> None:
+    from adaptloop_demo.summary import recovery_ratio
+
     runs = {mode: run_demo(mode) for mode in ("incremental", "full")}
     inc, full = runs["incremental"], runs["full"]
     levels, full_levels = inc.get("levels") or {}, full.get("levels") or {}
@@ -136,7 +129,7 @@ def main() -> None:
         "seed": inc.get("seed"),
         "mode_the_demo_uses": "incremental",
         "recovery_ratio_vs_oracle": inc.get("recovery_ratio_vs_oracle"),
-        "recovery_ratio_full": _ratio(full_levels.get("shifted"), full_levels.get("new_version"),
+        "recovery_ratio_full": recovery_ratio(full_levels.get("shifted"), full_levels.get("new_version"),
                                       full_levels.get("oracle")),
         "loss_ratio_vs_oracle": inc.get("loss_ratio_vs_oracle"),
         "events_from_detection_to_new_version": inc.get("events_from_detection_to_new_version"),

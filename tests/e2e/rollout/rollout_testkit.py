@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from adaptloop_demo.rating import score
 from adaptloop_devstack.stack import Stack
 from adaptloop_kafka import GROUP_SESSION_TIMEOUT_MS
 from adaptloop_scenarios.corpus import ScenarioPair
+from adaptloop_scenarios.rating import score
 from confluent_kafka import Consumer, TopicPartition
 
 VERSION_HEADER = "x-adaptloop-adapter-version"

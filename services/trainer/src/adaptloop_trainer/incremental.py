@@ -71,7 +71,8 @@ def replay_budget(budget: ReplayBudget, window_examples: int) -> int:
     return max(0, min(caps)) if caps else 0
 
 
-def _row_pair(row: Mapping[str, Any]) -> tuple[str, str] | None:
+def row_pair(row: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(prompt, answer) of a usable row (ingest's `target`, or `answer`), else None."""
     prompt = row.get("prompt")
     answer = row.get("target", row.get("answer"))
     if isinstance(prompt, str) and isinstance(answer, str) and prompt and answer:
@@ -120,7 +121,7 @@ def select_replay(rows: Iterable[Mapping[str, Any]], *, k: int, seed: int,
     if k <= 0:
         return ReplaySample((), seed, 0, 0)
     for row in rows:
-        pair = _row_pair(row)
+        pair = row_pair(row)
         if pair is None:
             continue
         prompt, answer = pair
@@ -183,7 +184,7 @@ def plan_training_set(
     """
     by_key: dict[str, Example] = {}
     for row in window_rows:
-        pair = _row_pair(row)
+        pair = row_pair(row)
         if pair is None:
             continue
         key = example_key(*pair)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from adaptloop_trainer.errors import JobCancelled
+from adaptloop_trainer.incremental import row_pair
 from adaptloop_trainer.ports import ExampleSource
 
 WaitFn = Callable[[int, int], None]
@@ -38,10 +39,8 @@ class Readiness:
 
 
 def count_usable(examples: ExampleSource, adapter: str, *, since: datetime, until: datetime) -> int:
-    """Examples with a prompt and a target (what a snapshot keeps) in `[since, until)`."""
-    return sum(1 for row in examples.export(adapter, since=since, until=until)
-               if isinstance(row.get("prompt"), str) and row.get("prompt")
-               and isinstance(row.get("target"), str) and row.get("target"))
+    """Examples with a prompt and a target (what a window keeps) in `[since, until)`."""
+    return sum(1 for row in examples.export(adapter, since=since, until=until) if row_pair(row) is not None)
 
 
 def wait_for_new_examples(

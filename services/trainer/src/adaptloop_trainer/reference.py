@@ -135,13 +135,13 @@ def run_reference(
     result: dict[str, Any] = {"ratings": {}}
     files = {name: _load_adapter(path) for name, path in adapters.items()}
     if train is not None:
-        trained = train_reference(base_dir, _read_pairs(train), resolve_training_config(config or {}),
-                                  threads=threads)
+        ideal = _read_pairs(train)
+        trained = train_reference(base_dir, ideal, resolve_training_config(config or {}), threads=threads)
         files["oracle"] = AdapterFiles(trained.weights, trained.config)
         if adapter_out is not None:
             files["oracle"].write(adapter_out)
         result["oracle_training"] = {"train_seconds": round(trained.train_seconds, 2), "steps": trained.steps,
-                                     "examples": len(_read_pairs(train)),
+                                     "examples": len(ideal),
                                      "weights_sha256": sha256_hex(trained.weights)}
     prompt_sets = {name: _read_pairs(path) for name, path in sets.items()}
     for name, adapter in files.items():
