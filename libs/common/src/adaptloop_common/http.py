@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Awaitable, Callable
+from urllib.parse import unquote
 
 from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from adaptloop_common.auth import scope_refusal
 
 ReadinessCheck = Callable[[], Awaitable[tuple[bool, str]]]
 
@@ -99,8 +104,35 @@ class _TooLarge(Exception):
     pass
 
 
+_ADAPTER_PATH = re.compile(r"^/v1/adapters/([^/]+)")
+
+
+class AdapterScope:
+    """ASGI middleware: 403 before any handler runs when a scoped token asks for `/v1/adapters/{name}/...`
+    of an adapter outside its scope (reads and writes alike); tokens are resolved by `app.state.token_table`."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        match = _ADAPTER_PATH.match(scope.get("path", "")) if scope["type"] == "http" else None
+        table = getattr(getattr(scope.get("app"), "state", None), "token_table", None)
+        if match is not None and table is not None:
+            header = dict(scope.get("headers") or []).get(b"authorization", b"").decode("latin-1")
+            principal = table.for_header(header)
+            name = unquote(match.group(1))
+            if principal is not None and not principal.may_use(name):
+                body = json.dumps({"detail": scope_refusal(principal, name)}).encode()
+                await send({"type": "http.response.start", "status": 403, "headers": [
+                    (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
+
+
 def install_common(
     app: FastAPI, *, max_body_bytes: int, checks: dict[str, ReadinessCheck], path_limits: dict[str, int] | None = None
 ) -> None:
     app.include_router(health_router(checks))
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes, path_limits=path_limits)
+    app.add_middleware(AdapterScope)
