@@ -61,7 +61,7 @@ def install_database_unavailable_handler(app: FastAPI, *, retry_after_s: int = 1
     from sqlalchemy import exc as sa_exc
 
     async def _unavailable(_request: Request, exc: Exception) -> JSONResponse:
-        DATABASE_UNAVAILABLE.labels(f"{service}http").inc()
+        DATABASE_UNAVAILABLE.labels(f"{service}:http" if service else "http").inc()
         log.error("database unavailable: %s", getattr(exc, "orig", None) or exc)
         return JSONResponse({"detail": "database unavailable; retry later"}, status_code=503,
                             headers={"Retry-After": str(retry_after_s)})

@@ -8,11 +8,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from adaptloop_common.auth import TokenTable
+from adaptloop_common.database import install_database_unavailable_handler
 from adaptloop_common.http import ReadinessCheck, install_common
 from adaptloop_kafka import EventProducer
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from adaptloop_registry import migrate
@@ -102,10 +103,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": "conflicts with a concurrent change; read the current state and retry"},
                             status_code=409)
 
-    @app.exception_handler(OperationalError)
-    async def _database_down(_request: Request, exc: OperationalError) -> JSONResponse:
-        log.error("database unavailable: %s", exc.orig)
-        return JSONResponse({"detail": "database unavailable"}, status_code=503, headers={"Retry-After": "1"})
+    install_database_unavailable_handler(app, retry_after_s=1, service="registry")
 
 
 def _instrument(app: FastAPI) -> None:

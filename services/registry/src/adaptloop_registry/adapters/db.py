@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from adaptloop_common.database import engine_options
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
@@ -40,7 +41,7 @@ class Database:
             pool_size=pool_size,
             max_overflow=pool_size,
             pool_recycle=1800,
-            connect_args={"options": f"-csearch_path={self.schema}", "connect_timeout": 5},
+            **engine_options(options=f"-csearch_path={self.schema}"),
         )
 
     def ensure_schema(self) -> None:
