@@ -10,6 +10,11 @@ class InferenceError(Exception):
     error_type = "server_error"
     code: str | None = None
 
+    def __init__(self, message: str = "", *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
+        """The request field the error is about (OpenAI's `error.param`), when there is one."""
+
 
 class ModelNotFound(InferenceError):
     """The requested model name matches no adapter, alias, version or base model."""

@@ -33,7 +33,7 @@ def openai_error(status: int, message: str, *, error_type: str | None = None, co
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(InferenceError)
     async def _domain(_request: Request, exc: InferenceError) -> JSONResponse:
-        return openai_error(exc.status_code, str(exc), error_type=exc.error_type, code=exc.code)
+        return openai_error(exc.status_code, str(exc), error_type=exc.error_type, code=exc.code, param=exc.param)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
