@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from adaptloop_common.auth import TokenTable
+from adaptloop_common.database import retry_while_unavailable
 from adaptloop_common.http import ReadinessCheck, install_common
 from adaptloop_contracts.inference import INFERENCE_FEEDBACK, INFERENCE_LOGS
 from adaptloop_kafka import ConsumedEvent, EventConsumer, EventProducer, RejectedEvent
@@ -98,8 +99,11 @@ def connect(settings: Settings) -> Runtime:
             )
 
         def handle(consumed: ConsumedEvent) -> None:
+            # The database away: wait here (the offset stays uncommitted); after `db_outage_wait_s`
+            # the error ends this consumer, a new one rejoins and the event is delivered again.
             try:
-                store_consumed_event(consumed, store=store, redactor=redactor)
+                retry_while_unavailable(lambda: store_consumed_event(consumed, store=store, redactor=redactor),
+                                        max_wait_s=settings.db_outage_wait_s, where="ingest:consumer")
             except UnstorableEvent as exc:
                 raise RejectedEvent(str(exc)) from exc
 

@@ -22,6 +22,9 @@ class Settings(ServiceSettings):
     consumer_group: str = "ingest-examples"
     """Kafka consumer group of the example store's consumer."""
     consumer_enabled: bool = True
+    db_outage_wait_s: float = Field(default=120.0, gt=0)
+    """How long the consumer holds an event while the database is unreachable before it restarts
+    (kept well under the group's `max.poll.interval.ms`); the event is not committed meanwhile."""
 
     max_batch_items: int = Field(default=1000, ge=1)
     """Most events (or examples) one request may carry; more is a 413."""

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+from adaptloop_common.database import engine_options
 from sqlalchemy import Connection, Engine, case, create_engine, delete, func, literal_column, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DataError
@@ -21,8 +22,8 @@ def make_engine(url: str, *, schema: str, pool_size: int = 5) -> Engine:
     return create_engine(
         url,
         pool_size=pool_size,
-        pool_pre_ping=True,
         execution_options={"schema_translate_map": {None: schema}},
+        **engine_options(),
     )
 
 

@@ -1,7 +1,8 @@
-"""Domain errors to HTTP answers."""
+"""Domain errors to HTTP answers; an unreachable database is a 503 with Retry-After."""
 
 from __future__ import annotations
 
+from adaptloop_common.database import install_database_unavailable_handler
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -10,6 +11,7 @@ from adaptloop_ingest.errors import BatchRejected, BatchTooLarge, MalformedBody,
 
 def install_error_handlers(app: FastAPI, *, retry_after_s: int) -> None:
     retry_after = {"Retry-After": str(retry_after_s)}
+    install_database_unavailable_handler(app, retry_after_s=retry_after_s, service="ingest")
 
     @app.exception_handler(MalformedBody)
     async def _malformed(_: Request, exc: MalformedBody) -> JSONResponse:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -47,6 +48,12 @@ def _json_lines(store: ExampleRepository, adapter: str, **query: Any) -> Iterato
         yield json.dumps(example.as_json_dict(), ensure_ascii=False).encode("utf-8") + b"\n"
 
 
+def _first_page_read(lines: Iterator[bytes]) -> Iterator[bytes]:
+    """Run the first query before the 200 is sent, so an unreachable database is a 503, not a cut stream."""
+    first = next(lines, None)
+    return lines if first is None else itertools.chain([first], lines)
+
+
 @router.get("/examples", responses={200: {
     "description": "JSON lines, oldest first: `{example_id, adapter, adapter_version, prompt, completion, "
                    "correction, score, target, event_id, occurred_at, source}`",
@@ -65,4 +72,4 @@ def get_examples(
     lines = _json_lines(
         components.store, adapter, since=_as_utc(since), until=_as_utc(until), limit=limit, only_targets=only_targets
     )
-    return StreamingResponse(lines, media_type="application/x-ndjson")
+    return StreamingResponse(_first_page_read(lines), media_type="application/x-ndjson")
