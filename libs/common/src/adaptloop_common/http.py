@@ -1,4 +1,4 @@
-"""Health, readiness, metrics and request-size limits for every HTTP service."""
+"""Health, readiness, metrics, the adapter scope of tokens and the request-body guard for every HTTP service."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from urllib.parse import unquote
 from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from adaptloop_common.auth import scope_refusal
+from adaptloop_common.request_body import ErrorBody, RequestBodyGuard, detail_body
 
 ReadinessCheck = Callable[[], Awaitable[tuple[bool, str]]]
 
@@ -45,65 +46,6 @@ def health_router(checks: dict[str, ReadinessCheck]) -> APIRouter:
     return router
 
 
-class BodySizeLimit:
-    """ASGI middleware: 413 for bodies over `max_bytes`, by header or by counting the stream.
-
-    `path_limits` maps a path prefix to its own limit (e.g. a streamed upload route); the first
-    matching prefix wins.
-    """
-
-    def __init__(self, app: ASGIApp, max_bytes: int, path_limits: dict[str, int] | None = None) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-        self.path_limits = dict(path_limits or {})
-
-    def _limit_for(self, path: str) -> int:
-        for prefix, limit in self.path_limits.items():
-            if path.startswith(prefix):
-                return limit
-        return self.max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        max_bytes = self._limit_for(scope.get("path", ""))
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-            await self._reject(send, max_bytes)
-            return
-        seen = 0
-
-        async def limited_receive() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > max_bytes:
-                    raise _TooLarge
-            return message
-
-        try:
-            await self.app(scope, limited_receive, send)
-        except _TooLarge:
-            await self._reject(send, max_bytes)
-
-    async def _reject(self, send: Send, max_bytes: int) -> None:
-        body = f'{{"detail":"request body larger than {max_bytes} bytes"}}'.encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
-
-
-class _TooLarge(Exception):
-    pass
-
-
 _ADAPTER_PATH = re.compile(r"^/v1/adapters/([^/]+)")
 
 
@@ -131,8 +73,11 @@ class AdapterScope:
 
 
 def install_common(
-    app: FastAPI, *, max_body_bytes: int, checks: dict[str, ReadinessCheck], path_limits: dict[str, int] | None = None
+    app: FastAPI, *, max_body_bytes: int, checks: dict[str, ReadinessCheck], path_limits: dict[str, int] | None = None,
+    error_body: ErrorBody = detail_body,
 ) -> None:
+    """Health routes, the adapter scope of tokens and the request-body guard (size limit, text check);
+    `error_body` renders the guard's refusals in the service's error format."""
     app.include_router(health_router(checks))
-    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes, path_limits=path_limits)
+    app.add_middleware(RequestBodyGuard, max_bytes=max_body_bytes, path_limits=path_limits, error_body=error_body)
     app.add_middleware(AdapterScope)
