@@ -76,6 +76,8 @@ class ExampleDraft:
     correction: str | None
     content_key: str
     occurred_at: datetime
+    tenant: str | None = None
+    """The log's `tenant`: what an erasure by subject matches."""
 
 
 @dataclass(frozen=True)
@@ -162,6 +164,7 @@ def draft_from_log(log: InferenceLog, redactor: Redactor) -> ExampleDraft:
         correction=None,
         content_key=content_key(prompt, completion),
         occurred_at=log.occurred_at,
+        tenant=log.tenant,
     )
 
 

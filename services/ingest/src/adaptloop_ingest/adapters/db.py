@@ -46,6 +46,7 @@ def _draft_values(draft: ExampleDraft) -> dict[str, Any]:
         "correction_at": draft.occurred_at if draft.correction is not None else None,
         "content_key": draft.content_key,
         "occurred_at": draft.occurred_at,
+        "tenant": draft.tenant,
     }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    JSON,
     Column,
     DateTime,
     Float,
@@ -40,6 +41,7 @@ examples = Table(
     Column("occurred_at", DateTime(timezone=True), nullable=False),
     Column("stored_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("tenant", Text),  # the log's `tenant`: the subject an erasure names (0002)
     UniqueConstraint("adapter", "content_key", name="examples_adapter_content_key"),
     Index("examples_adapter_time", "adapter", "occurred_at", "example_id"),
 )
@@ -63,4 +65,17 @@ pending_feedback = Table(
     Column("correction", Text),
     Column("occurred_at", DateTime(timezone=True), nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+erasures = Table(
+    "erasures",
+    metadata,
+    Column("erasure_id", UUID(as_uuid=True), primary_key=True),
+    Column("subject_kind", Text, nullable=False),
+    Column("subject_sha256", Text, nullable=False, index=True),
+    Column("examples_removed", Integer, nullable=False),
+    Column("feedback_removed", Integer, nullable=False),
+    Column("answer", JSON, nullable=False),
+    Column("requested_by", Text, nullable=False),
+    Column("requested_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
