@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -50,6 +51,11 @@ def _app(max_bytes: int = 100) -> FastAPI:
     return app
 
 
+async def _chunks(*parts: bytes) -> AsyncIterator[bytes]:
+    for part in parts:
+        yield part
+
+
 async def test_guard_answers_in_the_services_format_and_passes_good_bodies() -> None:
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=_app()), base_url="http://t") as client:
         ok = await client.post("/echo", content=b'{"a": "\\ud83d\\ude00"}')
@@ -60,5 +66,5 @@ async def test_guard_answers_in_the_services_format_and_passes_good_bodies() -> 
         assert big.status_code == 413 and big.json()["error"]["message"] == "request body larger than 100 bytes"
         streamed = await client.put("/upload", content=b"x" * 900)
         assert streamed.status_code == 200 and streamed.json() == {"size": 900}
-        too_big = await client.put("/upload", content=iter([b"x" * 600, b"x" * 600]))
+        too_big = await client.put("/upload", content=_chunks(b"x" * 600, b"x" * 600))
         assert too_big.status_code == 413
