@@ -18,6 +18,7 @@ RegistryEventType = Literal[
     "adapter.approval_requested",
     "adapter.version_approved",
     "adapter.version_rejected",
+    "adapter.erasure_pending",
     "base_model.registered",
 ]
 
@@ -31,6 +32,7 @@ class RegistryEvent(Event):
         "adapter.approval_requested",
         "adapter.version_approved",
         "adapter.version_rejected",
+        "adapter.erasure_pending",
         "base_model.registered",
     )
 
