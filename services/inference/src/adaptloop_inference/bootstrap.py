@@ -21,7 +21,7 @@ from adaptloop_inference.adapters.kafka_logs import KafkaLogPublisher
 from adaptloop_inference.adapters.registry_client import RegistryClient
 from adaptloop_inference.adapters.registry_events import RegistryEventFollower
 from adaptloop_inference.api import chat, completions, models, state
-from adaptloop_inference.api.errors import NO_VERSION, VERSION_HEADER, install_error_handlers
+from adaptloop_inference.api.errors import NO_VERSION, VERSION_HEADER, install_error_handlers, openai_error_body
 from adaptloop_inference.config import Settings
 from adaptloop_inference.engine_slot import EngineSlot
 from adaptloop_inference.generation import GenerationService
@@ -129,7 +129,7 @@ def build_app(settings: Settings, *, engine_factory: EngineFactory = start_vllm)
     install_error_handlers(app)
     for router in (completions.router, chat.router, models.router, state.router):
         app.include_router(router)
-    install_common(app, max_body_bytes=settings.max_body_bytes, checks={
+    install_common(app, max_body_bytes=settings.max_body_bytes, error_body=openai_error_body, checks={
         "engine": lambda: _check(readiness.engine_started, readiness.startup_error or "starting"),
         "serving_plan": lambda: _check(readiness.first_sync, "not synced with the registry yet"),
     })

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 from fastapi import FastAPI, Request
@@ -28,6 +29,13 @@ def openai_error(status: int, message: str, *, error_type: str | None = None, co
     body = {"error": {"message": message, "type": error_type or _TYPES.get(status, "server_error"),
                       "param": param, "code": code}}
     return JSONResponse(body, status_code=status, headers={VERSION_HEADER: NO_VERSION, **(headers or {})})
+
+
+def openai_error_body(status: int, message: str) -> bytes:
+    """The body of a refusal made before routing (the request-body guard), in the same format."""
+    code = {413: "request_too_large", 400: "invalid_value"}.get(status)
+    return json.dumps({"error": {"message": message, "type": _TYPES.get(status, "server_error"),
+                                 "param": None, "code": code}}).encode()
 
 
 def install_error_handlers(app: FastAPI) -> None:
