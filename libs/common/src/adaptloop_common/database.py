@@ -40,8 +40,8 @@ def engine_options(**connect_args: Any) -> dict[str, Any]:
 
 
 def is_database_unavailable(exc: BaseException) -> bool:
-    """True for errors that mean "PostgreSQL cannot be reached or dropped the connection", anywhere in
-    the exception's cause chain; constraint or data errors are not outages."""
+    """True for errors that mean "PostgreSQL cannot be reached or dropped the connection", the error
+    itself or what it was raised from; constraint or data errors are not outages."""
     from sqlalchemy import exc as sa_exc
 
     seen: set[int] = set()
@@ -52,7 +52,7 @@ def is_database_unavailable(exc: BaseException) -> bool:
             return True
         if isinstance(current, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)):
             return True
-        current = current.__cause__ or current.__context__
+        current = current.__cause__
     return False
 
 

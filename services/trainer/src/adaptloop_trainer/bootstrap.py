@@ -12,6 +12,7 @@ from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
 
 from adaptloop_common.auth import TokenTable
+from adaptloop_common.database import install_database_unavailable_handler
 from adaptloop_common.http import install_common
 from adaptloop_kafka import EventProducer, ensure_topics
 from fastapi import FastAPI
@@ -123,5 +124,6 @@ def create_app(trainer: Trainer) -> FastAPI:
 
     install_common(app, max_body_bytes=trainer.settings.max_body_bytes,
                    checks={"database": database, "registry": registry, "consumer": consumer})
+    install_database_unavailable_handler(app, retry_after_s=trainer.settings.retry_after_s, service="trainer")
     app.include_router(api.router)
     return app

@@ -38,5 +38,7 @@ class Settings(ServiceSettings):
     code_revision: str = ""
     """Recorded on every version; empty -> the package version."""
     http_timeout_s: float = 60.0
+    retry_after_s: int = Field(default=1, ge=1)
+    """`Retry-After` sent with a 503 (the database unreachable)."""
     default_training_config: dict[str, object] = Field(default_factory=dict)
     """Defaults under the adapter's own training_config (JSON object)."""

@@ -29,3 +29,7 @@ class JobNotFound(TrainerError):
 
 class UpstreamError(TrainerError):
     """The registry or ingest answered with an error or could not be reached."""
+
+
+class UpstreamUnavailable(UpstreamError):
+    """The registry or ingest answered 503 (e.g. its database is away): the job waits and resumes."""

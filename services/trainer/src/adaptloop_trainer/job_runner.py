@@ -3,6 +3,8 @@
 Every job ends in a recorded final state: succeeded, rejected (bad request, too little data,
 or a candidate that failed the gate), cancelled or failed (exception, NaN loss, out of
 memory, too many restarts). Each state change is published on `training.events`.
+A job that loses its database (or gets a 503 from the registry or ingest) does not fail: the
+runner waits until the database answers again and resumes it from its checkpoint.
 """
 
 from __future__ import annotations
@@ -15,13 +17,14 @@ import time
 import uuid
 from typing import Any
 
+from adaptloop_common.database import is_database_unavailable, retry_while_unavailable, wait_for_database
 from adaptloop_contracts import TrainingEvent, TrainingState
 from opentelemetry import propagate, trace
 from opentelemetry.trace import Link
 from prometheus_client import Counter, Gauge
 
 from adaptloop_trainer.candidate import TrainerParams
-from adaptloop_trainer.errors import JobCancelled, JobRejected, TrainerError
+from adaptloop_trainer.errors import JobCancelled, JobRejected, TrainerError, UpstreamUnavailable
 from adaptloop_trainer.jobs import Job, JobStore
 from adaptloop_trainer.ports import ExampleSource, Registry, TrainingEvents
 from adaptloop_trainer.training_job import JobOutcome, run_train_job
@@ -31,6 +34,8 @@ log = logging.getLogger(__name__)
 tracer = trace.get_tracer("adaptloop.trainer")
 JOBS_FINISHED = Counter("adaptloop_trainer_jobs_finished_total", "Jobs that reached a final state", ["state"])
 JOBS_ACTIVE = Gauge("adaptloop_trainer_jobs_active", "Jobs queued or running in this process")
+JOBS_INTERRUPTED = Counter("adaptloop_trainer_jobs_interrupted_total",
+                           "Job runs stopped by an unreachable database or a 503 upstream, to be resumed")
 
 TRAINING_SHARE = 0.9
 """Share of a job's progress bar covered by the training loop; evaluation and registration follow."""
@@ -46,12 +51,14 @@ class JobRunner:
         self._cancel: dict[uuid.UUID, threading.Event] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="trainer-jobs", daemon=True)
         self._thread.start()
 
     def stop(self, timeout_s: float = 5.0) -> None:
+        self._stopping.set()
         for flag in list(self._cancel.values()):
             flag.set()
         self._queue.put(None)
@@ -90,15 +97,37 @@ class JobRunner:
             job_id = self._queue.get()
             if job_id is None:
                 return
+            interrupted: _Interrupted | None = None
             try:
                 self._execute(job_id)
-            except Exception:
-                log.exception("job %s: unexpected error outside the job", job_id)
+            except _Interrupted as exc:
+                interrupted = exc
+            except Exception as exc:
+                if _is_outage(exc):
+                    interrupted = _Interrupted(counted_attempt=False)
+                else:
+                    log.exception("job %s: unexpected error outside the job", job_id)
             finally:
                 with self._lock:
                     self._pending.discard(job_id)
                     self._cancel.pop(job_id, None)
                     JOBS_ACTIVE.set(len(self._pending))
+            if interrupted is not None:
+                self._resume_after_outage(job_id, interrupted)
+
+    def _resume_after_outage(self, job_id: uuid.UUID, interrupted: _Interrupted) -> None:
+        """Wait until the database answers, give back the attempt the outage took, and queue the job again."""
+        JOBS_INTERRUPTED.inc()
+        log.warning("job %s interrupted by an outage (%s); resuming once the database answers", job_id,
+                    interrupted.__cause__)
+        self._stopping.wait(1.0)  # a 503 upstream has no ping of ours: give it a moment
+        if not wait_for_database(self._store.ping, should_stop=self._stopping.is_set, where="trainer:jobs"):
+            return  # stopping: the next process recovers the job from the database
+        if interrupted.counted_attempt:
+            job = self._store.get(job_id)
+            if job is not None and not job.is_final and job.attempts > 0:
+                self._store.update(job_id, attempts=job.attempts - 1)
+        self.submit(job_id)
 
     def _emit(self, job: Job, state: TrainingState, **fields: Any) -> None:
         event = TrainingEvent(
@@ -118,7 +147,8 @@ class JobRunner:
                           evaluation=outcome.evaluation, progress=1.0)
             if outcome.report is not None:
                 fields["report"] = outcome.report
-        job = self._store.update(job.job_id, **fields)
+        job = retry_while_unavailable(lambda: self._store.update(job.job_id, **fields),
+                                      should_stop=self._stopping.is_set, where="trainer:finish")
         JOBS_FINISHED.labels(state.value).inc()
         self._emit(job, state, progress=job.progress, metrics=_event_metrics(job.metrics),
                    candidate_version=job.candidate_version, error=error)
@@ -159,7 +189,12 @@ class JobRunner:
                 return
             last[0] = now
             progress = round(TRAINING_SHARE * step / total, 4)
-            self._store.update(job.job_id, progress=progress)
+            try:
+                self._store.update(job.job_id, progress=progress)
+            except Exception as exc:
+                if not is_database_unavailable(exc):
+                    raise
+                log.warning("job %s: progress %.2f not recorded, database unavailable", job.job_id, progress)
             self._emit(job, TrainingState.RUNNING, progress=progress, progress_event=True,
                        metrics={"step": step, "steps": total, "loss": loss})
 
@@ -183,11 +218,14 @@ class JobRunner:
             self._finish(job, TrainingState.REJECTED, error=exc.reason)
         except JobCancelled as exc:
             self._finish(job, TrainingState.CANCELLED, error=exc.reason)
-        except TrainerError as exc:
-            self._finish(job, TrainingState.FAILED, error=f"{type(exc).__name__}: {exc.reason}")
         except Exception as exc:
-            log.exception("job %s failed", job.job_id)
-            self._finish(job, TrainingState.FAILED, error=f"{type(exc).__name__}: {exc}")
+            if _is_outage(exc):
+                raise _Interrupted(counted_attempt=True) from exc
+            if isinstance(exc, TrainerError):
+                self._finish(job, TrainingState.FAILED, error=f"{type(exc).__name__}: {exc.reason}")
+            else:
+                log.exception("job %s failed", job.job_id)
+                self._finish(job, TrainingState.FAILED, error=f"{type(exc).__name__}: {exc}")
         else:
             if outcome.passed or job.kind == "upgrade":
                 self._finish(job, TrainingState.SUCCEEDED, outcome=outcome)
@@ -195,6 +233,18 @@ class JobRunner:
                 self._finish(job, TrainingState.REJECTED, outcome=outcome,
                              error=f"candidate v{outcome.candidate_version} failed the evaluation gate: "
                                    f"{outcome.verdict}")
+
+
+class _Interrupted(Exception):
+    """A job run stopped by an outage; `counted_attempt` says whether it had counted as an attempt."""
+
+    def __init__(self, *, counted_attempt: bool) -> None:
+        super().__init__("interrupted by an outage")
+        self.counted_attempt = counted_attempt
+
+
+def _is_outage(exc: BaseException) -> bool:
+    return isinstance(exc, UpstreamUnavailable) or is_database_unavailable(exc)
 
 
 def _event_metrics(metrics: dict[str, Any]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from adaptloop_common.database import engine_options
 from adaptloop_contracts import RetrainRequested, TrainingState
 from alembic import command
 from alembic.config import Config
@@ -29,7 +30,7 @@ def sqlalchemy_url(url: str) -> str:
 
 
 def make_engine(database_url: str, schema: str) -> Engine:
-    engine = sa.create_engine(sqlalchemy_url(database_url), pool_pre_ping=True, pool_size=5, max_overflow=5)
+    engine = sa.create_engine(sqlalchemy_url(database_url), pool_size=5, max_overflow=5, **engine_options())
     return engine.execution_options(schema_translate_map={None: schema})
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from adaptloop_trainer.errors import UpstreamError
+from adaptloop_trainer.errors import UpstreamError, UpstreamUnavailable
 
 
 class IngestClient:
@@ -34,11 +34,14 @@ class IngestClient:
             with self._http.stream("GET", "/v1/examples", params=params) as response:
                 if response.status_code >= 400:
                     response.read()
-                    raise UpstreamError(f"ingest export: {response.status_code} {response.text[:300]}")
+                    error = UpstreamUnavailable if response.status_code == 503 else UpstreamError
+                    raise error(f"ingest export: {response.status_code} {response.text[:300]}")
                 for line in response.iter_lines():
                     if line.strip():
                         row = json.loads(line)
                         if isinstance(row, dict):
                             yield row
+        except httpx.RemoteProtocolError as exc:  # the export stopped mid-stream, e.g. ingest lost its database
+            raise UpstreamUnavailable(f"ingest export cut short: {exc}") from exc
         except httpx.TransportError as exc:
             raise UpstreamError(f"ingest export unreachable: {exc}") from exc

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from adaptloop_trainer.errors import UpstreamError
+from adaptloop_trainer.errors import UpstreamError, UpstreamUnavailable
 
 _transient = retry(
     retry=retry_if_exception_type((httpx.TransportError, UpstreamError)),
@@ -33,6 +33,8 @@ class RegistryClient:
         self._http.close()
 
     def _check(self, response: httpx.Response, what: str) -> httpx.Response:
+        if response.status_code == 503:
+            raise UpstreamUnavailable(f"registry {what}: 503 {response.text[:300]}")
         if response.status_code >= 500:
             raise UpstreamError(f"registry {what}: {response.status_code} {response.text[:300]}")
         if response.status_code >= 400:
