@@ -113,5 +113,6 @@ def build_service(settings: Settings) -> DriftService:
         rollout_settings={"sending": decisions is not None, **asdict(settings.rollout_config().rules),
                           "reference_events": settings.rollout_reference_events},
         set_paused=service.set_paused,
+        signal_series=signals.series,
     )
     return service

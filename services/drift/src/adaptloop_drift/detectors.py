@@ -140,6 +140,16 @@ class SignalDetector:
     def warming_up(self) -> bool:
         return self._warm is not None
 
+    @property
+    def recent_mean(self) -> float:
+        """Exponentially weighted (alpha 0.1) mean of the coded values; NaN before the first."""
+        return self._recent
+
+    @property
+    def baseline_mean(self) -> float:
+        """Mean of the coded values since the previous alarm; NaN right after one."""
+        return self._baseline_sum / self._baseline_n if self._baseline_n else math.nan
+
     def code(self, x: float) -> float:
         """The [0, 1] value fed to the River detector."""
         if self.spec.encoding == "raw":
@@ -205,7 +215,7 @@ class SignalDetector:
             "warming_up": self.warming_up,
             "alarms": self._alarms,
             "recent_mean_coded": _finite(self._recent),
-            "baseline_mean_coded": _finite(self._baseline_sum / self._baseline_n) if self._baseline_n else None,
+            "baseline_mean_coded": _finite(self.baseline_mean),
         }
 
 

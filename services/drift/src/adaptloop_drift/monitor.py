@@ -20,6 +20,7 @@ from adaptloop_contracts import InferenceFeedback, InferenceLog
 from adaptloop_drift.detectors import DetectorSpec, Severity, SignalDetector
 from adaptloop_drift.novelty import ReferenceVocabulary
 from adaptloop_drift.rollout.ratings import ServedLogs
+from adaptloop_drift.series import RatingMeans, SignalSeries
 from adaptloop_drift.signals import Signal, feedback_signals, log_signals
 
 _BINARY = {"delta": 0.0005, "clock": 1}
@@ -45,6 +46,8 @@ class MonitorConfig:
     versions_per_adapter: int = 3
     served_logs: int = 10_000
     """Recent logs remembered per partition to attribute ratings to the version that served them."""
+    series_points: int = 120
+    """Points kept per signal and version for `GET /v1/adapters/{name}/signals` (thinned as they fill)."""
 
     def specs_for(self, adapter: str) -> dict[Signal, DetectorSpec]:
         return {**self.detectors, **self.overrides.get(adapter, {})}
@@ -74,15 +77,33 @@ class VersionMonitor:
         self.detectors = {signal: SignalDetector(spec) for signal, spec in config.specs_for(adapter).items()}
         self.logs = 0
         self.ratings = 0
+        self._init_series(config.series_points)
 
-    def observe(self, values: Mapping[Signal, float], trigger: uuid.UUID) -> list[DriftObserved]:
+    def _init_series(self, points: int) -> None:
+        self.series = {signal: SignalSeries(points) for signal in self.detectors}
+        self.rating = RatingMeans(points)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # Checkpoints written before the series existed start them empty.
+        self.__dict__.update(state)
+        if "series" not in state:
+            self._init_series(MonitorConfig.series_points)
+
+    def observe(self, values: Mapping[Signal, float], trigger: uuid.UUID, at: float) -> list[DriftObserved]:
+        """Feed one event's signal values (`at`: its `occurred_at`, epoch seconds); the alarms raised."""
         found = []
         for signal, value in values.items():
             det = self.detectors.get(signal)
-            if det is None or not det.update(value).drift_detected:
+            if det is None:
                 continue
+            det.update(value)
             d = det.detection
-            assert d is not None
+            if d is None:
+                if not det.warming_up:
+                    self.series[signal].add(at, det.observations, det.recent_mean, det.baseline_mean)
+                continue
+            self.series[signal].alarm(at, det.observations, d.severity, d.evidence["current"]["mean_coded"],
+                                      d.evidence["reference"]["mean_coded"])
             found.append(DriftObserved(self.adapter, self.version, signal, det.spec.kind, trigger,
                                        self.logs + self.ratings, d.severity,
                                        {**d.evidence, "signal_observations": d.observations}))
@@ -96,6 +117,19 @@ class VersionMonitor:
             "ratings": self.ratings,
             "novelty_reference": {"prompts": self.vocabulary.prompts_seen, "frozen": self.vocabulary.frozen},
             "detectors": {str(s): d.snapshot() for s, d in self.detectors.items()},
+        }
+
+    def series_snapshot(self) -> dict[str, Any]:
+        """Each signal's coded means over time with its alarms, and the ratings' mean score over time."""
+        return {
+            "adapter": self.adapter,
+            "adapter_version": self.version,
+            "logs": self.logs,
+            "ratings": self.ratings,
+            "signals": {str(s): {"kind": d.spec.kind, "encoding": d.spec.encoding, "warming_up": d.warming_up,
+                                 "alarms_total": d.alarms, **self.series[s].snapshot()}
+                        for s, d in self.detectors.items()},
+            "rating": {"count": self.rating.count, **self.rating.series.snapshot()},
         }
 
 
@@ -145,7 +179,7 @@ class AdapterMonitors:
         self.served.record(adapter, log)
         mon = self.monitor(adapter, log.adapter_version)
         mon.logs += 1
-        return mon.observe(log_signals(log, mon.vocabulary), log.event_id)
+        return mon.observe(log_signals(log, mon.vocabulary), log.event_id, log.occurred_at.timestamp())
 
     def observe_feedback(self, adapter: str, feedback: InferenceFeedback) -> list[DriftObserved]:
         served = self.served.lookup(feedback.inference_event_id)
@@ -157,10 +191,16 @@ class AdapterMonitors:
         self._current.setdefault(adapter, version)
         mon = self.monitor(adapter, version)
         mon.ratings += 1
-        return mon.observe(feedback_signals(feedback), feedback.event_id)
+        at = feedback.occurred_at.timestamp()
+        mon.rating.add(feedback.score, at)
+        return mon.observe(feedback_signals(feedback), feedback.event_id, at)
 
     def snapshot(self) -> list[dict[str, Any]]:
         return [m.snapshot() for m in self._monitors.values()]
+
+    def series(self, adapter: str) -> list[dict[str, Any]]:
+        """The signal series of every monitored version of `adapter`."""
+        return [m.series_snapshot() for (name, _v), m in self._monitors.items() if name == adapter]
 
     def __len__(self) -> int:
         return len(self._monitors)

@@ -1,4 +1,4 @@
-"""HTTP: health, readiness, metrics, OpenAPI, detector and rollout-judge state, pause/resume per adapter."""
+"""HTTP: health, readiness, metrics, OpenAPI, detector and rollout-judge state, signal series, pause/resume."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from adaptloop_common.auth import Principal, TokenTable, require_role
 from adaptloop_common.http import ReadinessCheck, install_common
 from fastapi import Depends, FastAPI, HTTPException, Path
 from pydantic import BaseModel
+
+from adaptloop_drift.series import COLUMNS
 
 AdapterPath = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
 Operator = Annotated[Principal, Depends(require_role("trainer"))]
@@ -30,6 +32,7 @@ def create_http_app(
     rollout_state: Callable[[], list[dict[str, Any]]],
     rollout_settings: dict[str, Any],
     set_paused: Callable[[str, bool, str], None],
+    signal_series: Callable[[str], list[dict[str, Any]]],
 ) -> FastAPI:
     app = FastAPI(title="adaptloop drift", version="1")
     app.state.token_table = TokenTable(tokens)
@@ -49,6 +52,14 @@ def create_http_app(
         if not versions and policy is None and rollout is None:
             raise HTTPException(404, f"adapter {name!r} has no drift state on this worker")
         return {"adapter": name, "versions": versions, "policy": policy, "rollout": rollout}
+
+    @app.get("/v1/adapters/{name}/signals", tags=["state"])
+    def get_signal_series(name: AdapterPath) -> dict[str, Any]:
+        """Each signal's coded recent and baseline mean over time per version, its alarms, and the mean rating."""
+        versions = signal_series(name)
+        if not versions:
+            raise HTTPException(404, f"adapter {name!r} has no drift state on this worker")
+        return {"adapter": name, "columns": list(COLUMNS), "versions": versions}
 
     @app.post("/v1/adapters/{name}/pause", status_code=202, tags=["policy"])
     def pause(name: AdapterPath, who: Operator) -> PauseAccepted:

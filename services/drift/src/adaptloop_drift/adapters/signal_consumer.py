@@ -336,3 +336,8 @@ class SignalConsumer:
     def snapshot(self) -> list[dict[str, Any]]:
         with self.lock:
             return [dict(m, partition=p) for p, s in self.states.items() for m in s.snapshot()]
+
+    def series(self, adapter: str) -> list[dict[str, Any]]:
+        """The adapter's signal series per version (GET /v1/adapters/{name}/signals)."""
+        with self.lock:
+            return [dict(m, partition=p) for p, s in self.states.items() for m in s.series(adapter)]
