@@ -154,3 +154,19 @@ def test_published_schemas_match_the_code(tmp_path) -> None:  # type: ignore[no-
         published = docs / path.name
         assert published.exists(), f"{published} missing: run `make schemas`"
         assert published.read_text() == path.read_text(), f"{published} is stale: run `make schemas`"
+
+
+def test_a_correction_can_be_tool_calls() -> None:
+    from adaptloop_contracts import tool_calls_text
+
+    calls = [{"id": "call_1", "type": "function", "function": {"name": "lookup", "arguments": '{"q": "brakes"}'}}]
+    feedback = InferenceFeedback(model="support", inference_event_id=uuid.uuid4(), score=-1.0,
+                                 correction_tool_calls=calls)
+    assert feedback.correction == tool_calls_text(calls) == '[{"name":"lookup","parameters":{"q":"brakes"}}]'
+    assert InferenceFeedback.from_json_bytes(feedback.to_json_bytes()).correction == feedback.correction
+    with pytest.raises(InvalidEvent, match="correction_tool_calls"):
+        InferenceFeedback.from_payload({"model": "support", "inference_event_id": str(uuid.uuid4()), "score": 0,
+                                        "correction_tool_calls": [{"function": {"arguments": "{}"}}]})
+    with pytest.raises(InvalidEvent, match="disagree"):
+        InferenceFeedback.from_payload({"model": "support", "inference_event_id": str(uuid.uuid4()), "score": 0,
+                                        "correction": "other", "correction_tool_calls": calls})

@@ -2,7 +2,7 @@
 
 from adaptloop_contracts.base import AdapterName, Event, InvalidEvent, ModelName, adapter_of, new_event_id, utc_now
 from adaptloop_contracts.drift import DriftDetected
-from adaptloop_contracts.inference import InferenceFeedback, InferenceLog
+from adaptloop_contracts.inference import InferenceFeedback, InferenceLog, tool_calls_text
 from adaptloop_contracts.registry import RegistryEvent, RegistryEventType
 from adaptloop_contracts.registry_api import (
     ApprovalAnswer,
@@ -43,5 +43,6 @@ __all__ = [
     "adapter_of",
     "decode_for_topic",
     "new_event_id",
+    "tool_calls_text",
     "utc_now",
 ]
