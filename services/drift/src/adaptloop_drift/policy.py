@@ -25,6 +25,8 @@ GUARD_ACTOR = ACTOR_OF_ACTION["rollback_production"]
 """The actor the registry records for a rollback decided by the drift service's guard."""
 RETRAIN_NAMESPACE = uuid.UUID("6f1d8a52-3c1e-4d0b-9a57-2f4c1f0b7d21")
 _RANK = {"low": 0, "medium": 1, "high": 2}
+SEEN_EVENTS = 200
+"""How many registry and training event ids an adapter's policy state remembers for deduplication."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,8 @@ class AdapterPolicyState:
     """Set by a rollback or a rejected version: only detections that happened after it count."""
     rejected_versions: list[int] = field(default_factory=list)
     stale_detections: int = 0
+    seen_event_ids: list[str] = field(default_factory=list)
+    """The newest registry and training events applied: a redelivered one changes nothing."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -132,8 +136,18 @@ class DriftPolicy:
         signals = {r["signal"] for r in recent if _RANK[r["severity"]] >= 1}
         return len(signals) >= self.config.min_agreeing_signals
 
+    @staticmethod
+    def first_delivery(state: AdapterPolicyState, event_id: str) -> bool:
+        """Remember a registry or training event; False when it was applied before (a redelivery)."""
+        if event_id in state.seen_event_ids:
+            return False
+        state.seen_event_ids = [*state.seen_event_ids[-(SEEN_EVENTS - 1):], event_id]
+        return True
+
     def on_training_event(self, state: AdapterPolicyState, event: TrainingEvent) -> None:
         """A final state of the open request's job closes it."""
+        if not self.first_delivery(state, str(event.event_id)):
+            return
         if state.open_request_id == str(event.request_id) and event.state.is_final:
             state.open_request_id = None
             state.open_since = None
@@ -143,7 +157,10 @@ class DriftPolicy:
 
         A rollback by the guard or a rejected version also sets `evidence_after`: what was detected
         before it was the evidence of the attempt that failed, so it cannot justify the next one.
+        A redelivered event (the same `event_id`, e.g. a re-sent outbox row) changes nothing.
         """
+        if not self.first_delivery(state, str(event.event_id)):
+            return
         if event.event_type == "adapter.alias_moved" and event.alias in (None, "production") and event.version:
             state.production_version = event.version
             state.recent = []

@@ -26,6 +26,7 @@ class BaseModelSpec(_Input):
     location: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
     weights_sha256: Sha256
     successor_of: BaseModelName | None = None
+    reason: Reason | None = None
 
 
 class PromotionPolicy(_Input):
@@ -42,6 +43,7 @@ class AdapterSpec(_Input):
     base_model: BaseModelName
     training_config: dict[str, Any] = Field(default_factory=dict)
     promotion_policy: PromotionPolicy = Field(default_factory=PromotionPolicy)
+    reason: Reason | None = None
 
 
 class PolicyChange(_Input):
@@ -67,6 +69,8 @@ class VersionSpec(_Input):
     metrics: dict[str, Any] = Field(default_factory=dict)
     evaluation: EvaluationSpec | None = None
     request_id: Label | None = None
+    reason: Reason | None = None
+    """Why (recorded in the audit trail), e.g. for a version imported by hand."""
 
 
 class AliasMove(_Input):

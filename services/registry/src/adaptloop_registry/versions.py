@@ -64,7 +64,7 @@ def register_version(conn: Connection, adapter_name: str, spec: VersionSpec, *, 
         details={"config_sha256": spec.config_sha256, "evaluation_passed": passed, "request_id": spec.request_id},
     ), caller=caller)
     audit(conn, caller=caller, action="version.register", target=f"{adapter.name}@{number}",
-          details={"request_id": spec.request_id, "weights_sha256": spec.weights_sha256})
+          details={"request_id": spec.request_id, "weights_sha256": spec.weights_sha256, "reason": spec.reason})
     moves = apply_on_registration(conn, adapter, number, spec.evaluation, caller=caller, base_url=base_url)
     return _registration_answer(conn, adapter, number, base_url, moves=moves), True
 
@@ -114,11 +114,18 @@ def version_views(conn: Connection, adapter_name: str, rows: list[Row[Any]], bas
             "lineage": {"base_model": r.base_model, "parent_version": r.parent_version,
                         "dataset_snapshot_id": r.dataset_snapshot_id, "dataset_sha256": r.dataset_sha256,
                         "code_revision": r.code_revision, "seed": r.seed},
+            "suites": suite_results(None if ev is None else ev.metrics),
             "served_requests": r.served_requests, "load_failures": failures.get(r.id, 0),
             "request_id": r.request_id, "registered_by": r.registered_by, "registered_at": iso(r.registered_at),
             "retired_by": r.retired_by, "retired_at": iso(r.retired_at),
         })
     return out
+
+
+def suite_results(metrics: Any) -> list[dict[str, Any]]:
+    """The gate's per-suite results recorded in an evaluation's metrics (`metrics.suites`), by suite name."""
+    suites = metrics.get("suites") if isinstance(metrics, dict) else None
+    return [dict(v) for _, v in sorted(suites.items())] if isinstance(suites, dict) else []
 
 
 def list_versions(conn: Connection, adapter_name: str, *, base_url: str,

@@ -24,10 +24,11 @@ from adaptloop_contracts import (
 from adaptloop_contracts.drift import DRIFT_DETECTED
 from adaptloop_contracts.registry import REGISTRY_EVENTS
 from adaptloop_contracts.training import TRAINING_EVENTS
-from adaptloop_kafka import EventProducer, context_from_headers, dead_letter_headers, trace_headers
+from adaptloop_kafka import EventProducer, KafkaConnection, context_from_headers, dead_letter_headers, trace_headers
 from opentelemetry import trace
 
 from adaptloop_drift.adapters import metrics
+from adaptloop_drift.adapters.faust_credentials import faust_credentials
 from adaptloop_drift.policy import AdapterPolicyState, DriftPolicy
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ def _broker_url(bootstrap: str) -> str:
 def build_policy_app(
     *,
     app_id: str,
-    bootstrap: str,
+    bootstrap: KafkaConnection,
     topics: TopicNames,
     producer: EventProducer,
     policy: DriftPolicy,
@@ -78,7 +79,8 @@ def build_policy_app(
 ) -> PolicyRuntime:
     app = faust.App(
         app_id,
-        broker=_broker_url(bootstrap),
+        broker=_broker_url(bootstrap.bootstrap),
+        broker_credentials=faust_credentials(bootstrap),
         value_serializer="raw",
         key_serializer="raw",
         web_enabled=False,
@@ -128,7 +130,8 @@ def build_policy_app(
             return
         key = adapter.encode()
         raw = table.get(key)
-        state = AdapterPolicyState.from_json(json.loads(raw) if raw is not None else None)
+        before = json.loads(raw) if raw is not None else None
+        state = AdapterPolicyState.from_json(before)
         if base == "control":
             policy.set_paused(state, paused)
             log.info("adapter %s %s (actor %s)", adapter, "paused" if paused else "resumed", command.get("actor"))
@@ -146,7 +149,9 @@ def build_policy_app(
             policy.on_training_event(state, event)
         else:
             policy.on_registry_event(state, event)
-        table[key] = json.dumps(state.to_json()).encode()
+        after = state.to_json()
+        if after != before:  # a redelivered event leaves the state, and so the changelog, untouched
+            table[key] = json.dumps(after).encode()
 
     @app.agent(source, name="policy")
     async def policy_agent(stream: faust.StreamT) -> None:

@@ -99,6 +99,24 @@ evaluations = Table(
     Column("recorded_at", DateTime(timezone=True), nullable=False),
 )
 
+eval_suites = Table(
+    "eval_suites", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("adapter_id", Id, ForeignKey("adapters.id"), nullable=False),
+    Column("name", String(63), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("sha256", String(64), ForeignKey("artifacts.sha256"), nullable=False),
+    Column("metric", String(32), nullable=False),
+    Column("tolerance", Float, nullable=False),
+    Column("judge", JSON, nullable=True),
+    Column("max_new_tokens", Integer, nullable=False),
+    Column("items", Integer, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("adapter_id", "name", "version", name="uq_eval_suites_version"),
+)
+
 aliases = Table(
     "aliases", metadata,
     Column("adapter_id", Id, ForeignKey("adapters.id"), primary_key=True),
