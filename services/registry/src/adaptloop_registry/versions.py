@@ -18,6 +18,7 @@ from adaptloop_registry.adapters.tables import (
 )
 from adaptloop_registry.caller import Caller, iso, utc_now
 from adaptloop_registry.catalog import artifact_uri, find_adapter, find_version, lock_adapter
+from adaptloop_registry.erasure import flags_of
 from adaptloop_registry.errors import Conflict, Invalid
 from adaptloop_registry.models import LoadFailure, VersionSpec
 from adaptloop_registry.outbox import audit, enqueue
@@ -97,6 +98,7 @@ def version_views(conn: Connection, adapter_name: str, rows: list[Row[Any]], bas
         failures = {f.version_id: f.n for f in conn.execute(
             select(load_failures.c.version_id, func.count().label("n"))
             .where(load_failures.c.version_id.in_(ids)).group_by(load_failures.c.version_id))}
+    flags = flags_of(conn, ids)
     out = []
     for r in rows:
         ev = latest_eval.get(r.id)
@@ -118,6 +120,7 @@ def version_views(conn: Connection, adapter_name: str, rows: list[Row[Any]], bas
             "served_requests": r.served_requests, "load_failures": failures.get(r.id, 0),
             "request_id": r.request_id, "registered_by": r.registered_by, "registered_at": iso(r.registered_at),
             "retired_by": r.retired_by, "retired_at": iso(r.retired_at),
+            "erasure_pending": bool(flags.get(r.id)) and r.status != "retired", "erasures": flags.get(r.id, []),
         })
     return out
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
 import httpx
@@ -56,10 +56,12 @@ class ServiceClient:
         self._http.close()
 
     def request(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None,
-                auth: bool = False) -> httpx.Response:
+                auth: bool = False, content: bytes | Iterator[bytes] | None = None) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self._token()}"} if auth else {}
+        if content is not None:
+            headers["Content-Type"] = "application/octet-stream"
         try:
-            response = self._http.request(method, path, json=json, params=params, headers=headers)
+            response = self._http.request(method, path, json=json, params=params, headers=headers, content=content)
         except httpx.TimeoutException as exc:
             cause = f"no answer within the timeout: {exc.__class__.__name__}"
             raise ServiceUnreachable(self.service, self.base_url, cause) from exc

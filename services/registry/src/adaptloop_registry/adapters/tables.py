@@ -212,3 +212,17 @@ rollout_decisions = Table(
     UniqueConstraint("decision_id", name="uq_rollout_decisions_decision_id"),
     Index("ix_rollout_decisions_adapter", "adapter_id", "id"),
 )
+
+erasure_flags = Table(
+    "erasure_flags", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("erasure_id", String(36), nullable=False),
+    Column("version_id", Id, ForeignKey("adapter_versions.id"), nullable=False),
+    Column("cause", String(32), nullable=False),  # `dataset` (its snapshot held them) | `parent` (trained on top)
+    Column("dataset_sha256", String(64), nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("flagged_by", String(200), nullable=False),
+    Column("flagged_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("erasure_id", "version_id", name="uq_erasure_flags_version"),
+    Index("ix_erasure_flags_version", "version_id"),
+)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from adaptloop_common.auth import Viewer, visible_to
 from adaptloop_contracts import ApprovalAnswer, PendingApproval
 from fastapi import APIRouter
 
@@ -16,10 +17,11 @@ _NOT_PENDING: dict[int | str, dict[str, Any]] = {409: {"description": "the versi
 
 
 @router.get("/approvals", response_model=list[PendingApproval])
-def pending(runtime: Runtime) -> list[PendingApproval]:
-    """Versions waiting for approval across adapters, oldest first."""
+def pending(runtime: Runtime, viewer: Viewer) -> list[PendingApproval]:
+    """Versions waiting for approval across adapters (those of its scope for a scoped token), oldest first."""
     with runtime.db.read() as conn:
-        return [PendingApproval.model_validate(p) for p in approvals.pending_approvals(conn, base_url=runtime.base_url)]
+        return [PendingApproval.model_validate(p) for p in approvals.pending_approvals(conn, base_url=runtime.base_url)
+                if visible_to(viewer, p["adapter"])]
 
 
 @router.post("/adapters/{name}/versions/{number}/approve", response_model=ApprovalAnswer, responses=_NOT_PENDING)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from adaptloop_common.auth import Viewer, visible_to
 from fastapi import APIRouter
 
 from adaptloop_registry import catalog
@@ -14,7 +15,9 @@ router = APIRouter(prefix="/v1", tags=["catalog"])
 
 
 @router.post("/base-models", status_code=201)
-def register_base_model(spec: BaseModelSpec, runtime: Runtime, caller: AdminCaller) -> dict[str, Any]:
+def register_base_model(spec: BaseModelSpec, runtime: Runtime, caller: AdminCaller, viewer: Viewer) -> dict[str, Any]:
+    if viewer is not None:
+        viewer.require_unscoped("register base models (they are shared by every tenant)")
     with runtime.db.begin() as conn:
         answer = catalog.register_base_model(conn, spec, caller=caller)
     runtime.committed()
@@ -34,15 +37,18 @@ def get_base_model(name: str, runtime: Runtime) -> dict[str, Any]:
 
 
 @router.post("/adapters", status_code=201)
-def create_adapter(spec: AdapterSpec, runtime: Runtime, caller: AdminCaller) -> dict[str, Any]:
+def create_adapter(spec: AdapterSpec, runtime: Runtime, caller: AdminCaller, viewer: Viewer) -> dict[str, Any]:
+    if viewer is not None:
+        viewer.require_adapters([spec.name])
     with runtime.db.begin() as conn:
         return catalog.create_adapter(conn, spec, caller=caller)
 
 
 @router.get("/adapters")
-def list_adapters(runtime: Runtime) -> list[dict[str, Any]]:
+def list_adapters(runtime: Runtime, viewer: Viewer) -> list[dict[str, Any]]:
+    """Every adapter; a token scoped to adapters sees only those."""
     with runtime.db.read() as conn:
-        return catalog.list_adapters(conn)
+        return [a for a in catalog.list_adapters(conn) if visible_to(viewer, a["name"])]
 
 
 @router.get("/adapters/{name}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from adaptloop_common.auth import Viewer
 from adaptloop_contracts import RolloutDecision, RolloutDecisionAnswer, ServingReport, ServingReportAnswer
 from fastapi import APIRouter, Response
 
@@ -17,8 +18,10 @@ router = APIRouter(prefix="/v1", tags=["rollout"])
                         404: {"description": "unknown adapter or version"},
                         409: {"description": "the report_id was used for other counts"}})
 def report_serving(body: ServingReport, response: Response, runtime: Runtime,
-                   caller: TrainerCaller) -> ServingReportAnswer:
+                   caller: TrainerCaller, viewer: Viewer) -> ServingReportAnswer:
     """Requests each version served on one replica over one period; counted once per `report_id`."""
+    if viewer is not None:
+        viewer.require_adapters([body.adapter])
     with runtime.db.begin() as conn:
         answer, created = record_serving_report(conn, body, caller=caller)
     if not created:
