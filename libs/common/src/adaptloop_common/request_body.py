@@ -2,9 +2,10 @@
 
 A body over the limit is read to its end (up to `DRAIN_LIMIT_BYTES`) before the 413 goes out, so
 the client that is still sending reads an answer instead of a reset connection. A JSON body whose
-strings hold a lone UTF-16 surrogate (`"\\ud800"`) or a NUL character is refused with 400: neither
-can be encoded as UTF-8, tokenized, logged to Kafka or stored in PostgreSQL, so it would only fail
-later, out of sight of the caller. Streamed uploads (`path_limits`) are counted, never buffered.
+strings hold a lone UTF-16 surrogate (`"\\ud800"`) is refused with 400: it is not Unicode text and
+cannot be encoded as UTF-8, tokenized, logged to Kafka or stored, so it would only fail later, out
+of sight of the caller. (Control characters are text; ingest strips the NUL PostgreSQL cannot
+hold.) Streamed uploads (`path_limits`) are counted, never buffered.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 DRAIN_LIMIT_BYTES = 64 * 1024 * 1024
 """Beyond this much, a refused body is not read further: the connection is closed instead."""
-_SUSPECT = re.compile(rb"\\u(?:[dD][89a-fA-F][0-9a-fA-F]{2}|0000)")
-"""Escapes that may decode to a lone surrogate or NUL; bodies without one skip the JSON walk."""
-_UNKEEPABLE = re.compile("[\ud800-\udfff\x00]")
+_SUSPECT = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+"""Escapes that may decode to a lone surrogate; bodies without one skip the JSON walk."""
+_UNKEEPABLE = re.compile("[\ud800-\udfff]")
 
 ErrorBody = Callable[[int, str], bytes]
 """Renders a refusal (status, message) as a JSON body; each service keeps its own error format."""
@@ -31,7 +32,7 @@ def detail_body(_status: int, message: str) -> bytes:
 
 
 def unkeepable_text(body: bytes) -> str | None:
-    """Why a JSON body cannot be accepted (a lone surrogate or NUL in a string, with its path), else None."""
+    """Why a JSON body cannot be accepted (a lone surrogate in a string, with its path), else None."""
     if not _SUSPECT.search(body):
         return None
     try:
@@ -46,9 +47,8 @@ def _find_unkeepable(value: Any, path: str) -> str | None:
         found = _UNKEEPABLE.search(value)
         if found is None:
             return None
-        char = found.group()
-        what = "a NUL character" if char == "\x00" else f"a lone UTF-16 surrogate (\\u{ord(char):04x})"
-        return f"{path} holds {what} at index {found.start()}: not valid Unicode text"
+        return (f"{path} holds a lone UTF-16 surrogate (\\u{ord(found.group()):04x}) at index {found.start()}: "
+                "not valid Unicode text")
     if isinstance(value, dict):
         for key, item in value.items():
             found_in = _find_unkeepable(key, f"{path} key") or _find_unkeepable(item, f"{path}.{key}")

@@ -2,6 +2,9 @@
 
 Every replica must see every event, so each uses a consumer group of its own and starts at
 the latest offset: what happened before it started is covered by the serving-plan sync.
+An event delivered again (the same `event_id`: a re-sent outbox row, a redelivery after a
+rebalance) is dropped here, so it asks for no second sync. Malformed messages go to
+`registry.events.dlq` with the reason (the shared `EventConsumer`).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import asyncio
 import logging
 import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 
 from adaptloop_contracts import RegistryEvent, TopicNames
@@ -18,6 +22,8 @@ from adaptloop_kafka import ConsumedEvent, EventConsumer, EventProducer
 from opentelemetry.context import Context
 
 log = logging.getLogger(__name__)
+SEEN_EVENTS = 4096
+"""How many event ids the follower remembers to drop redeliveries."""
 
 
 class RegistryEventFollower:
@@ -35,6 +41,7 @@ class RegistryEventFollower:
         )
         self._loop = loop
         self._on_event = on_event
+        self._seen: OrderedDict[uuid.UUID, None] = OrderedDict()
         self._thread = threading.Thread(target=self._run, name="registry-events", daemon=True)
 
     @property
@@ -56,5 +63,13 @@ class RegistryEventFollower:
 
     def _handle(self, consumed: ConsumedEvent) -> None:
         event = consumed.event
-        if isinstance(event, RegistryEvent):
-            self._loop.call_soon_threadsafe(self._on_event, event, consumed.trace_context)
+        if not isinstance(event, RegistryEvent):
+            return
+        if event.event_id in self._seen:
+            log.info("registry event %s (%s) delivered again at offset %d; dropped",
+                     event.event_id, event.event_type, consumed.offset)
+            return
+        self._seen[event.event_id] = None
+        if len(self._seen) > SEEN_EVENTS:
+            self._seen.popitem(last=False)
+        self._loop.call_soon_threadsafe(self._on_event, event, consumed.trace_context)
