@@ -142,11 +142,11 @@ def test_too_little_data_is_rejected_with_the_reason(stack: Stack) -> None:
     stack.import_examples(adapter, [(p.prompt, p.answer) for p in generate_pairs("security_ops", 5, seed=1)])
     with stack.http(stack.trainer, "trainer") as c:
         job_id = c.post("/v1/jobs", json={"adapter": adapter}).json()["job_id"]
-        bad = c.post("/v1/jobs", json={"adapter": adapter, "training_config": {"rank": 0}}).json()["job_id"]
+        bad = c.post("/v1/jobs", json={"adapter": adapter, "training_config": {"rank": 0}})
     job = wait_until(lambda: (j := stack.job(job_id))["state"] == "rejected" and j, timeout_s=120, what="rejection")
     assert "too little data: 5 usable examples" in job["error"]
-    invalid = wait_until(lambda: (j := stack.job(bad))["state"] == "rejected" and j, timeout_s=120, what="rejection")
-    assert "invalid training configuration: rank" in invalid["error"]
+    assert bad.status_code == 422 and "invalid training configuration: rank" in bad.json()["detail"]
+    assert [j["job_id"] for j in stack.jobs(adapter)] == [job_id]
     assert stack.versions(adapter) == []
 
 

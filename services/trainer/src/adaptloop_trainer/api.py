@@ -6,6 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+import httpx
 from adaptloop_common.auth import Principal, require_role
 from adaptloop_contracts.base import ModelName
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -13,10 +14,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from adaptloop_trainer import handlers
-from adaptloop_trainer.errors import JobNotFound
+from adaptloop_trainer.errors import JobNotFound, JobRejected, UpstreamError
 from adaptloop_trainer.job_runner import JobRunner
 from adaptloop_trainer.jobs import JobStore
-from adaptloop_trainer.ports import TrainingEvents
+from adaptloop_trainer.ports import Registry, TrainingEvents
 
 
 class JobRequest(BaseModel):
@@ -43,16 +44,32 @@ def _events(request: Request) -> TrainingEvents:
     return request.app.state.events  # type: ignore[no-any-return]
 
 
+def _registry(request: Request) -> Registry:
+    return request.app.state.registry  # type: ignore[no-any-return]
+
+
 Store = Annotated[JobStore, Depends(_store)]
 Runner = Annotated[JobRunner, Depends(_runner)]
 Events = Annotated[TrainingEvents, Depends(_events)]
+RegistryDep = Annotated[Registry, Depends(_registry)]
 Trainer = Annotated[Principal, Depends(require_role("trainer"))]
 
 router = APIRouter(prefix="/v1", tags=["jobs"])
 
 
-@router.post("/jobs", status_code=202)
-def create_job(body: JobRequest, principal: Trainer, store: Store, runner: Runner, events: Events) -> dict[str, Any]:
+@router.post("/jobs", status_code=202, responses={
+    422: {"description": "unknown adapter or base model, or an invalid training configuration (`detail` says which)"},
+    503: {"description": "the registry could not be asked; retry after `Retry-After` seconds"}})
+def create_job(body: JobRequest, principal: Trainer, store: Store, runner: Runner, events: Events,
+               registry: RegistryDep, request: Request) -> dict[str, Any]:
+    try:
+        handlers.check_request(adapter=body.adapter, reason=body.reason, base_model=body.base_model,
+                               training_config=body.training_config, registry=registry,
+                               defaults=request.app.state.default_training_config)
+    except JobRejected as exc:
+        raise HTTPException(422, exc.reason) from exc
+    except (UpstreamError, httpx.TransportError) as exc:
+        raise HTTPException(503, f"the registry could not be asked: {exc}", headers={"Retry-After": "5"}) from exc
     job = handlers.request_training(
         adapter=body.adapter, reason=body.reason, requested_by=principal.actor, base_model=body.base_model,
         training_config=body.training_config, since=body.since, until=body.until,

@@ -108,6 +108,8 @@ def create_app(trainer: Trainer) -> FastAPI:
     app.state.store = trainer.store
     app.state.runner = trainer.runner
     app.state.events = trainer.events
+    app.state.registry = trainer.registry
+    app.state.default_training_config = dict(trainer.settings.default_training_config)
     app.state.token_table = TokenTable(trainer.settings.tokens)
 
     async def database() -> tuple[bool, str]:
