@@ -26,6 +26,8 @@ class CliSettings(BaseSettings):
     """The local stack's token file; unset means `<ADAPTLOOP_HOME or repo>/var/secrets/tokens.json`."""
     models_dir: Path | None = None
     """Where base models live by name (for `upgrade-base`); unset means `<var>/models`."""
+    max_lora_rank: int = 16
+    """The largest LoRA rank `adapters import` accepts: the inference service's `MAX_LORA_RANK`."""
     timeout_s: float = 10.0
     poll_interval_s: float = 1.0
 
