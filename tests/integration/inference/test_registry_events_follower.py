@@ -7,9 +7,9 @@ import time
 import uuid
 
 from adaptloop_contracts import RegistryEvent, TopicNames
+from adaptloop_devstack.topic_reader import read_from_start
 from adaptloop_inference.adapters.registry_events import RegistryEventFollower
 from adaptloop_kafka import EventProducer
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from opentelemetry.context import Context
 
 
@@ -23,22 +23,6 @@ async def _until(predicate, what: str, timeout_s: float = 30.0) -> None:  # type
     while not predicate():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         await asyncio.sleep(0.05)
-
-
-def _dead_letters(bootstrap: str, topic: str, want: int, timeout_s: float = 30.0) -> list:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"r-{uuid.uuid4().hex}",
-                         "enable.auto.commit": False})
-    consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
-    got: list = []
-    deadline = time.monotonic() + timeout_s
-    try:
-        while len(got) < want and time.monotonic() < deadline:
-            msg = consumer.poll(0.2)
-            if msg is not None and not msg.error():
-                got.append(msg)
-    finally:
-        consumer.close()
-    return got
 
 
 async def test_poison_is_dead_lettered_and_a_redelivered_event_asks_for_one_sync(
@@ -77,7 +61,7 @@ async def test_poison_is_dead_lettered_and_a_redelivered_event_asks_for_one_sync
         assert [e.event_id for e in seen if e.event_id not in warm_ups] == [again.event_id, marker.event_id]
     finally:
         await asyncio.to_thread(follower.stop)
-    dead = _dead_letters(kafka_bootstrap, topics.dlq("registry.events"), 1)
+    dead = read_from_start(kafka_bootstrap, topics.dlq("registry.events"), want=1)
     assert len(dead) == 1
     headers = {k: v.decode() for k, v in dead[0].headers()}
     assert headers["adaptloop-dlq-source-topic"] == topic and "not JSON" in headers["adaptloop-dlq-error"]
