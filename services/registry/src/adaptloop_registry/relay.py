@@ -12,6 +12,7 @@ import threading
 import time
 from typing import Any, Protocol
 
+from adaptloop_common.database import is_database_unavailable
 from adaptloop_contracts import TopicNames
 from adaptloop_kafka.tracing import trace_headers
 from confluent_kafka import KafkaError, Message
@@ -163,9 +164,12 @@ class OutboxRelay:
             try:
                 published = self.run_once()
                 backoff = self.poll_interval_s
-            except Exception:
+            except Exception as exc:
                 RELAY_ERRORS.inc()
-                log.exception("outbox relay %s: iteration failed; retrying in %.1fs", self.name, backoff)
+                if is_database_unavailable(exc):  # rows stay unsent and are published once it is back
+                    log.warning("outbox relay %s: database unavailable; retrying in %.1fs", self.name, backoff)
+                else:
+                    log.exception("outbox relay %s: iteration failed; retrying in %.1fs", self.name, backoff)
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 10.0)
                 continue
