@@ -6,6 +6,7 @@ import typer
 
 from adaptloop_cli.console import stdout
 from adaptloop_cli.context import cli_context
+from adaptloop_cli.datasets import suites_table
 from adaptloop_cli.errors import ServiceRefused, reports_errors
 from adaptloop_cli.tables import PENDING_APPROVAL, decide_hint, versions_table
 
@@ -19,6 +20,9 @@ def versions(ctx: typer.Context, name: str = typer.Argument(..., metavar="NAME",
     adapter = registry.adapter(name)
     listed = registry.versions(name)
     stdout().print(versions_table(name, listed, adapter.get("aliases") or {}))
+    suites = suites_table(name, listed)
+    if suites is not None:
+        stdout().print(suites)
     pending = [v for v in listed if v.get("status") == PENDING_APPROVAL]
     if pending:
         stdout().print(decide_hint(pending))

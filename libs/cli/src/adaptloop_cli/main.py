@@ -7,8 +7,10 @@ from pydantic import ValidationError
 
 from adaptloop_cli import adapters, approvals, demo, stack, status, training
 from adaptloop_cli.context import CliContext
+from adaptloop_cli.datasets import examples_app, suites_app
 from adaptloop_cli.drift import drift_app
 from adaptloop_cli.errors import CliError, report
+from adaptloop_cli.onboarding import adapters_app, base_models_app
 from adaptloop_cli.settings import CliSettings
 
 app = typer.Typer(
@@ -43,6 +45,10 @@ app.command("train")(training.train)
 app.command("jobs")(training.jobs)
 app.command("upgrade-base")(training.upgrade_base)
 app.add_typer(drift_app, name="drift")
+app.add_typer(base_models_app, name="base-models")
+app.add_typer(adapters_app, name="adapters")
+app.add_typer(examples_app, name="examples")
+app.add_typer(suites_app, name="eval-suites")
 app.command("up")(stack.up)
 app.command("down")(stack.down)
 app.command("demo")(demo.demo)
