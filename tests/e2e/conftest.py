@@ -40,7 +40,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         models_dir=models,
         extra_env={
             "ADAPTLOOP_SPAN_FILE": str(home / "spans.jsonl"),
-            "ADAPTLOOP_DASHBOARD_SAMPLE_INTERVAL_S": "0.5",
             # One alarm is enough to request a retrain here, so the loop closes on short traffic.
             "ADAPTLOOP_DRIFT_POLICY_MIN_AGREEING_SIGNALS": "1",
             # Rollout acceptance: a canary graduates after 60 requests without a drop (every request is

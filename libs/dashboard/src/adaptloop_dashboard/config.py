@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from adaptloop_common.settings import ServiceSettings
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 
@@ -13,6 +14,10 @@ class Settings(ServiceSettings):
     registry_url: str = "http://127.0.0.1:8002"
     trainer_url: str = "http://127.0.0.1:8003"
     drift_url: str = "http://127.0.0.1:8004"
-    sample_interval_s: float = 5.0
-    history_samples: int = 720
-    """Drift samples kept in memory per adapter (an hour at the default interval)."""
+    inference_url: str = "http://127.0.0.1:8000"
+    max_adapters: int = Field(default=50, ge=1)
+    """Adapters shown (by name); each costs three registry calls and one drift call per refresh."""
+    jobs_shown: int = Field(default=20, ge=1)
+    moves_shown: int = Field(default=15, ge=1)
+    """Alias moves (all adapters, newest first) and inference swaps shown."""
+    timeout_s: float = 5.0

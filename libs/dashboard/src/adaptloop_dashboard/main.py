@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from contextlib import asynccontextmanager
 from importlib import resources
 from typing import Any
 
+import httpx
 import uvicorn
 from adaptloop_common.http import install_common
 from adaptloop_common.telemetry import init_telemetry
@@ -14,19 +14,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
 from adaptloop_dashboard.config import Settings
-from adaptloop_dashboard.overview import DriftHistory, gather
+from adaptloop_dashboard.overview import gather
 
 
-def create_app(settings: Settings) -> FastAPI:
-    history = DriftHistory(settings)
-
-    @asynccontextmanager
-    async def lifespan(_app: FastAPI):  # type: ignore[no-untyped-def]
-        history.start()
-        yield
-        history.stop()
-
-    app = FastAPI(title="adaptloop dashboard", lifespan=lifespan)
+def create_app(settings: Settings, *, transport: httpx.BaseTransport | None = None) -> FastAPI:
+    """The page and `/api/overview`; `transport` replaces the network to the services (tests)."""
+    app = FastAPI(title="adaptloop dashboard")
 
     async def always_ready() -> tuple[bool, str]:
         return True, "serves whatever the services answer"
@@ -40,7 +33,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/api/overview")
     async def overview() -> dict[str, Any]:
-        return await run_in_threadpool(gather, settings, history)
+        return await run_in_threadpool(lambda: gather(settings, transport=transport))
 
     return app
 

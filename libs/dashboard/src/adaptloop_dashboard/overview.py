@@ -1,110 +1,84 @@
-"""What the page shows, gathered from the services' read APIs; drift signals are sampled over time."""
+"""What the page shows, gathered from the services' read APIs on every refresh.
+
+The dashboard keeps no state: drift signals over time come from the drift service's bounded
+series (`GET /v1/adapters/{name}/signals`), so a restarted dashboard shows the same history.
+A service that does not answer leaves its part empty and is named in `errors`.
+"""
 
 from __future__ import annotations
 
-import logging
-import threading
 import time
-from collections import deque
 from typing import Any
 
 import httpx
 
 from adaptloop_dashboard.config import Settings
 
-log = logging.getLogger(__name__)
+
+class Fetcher:
+    """GETs JSON; a failure is recorded by service and answers None."""
+
+    def __init__(self, client: httpx.Client) -> None:
+        self.client = client
+        self.errors: dict[str, str] = {}
+
+    def get(self, service: str, url: str, *, missing_ok: bool = False) -> Any:
+        try:
+            resp = self.client.get(url)
+        except httpx.HTTPError as exc:
+            self.errors.setdefault(service, f"unreachable: {exc}")
+            return None
+        if resp.status_code == 404 and missing_ok:
+            return None
+        if resp.status_code != 200:
+            self.errors.setdefault(service, f"{url} answered {resp.status_code}: {resp.text[:200]}")
+            return None
+        try:
+            return resp.json()
+        except ValueError:
+            self.errors.setdefault(service, f"{url} answered something other than JSON")
+            return None
 
 
-def numeric_leaves(value: Any, prefix: str = "") -> dict[str, float]:
-    """Flatten a JSON document to `path -> number` (booleans excluded): the plottable signals."""
-    out: dict[str, float] = {}
-    if isinstance(value, dict):
-        for key, inner in value.items():
-            out.update(numeric_leaves(inner, f"{prefix}.{key}" if prefix else str(key)))
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        out[prefix] = float(value)
-    return out
+def items(doc: Any, key: str) -> list[dict[str, Any]]:
+    """A list answer, or the list under `key` of an object answer; [] otherwise."""
+    if isinstance(doc, dict):
+        doc = doc.get(key)
+    return [x for x in doc if isinstance(x, dict)] if isinstance(doc, list) else []
 
 
-class DriftHistory:
-    """A ring buffer of drift-state samples per adapter, filled by a background sampler."""
-
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-        self._samples: dict[str, deque[dict[str, Any]]] = {}
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="drift-sampler", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def _run(self) -> None:
-        with httpx.Client(base_url=self._settings.drift_url, timeout=5) as client:
-            while not self._stop.is_set():
-                try:
-                    self.record(client.get("/v1/state").json(), time.time())
-                except (httpx.HTTPError, ValueError) as exc:
-                    log.info("drift state not sampled: %s", exc)
-                self._stop.wait(self._settings.sample_interval_s)
-
-    def record(self, state: dict[str, Any], at: float) -> None:
-        adapters = state.get("adapters", []) if isinstance(state, dict) else []
-        if isinstance(adapters, dict):
-            adapters = [{"adapter": name, **entry} for name, entry in adapters.items()]
-        with self._lock:
-            for entry in adapters:
-                name = f"{entry.get('adapter')} v{entry.get('adapter_version') or 'base'}"
-                ring = self._samples.setdefault(name, deque(maxlen=self._settings.history_samples))
-                ring.append({"at": at, "values": numeric_leaves(entry)})
-
-    def snapshot(self) -> dict[str, list[dict[str, Any]]]:
-        with self._lock:
-            return {name: list(ring) for name, ring in self._samples.items()}
-
-
-def _get(client: httpx.Client, url: str) -> Any:
-    try:
-        resp = client.get(url)
-    except httpx.HTTPError as exc:
-        return {"error": f"unreachable: {exc}"}
-    if resp.status_code != 200:
-        return {"error": f"{resp.status_code}: {resp.text[:200]}"}
-    return resp.json()
-
-
-def gather(settings: Settings, history: DriftHistory, *,
-           transport: httpx.BaseTransport | None = None) -> dict[str, Any]:
-    """One document for the page: adapters with versions and alias history, pending approvals, the plan, jobs,
-    drift."""
-    with httpx.Client(timeout=5, transport=transport) as client:
-        adapters_doc = _get(client, settings.registry_url + "/v1/adapters")
-        items = adapters_doc if isinstance(adapters_doc, list) else adapters_doc.get("adapters", [])
+def gather(settings: Settings, *, transport: httpx.BaseTransport | None = None) -> dict[str, Any]:
+    """One document for the page: per adapter its versions (with evaluation and suites), alias history and
+    signal series; pending approvals, recent alias moves and inference swaps, training jobs."""
+    registry, drift = settings.registry_url, settings.drift_url
+    with httpx.Client(timeout=settings.timeout_s, transport=transport) as client:
+        fetch = Fetcher(client)
+        listed = items(fetch.get("registry", registry + "/v1/adapters"), "adapters")
+        listed.sort(key=lambda a: str(a.get("name")))
         adapters = []
-        for item in items if isinstance(items, list) else []:
+        moves: list[dict[str, Any]] = []
+        for item in listed[: settings.max_adapters]:
             name = item.get("name")
-            versions = _get(client, f"{settings.registry_url}/v1/adapters/{name}/versions")
-            history_doc = _get(client, f"{settings.registry_url}/v1/adapters/{name}/aliases/production/history")
-            adapters.append(
-                {
-                    "adapter": item,
-                    "versions": versions if isinstance(versions, list) else versions.get("versions", versions),
-                    "production_history": (
-                        history_doc if isinstance(history_doc, list) else history_doc.get("history", history_doc)
-                    ),
-                }
-            )
-        jobs = _get(client, settings.trainer_url + "/v1/jobs")
+            history = items(fetch.get("registry", f"{registry}/v1/adapters/{name}/aliases/production/history"),
+                            "history")
+            moves += [dict(m, adapter=name) for m in history]
+            adapters.append({
+                "adapter": item,
+                "versions": items(fetch.get("registry", f"{registry}/v1/adapters/{name}/versions"), "versions"),
+                "signals": fetch.get("drift", f"{drift}/v1/adapters/{name}/signals", missing_ok=True),
+            })
+        serving = fetch.get("inference", settings.inference_url + "/v1/serving-state")
+        jobs = items(fetch.get("trainer", f"{settings.trainer_url}/v1/jobs?limit={settings.jobs_shown}"), "jobs")
+        moves.sort(key=lambda m: str(m.get("moved_at")), reverse=True)
+        swaps = items(serving, "recent_swaps")
         return {
             "generated_at": time.time(),
             "adapters": adapters,
-            "approvals": _get(client, settings.registry_url + "/v1/approvals"),
-            "serving_plan": _get(client, settings.registry_url + "/v1/serving-plan"),
-            "jobs": jobs if isinstance(jobs, list) else jobs.get("jobs", jobs),
-            "drift": _get(client, settings.drift_url + "/v1/state"),
-            "drift_history": history.snapshot(),
+            "adapters_total": len(listed),
+            "approvals": items(fetch.get("registry", registry + "/v1/approvals"), "approvals"),
+            "alias_moves": moves[: settings.moves_shown],
+            "swaps": {"replica": serving.get("replica") if isinstance(serving, dict) else None,
+                      "recent": swaps[::-1][: settings.moves_shown]},
+            "jobs": jobs[: settings.jobs_shown],
+            "errors": fetch.errors,
         }

@@ -193,6 +193,7 @@ class Stack:
                 "REGISTRY_URL": cfg.url("registry"),
                 "TRAINER_URL": cfg.url("trainer"),
                 "DRIFT_URL": cfg.url("drift"),
+                "INFERENCE_URL": cfg.url("inference"),
             },
         }
         prefix = f"ADAPTLOOP_{name.upper()}_"
