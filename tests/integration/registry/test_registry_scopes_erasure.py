@@ -80,7 +80,9 @@ def test_erasure_flags_versions_on_the_snapshot_and_their_descendants(client: Te
     erased, clean = "e" * 64, "f" * 64
     bodies = [version_body(seeded, dataset_sha256=erased, request_id="r1"),
               version_body(seeded, dataset_sha256=clean, parent_version=1, request_id="r2"),
-              version_body(seeded, dataset_sha256=clean, request_id="r3")]
+              version_body(seeded, dataset_sha256=clean, request_id="r3"),
+              version_body(seeded, dataset_sha256=clean, parent_version=1, request_id="r4",
+                           metrics={"training_mode": "full"})]
     for body in bodies:
         assert client.post(f"/v1/adapters/{name}/versions", json=body, headers=auth("trainer")).status_code == 201
     request = {"erasure_id": str(uuid.uuid4()), "reason": "subject asked",
@@ -92,7 +94,7 @@ def test_erasure_flags_versions_on_the_snapshot_and_their_descendants(client: Te
     again = client.post("/v1/erasures", json=request, headers=auth("admin"))
     assert again.json() == answer.json()
     views = {v["version"]: v for v in client.get(f"/v1/adapters/{name}/versions").json()}
-    assert [views[n]["erasure_pending"] for n in (1, 2, 3)] == [True, True, False]
+    assert [views[n]["erasure_pending"] for n in (1, 2, 3, 4)] == [True, True, False, False]
     assert views[1]["erasures"][0]["erasure_id"] == request["erasure_id"]
     announced = [e for e in _events(client, "adapter.erasure_pending") if e["model"] == name]
     assert sorted(e["version"] for e in announced) == [1, 2]  # once each, however often repeated

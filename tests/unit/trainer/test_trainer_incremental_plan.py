@@ -170,6 +170,7 @@ def test_incremental_when_the_parent_fits() -> None:
     ({"alpha": 32}, {}, "lora_alpha 16 differs"),
     ({"target_modules": ["q_proj", "v_proj"]}, {}, "target modules"),
     ({}, {"parent": AdapterFiles(b"w", b"not json")}, "unreadable"),
+    ({}, {"parent_erasure_pending": True}, "erasure_pending"),
 ])
 def test_falls_back_to_full_with_the_reason(layer: dict[str, Any], kw: dict[str, Any], reason: str) -> None:
     decision = _decide(layer, **kw)

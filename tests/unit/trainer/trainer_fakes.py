@@ -57,6 +57,15 @@ class InMemoryJobStore:
         bucket.update({e.key: e for e in new})
         return len(new)
 
+    def forget_regression(self, adapters: Sequence[str], keys: Sequence[str]) -> int:
+        gone = 0
+        for adapter in adapters:
+            bucket = self.regression.get(adapter, {})
+            for key in set(keys) & set(bucket):
+                del bucket[key]
+                gone += 1
+        return gone
+
 
 class FakeRegistry:
     def __init__(self) -> None:
@@ -79,6 +88,9 @@ class FakeRegistry:
             if body["version"] == number:
                 return body
         return None
+
+    def versions(self, name: str) -> list[dict[str, Any]]:
+        return list(self.registered.get(name, []))
 
     def upload_artifact(self, data: bytes, filename: str) -> dict[str, Any]:
         sha = hashlib.sha256(data).hexdigest()

@@ -34,14 +34,16 @@ class ErasureFlags(_Input):
 
 
 def _affected(rows: list[Row[Any]], shas: set[str]) -> dict[int, tuple[str, str | None]]:
-    """version -> (cause, dataset sha): trained on a listed snapshot, or (transitively) on top of such a version."""
+    """version -> (cause, dataset sha): trained on a listed snapshot, or (transitively) warm-started from such a
+    version (a parent is inherited unless the version's metrics say it trained in `full` mode)."""
     flagged: dict[int, tuple[str, str | None]] = {
         r.version: ("dataset", r.dataset_sha256) for r in rows if r.dataset_sha256 in shas}
     grown = True
     while grown:
         grown = False
         for r in rows:
-            if r.version not in flagged and r.parent_version in flagged:
+            inherits = (r.metrics or {}).get("training_mode") != "full"
+            if r.version not in flagged and r.parent_version in flagged and inherits:
                 flagged[r.version] = ("parent", None)
                 grown = True
     return flagged

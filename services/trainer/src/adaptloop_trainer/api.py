@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import httpx
-from adaptloop_common.auth import Principal, require_role
+from adaptloop_common.auth import Principal, Viewer, require_role, visible_to
 from adaptloop_contracts.base import ModelName
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from adaptloop_trainer import handlers
 from adaptloop_trainer.errors import JobNotFound, JobRejected, UpstreamError
 from adaptloop_trainer.job_runner import JobRunner
-from adaptloop_trainer.jobs import JobStore
+from adaptloop_trainer.jobs import Job, JobStore
 from adaptloop_trainer.ports import Registry, TrainingEvents
 
 
@@ -62,6 +62,7 @@ router = APIRouter(prefix="/v1", tags=["jobs"])
     503: {"description": "the registry could not be asked; retry after `Retry-After` seconds"}})
 def create_job(body: JobRequest, principal: Trainer, store: Store, runner: Runner, events: Events,
                registry: RegistryDep, request: Request) -> dict[str, Any]:
+    principal.require_adapters([body.adapter])
     try:
         handlers.check_request(adapter=body.adapter, reason=body.reason, base_model=body.base_model,
                                training_config=body.training_config, registry=registry,
@@ -79,23 +80,35 @@ def create_job(body: JobRequest, principal: Trainer, store: Store, runner: Runne
 
 
 @router.get("/jobs")
-def list_jobs(store: Store, adapter: ModelName | None = None,
+def list_jobs(store: Store, viewer: Viewer, adapter: ModelName | None = None,
               limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
-    return {"jobs": [j.public() for j in store.list_jobs(adapter=adapter, limit=limit)]}
+    """Newest jobs (of one adapter); a token scoped to adapters sees only theirs."""
+    if viewer is not None and adapter is not None:
+        viewer.require_adapters([adapter])
+    jobs = store.list_jobs(adapter=adapter, limit=limit)
+    return {"jobs": [j.public() for j in jobs if visible_to(viewer, j.adapter)]}
+
+
+def _visible_job(job_id: uuid.UUID, store: JobStore, viewer: Principal | None) -> Job:
+    """The job, 404 when unknown, 403 when it belongs to an adapter outside a scoped token's reach."""
+    try:
+        job = handlers.get_job(job_id, store=store)
+    except JobNotFound as exc:
+        raise HTTPException(404, exc.reason) from exc
+    if viewer is not None:
+        viewer.require_adapters([job.adapter])
+    return job
 
 
 @router.get("/jobs/{job_id}")
-def read_job(job_id: uuid.UUID, store: Store) -> dict[str, Any]:
-    try:
-        return handlers.get_job(job_id, store=store).public()
-    except JobNotFound as exc:
-        raise HTTPException(404, exc.reason) from exc
+def read_job(job_id: uuid.UUID, store: Store, viewer: Viewer) -> dict[str, Any]:
+    return _visible_job(job_id, store, viewer).public()
 
 
 @router.post("/jobs/{job_id}/cancel", response_model=None)
-def cancel_job(job_id: uuid.UUID, _principal: Trainer, store: Store, runner: Runner) -> dict[str, Any] | JSONResponse:
+def cancel_job(job_id: uuid.UUID, principal: Trainer, store: Store, runner: Runner) -> dict[str, Any] | JSONResponse:
+    before = _visible_job(job_id, store, principal)
     try:
-        before = handlers.get_job(job_id, store=store)
         if before.is_final:
             return JSONResponse({"detail": f"job already {before.state.value}", "job": before.public()}, 409)
         return handlers.cancel_job(job_id, runner=runner).public()
@@ -104,11 +117,8 @@ def cancel_job(job_id: uuid.UUID, _principal: Trainer, store: Store, runner: Run
 
 
 @router.get("/upgrades/{job_id}")
-def read_upgrade(job_id: uuid.UUID, store: Store) -> dict[str, Any]:
-    try:
-        job = handlers.get_job(job_id, store=store)
-    except JobNotFound as exc:
-        raise HTTPException(404, exc.reason) from exc
+def read_upgrade(job_id: uuid.UUID, store: Store, viewer: Viewer) -> dict[str, Any]:
+    job = _visible_job(job_id, store, viewer)
     if job.kind != "upgrade":
         raise HTTPException(404, f"job {job_id} is not a base-model upgrade")
     return {"job_id": str(job.job_id), "state": job.state.value, "error": job.error, "report": job.report or {}}

@@ -18,7 +18,7 @@ from adaptloop_kafka import EventProducer, ensure_topics
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
-from adaptloop_trainer import api, handlers
+from adaptloop_trainer import api, governance_api, handlers
 from adaptloop_trainer.adapters.db import SqlJobStore, make_engine, migrate
 from adaptloop_trainer.adapters.ingest_client import IngestClient
 from adaptloop_trainer.adapters.kafka import KafkaTrainingEvents, RetrainRequestConsumer
@@ -128,4 +128,5 @@ def create_app(trainer: Trainer) -> FastAPI:
                    checks={"database": database, "registry": registry, "consumer": consumer})
     install_database_unavailable_handler(app, retry_after_s=trainer.settings.retry_after_s, service="trainer")
     app.include_router(api.router)
+    app.include_router(governance_api.router)
     return app

@@ -243,7 +243,7 @@ def incompatibility(parent: AdapterFiles, config: TrainingConfig) -> str | None:
 
 def decide_mode(
     config: TrainingConfig, *, reason: str, parent_version: int | None, parent_base_model: str | None,
-    base_model: str, parent: AdapterFiles | None,
+    base_model: str, parent: AdapterFiles | None, parent_erasure_pending: bool = False,
 ) -> ModeDecision:
     """incremental when configured and possible; otherwise full, with the reason when it falls back."""
     if config.mode == "full":
@@ -252,6 +252,9 @@ def decide_mode(
         return ModeDecision("full", "a base-model upgrade retrains in full")
     if parent_version is None:
         return ModeDecision("full", "no parent: the adapter has no production version")
+    if parent_erasure_pending:
+        return ModeDecision("full", f"the parent v{parent_version} is erasure_pending: its weights and replay "
+                                    "sample hold erased examples")
     if parent_base_model is not None and parent_base_model != base_model:
         return ModeDecision("full", f"the parent v{parent_version} is on base model {parent_base_model!r}, "
                                     f"the job on {base_model!r}")

@@ -93,6 +93,7 @@ def prepare_training(
         config, reason=request.reason, parent_version=production.number if production else None,
         parent_base_model=str(parent_base) if parent_base else None, base_model=base_model,
         parent=production_files,
+        parent_erasure_pending=bool(production is not None and production.record.get("erasure_pending")),
     )
     facts = {"requested_mode": config.mode, **_parent_facts(production)}
     if decision.mode == "incremental":

@@ -136,3 +136,12 @@ class SqlJobStore:
         with self._engine.begin() as conn:
             result = conn.execute(pg_insert(regression_examples).values(rows).on_conflict_do_nothing())
         return int(result.rowcount or 0)
+
+    def forget_regression(self, adapters: Sequence[str], keys: Sequence[str]) -> int:
+        """Remove pinned regression examples by content key (an erasure); returns how many went."""
+        if not adapters or not keys:
+            return 0
+        with self._engine.begin() as conn:
+            result = conn.execute(sa.delete(regression_examples).where(
+                regression_examples.c.adapter.in_(list(adapters)), regression_examples.c.key.in_(list(keys))))
+        return int(result.rowcount or 0)
