@@ -19,6 +19,9 @@ class InMemoryJobStore:
         self.jobs: dict[uuid.UUID, Job] = {}
         self.regression: dict[str, dict[str, Example]] = {}
 
+    def ping(self) -> None:
+        pass
+
     def create_or_get(self, request: RetrainRequested, *, traceparent: str | None) -> tuple[Job, bool]:
         for job in self.jobs.values():
             if job.request_id == request.event_id:

@@ -68,6 +68,9 @@ def job_kind_of(request: RetrainRequested) -> JobKind:
 class JobStore(Protocol):
     """Durable job records; `create_or_get` is idempotent on the request's event_id."""
 
+    def ping(self) -> None:
+        """Raise if the store cannot be reached (the runner waits on it after an outage)."""
+
     def create_or_get(self, request: RetrainRequested, *, traceparent: str | None) -> tuple[Job, bool]: ...
 
     def get(self, job_id: uuid.UUID) -> Job | None: ...
