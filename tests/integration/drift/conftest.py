@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from adaptloop_contracts import TopicNames
-from adaptloop_devstack.broker import free_port
+from adaptloop_devstack.broker import BrokerProcess, free_port, start_broker
 from adaptloop_kafka import EventProducer
 from drift_testkit import DriftProcess, TopicReader
 
@@ -40,3 +40,18 @@ def reader_factory(kafka_bootstrap: str) -> Iterator[Callable[[list[str]], Topic
     yield make
     for r in readers:
         r.close()
+
+
+@pytest.fixture
+def private_brokers(tmp_path: Path) -> Iterator[Callable[[], BrokerProcess]]:
+    """Fresh, empty brokers of this test's own (the run's shared broker is never stopped); all stopped at the end."""
+    started: list[BrokerProcess] = []
+
+    def start() -> BrokerProcess:
+        broker = start_broker(free_port(), log_path=tmp_path / f"broker-{len(started)}.log")
+        started.append(broker)
+        return broker
+
+    yield start
+    for broker in started:
+        broker.stop()

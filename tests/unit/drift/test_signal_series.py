@@ -5,10 +5,12 @@ from __future__ import annotations
 import pickle
 
 from adaptloop_drift.adapters.http_api import create_http_app
+from adaptloop_drift.adapters.signal_metrics import SignalMeans
 from adaptloop_drift.monitor import AdapterMonitors, MonitorConfig
 from adaptloop_drift.series import COLUMNS, SignalSeries
 from adaptloop_drift.synthetic import make_feedback, make_log
 from fastapi.testclient import TestClient
+from prometheus_client import CollectorRegistry
 
 
 def test_a_series_keeps_its_whole_span_in_bounded_points() -> None:
@@ -73,3 +75,16 @@ def test_signals_endpoint_answers_the_series_or_404() -> None:
     assert body["versions"][0]["signals"]["quality_error"]["alarms"]
     assert client.get("/v1/adapters/other/signals").status_code == 404
     assert client.get("/v1/adapters/Bad%20Name/signals").status_code == 422
+
+
+def test_signal_means_are_exported_at_scrape_time() -> None:
+    monitors = _shifted_monitors()
+    registry = CollectorRegistry()
+    registry.register(SignalMeans(monitors.snapshot))
+    labels = {"adapter": "support", "version": "2", "signal": "quality_error"}
+    recent = registry.get_sample_value("adaptloop_drift_signal_mean_coded", {**labels, "mean": "recent"})
+    assert recent is not None and recent > 0.7
+    assert registry.get_sample_value("adaptloop_drift_signal_alarms", labels) >= 1
+    rating = registry.get_sample_value("adaptloop_drift_rating_mean", {"adapter": "support", "version": "2",
+                                                                       "mean": "overall"})
+    assert rating == monitors.snapshot()[0]["rating"]["overall"]

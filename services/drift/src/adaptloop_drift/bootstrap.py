@@ -81,6 +81,7 @@ def build_service(settings: Settings) -> DriftService:
         checkpoint_interval_s=settings.checkpoint_interval_s,
         rollout_config=settings.rollout_config(),
         decisions=decisions,
+        stall_after_s=settings.stall_after_s,
     )
     policy = build_policy_app(
         app_id=settings.app_id,
@@ -96,8 +97,12 @@ def build_service(settings: Settings) -> DriftService:
     async def signals_ready() -> tuple[bool, str]:
         if signals.failure is not None:
             return False, f"signal consumer failed: {signals.failure}"
-        ok = signals.assigned.is_set() and signals.alive
-        return ok, "partitions assigned" if ok else "waiting for partition assignment"
+        if not (signals.assigned.is_set() and signals.alive):
+            return False, "waiting for partition assignment"
+        stalls = signals.stalls()
+        if stalls:
+            return False, "consumer not advancing with lag: " + "; ".join(stalls)
+        return True, "partitions assigned, advancing"
 
     async def policy_ready() -> tuple[bool, str]:
         ok = policy.ready()

@@ -32,6 +32,8 @@ class Settings(ServiceSettings):
     max_adapters: int = 10_000
     """Adapters monitored per partition; events of further adapters go to the dead-letter topic."""
     checkpoint_interval_s: float = 2.0
+    stall_after_s: float = Field(default=120.0, gt=0)
+    """A partition with lag whose position has not moved for this long makes the service not ready."""
     policy_window_s: float = 900.0
     policy_min_agreeing_signals: int = 2
     policy_cooldown_s: float = 3600.0

@@ -11,6 +11,7 @@ from typing import Any
 import faust
 from adaptloop_common.telemetry import init_telemetry, shutdown_telemetry
 
+from adaptloop_drift.adapters.signal_metrics import register_signal_means
 from adaptloop_drift.bootstrap import build_service
 from adaptloop_drift.config import Settings
 
@@ -55,6 +56,7 @@ def main() -> None:
     settings = Settings()
     init_telemetry("adaptloop-drift", log_level=settings.log_level)
     service = build_service(settings)
+    register_signal_means(service.signals.snapshot)
     service.prepare()
     service.signals.start()
     if service.decisions is not None:

@@ -117,6 +117,7 @@ class VersionMonitor:
             "ratings": self.ratings,
             "novelty_reference": {"prompts": self.vocabulary.prompts_seen, "frozen": self.vocabulary.frozen},
             "detectors": {str(s): d.snapshot() for s, d in self.detectors.items()},
+            "rating": self.rating.snapshot(),
         }
 
     def series_snapshot(self) -> dict[str, Any]:

@@ -84,3 +84,8 @@ class RatingMeans:
         self.total += score
         self.recent = score if math.isnan(self.recent) else 0.9 * self.recent + 0.1 * score
         self.series.add(at, self.count, self.recent, self.total / self.count)
+
+    def snapshot(self) -> dict[str, Any]:
+        """The latest means (for `/v1/state` and the metrics)."""
+        return {"count": self.count, "recent": _num(self.recent),
+                "overall": round(self.total / self.count, 4) if self.count else None}

@@ -7,6 +7,12 @@ from prometheus_client import Counter, Gauge
 EVENTS = Counter("adaptloop_drift_events_total", "Events consumed by the detectors", ["topic"])
 EVENTS_PER_SECOND = Gauge("adaptloop_drift_events_per_second", "Events per second over the last checkpoint interval")
 LAG = Gauge("adaptloop_drift_consumer_lag", "Messages not yet processed", ["topic", "partition"])
+OFFSET_RESETS = Counter("adaptloop_drift_offset_resets_total",
+                        "Checkpointed offsets outside the broker's log: beyond_end and rewound (state dropped, "
+                        "partition read again from the start), before_start (events deleted unseen)",
+                        ["topic", "reason"])
+STALLED_PARTITIONS = Gauge("adaptloop_drift_stalled_partitions",
+                           "Topic-partitions with lag whose position has not moved for ADAPTLOOP_DRIFT_STALL_AFTER_S")
 ALARMS = Counter("adaptloop_drift_alarms_total", "drift.detected events published", ["signal", "severity"])
 RETRAINS = Counter("adaptloop_drift_retrain_requested_total", "retrain.requested events published")
 DEAD_LETTERED = Counter("adaptloop_drift_dead_lettered_total", "Messages sent to a dead-letter topic", ["topic"])

@@ -3,7 +3,9 @@
 It runs in its own thread inside the drift worker with a confluent-kafka consumer (group
 `<app id>-signals`, range assignment so partition p of every topic lands together). State is
 checkpointed per partition with the offsets it reflects; offsets are committed only with a
-checkpoint, and the consumer seeks to the checkpoint on assignment. The judge's verdicts are handed
+checkpoint, and the consumer seeks to the checkpoint on assignment. A checkpoint that outlived its log
+(a broker that lost its data, a topic created again) is detected by `offset_guard`: that partition's
+state is dropped and it is read again from the earliest offset. The judge's verdicts are handed
 to a `DecisionSender` (its own thread), never sent from here.
 """
 
@@ -34,12 +36,21 @@ from adaptloop_kafka import (
     dead_letter_headers,
     trace_headers,
 )
-from confluent_kafka import OFFSET_STORED, Consumer, KafkaError, Message, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    OFFSET_STORED,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    TopicPartition,
+)
 from opentelemetry import trace
 from pydantic import ValidationError
 
 from adaptloop_drift.adapters import metrics
 from adaptloop_drift.adapters.checkpoints import Checkpoint, CheckpointStore
+from adaptloop_drift.adapters.offset_guard import BEFORE_START, BEYOND_END, REWOUND, ProgressWatch, out_of_range
 from adaptloop_drift.adapters.registry_decisions import DecisionSender
 from adaptloop_drift.errors import UnmonitoredEvent
 from adaptloop_drift.handlers import BaseModelTraffic, handle_feedback, handle_inference_log
@@ -80,6 +91,7 @@ class SignalConsumer:
         consumer_config: dict[str, Any] | None = None,
         rollout_config: RolloutConfig | None = None,
         decisions: DecisionSender | None = None,
+        stall_after_s: float = 120.0,
     ) -> None:
         self.topics = topics
         self.group_id = group_id
@@ -114,6 +126,11 @@ class SignalConsumer:
         self._thread: threading.Thread | None = None
         self.failure: BaseException | None = None
         self.on_checkpoint: Callable[[int], None] | None = None
+        self.progress = ProgressWatch(stall_after_s)
+        self._skip: set[int] = set()
+        """Partitions reset during the current batch: their remaining messages belong to the old position."""
+        self._suspects: dict[tuple[str, int], int] = {}
+        self._gaps: dict[tuple[str, int], int] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
@@ -146,6 +163,7 @@ class SignalConsumer:
         try:
             while not self._stop.is_set():
                 batch = consumer.consume(1000, 0.2)
+                self._skip.clear()
                 if batch:
                     with self.lock:
                         for msg in batch:
@@ -156,6 +174,7 @@ class SignalConsumer:
                     count_at_last = self._processed
                     last = now
                     self.checkpoint(consumer, list(self.states))
+                    self._watch_offsets(consumer)
             self.checkpoint(consumer, list(self.states))
         finally:
             consumer.close()
@@ -170,6 +189,7 @@ class SignalConsumer:
                     self.states[p] = ckpt.monitors if ckpt else AdapterMonitors(self._config)
                     self.offsets[p] = dict(ckpt.offsets) if ckpt else {}
                     self.rollouts[p] = self._restore_judge(p, ckpt)
+                    self.progress.forget(p)
                     if ckpt:
                         log.info("restored partition %d from checkpoint: %d versions, offsets %s",
                                  p, len(ckpt.monitors), ckpt.offsets)
@@ -182,6 +202,7 @@ class SignalConsumer:
         self.checkpoint(consumer, gone)
         with self.lock:
             for p in gone:
+                self.progress.forget(p)
                 self.states.pop(p, None)
                 self.offsets.pop(p, None)
                 self.rollouts.pop(p, None)
@@ -206,7 +227,12 @@ class SignalConsumer:
         base = self._names[topic]
         p = msg.partition() or 0
         state = self.states.get(p)
-        if state is None:
+        if state is None or p in self._skip:
+            return
+        expected = self.offsets[p].get(topic)
+        if expected is not None and (msg.offset() or 0) < expected:
+            self._reset_partition(self._consumer, p, topic, REWOUND,
+                                  f"{topic}[{p}] delivered offset {msg.offset()} below the next offset {expected}")
             return
         judge = self.rollouts[p]
         verdicts: list[Verdict] = []
@@ -321,17 +347,86 @@ class SignalConsumer:
                 consumer.commit(offsets=commits, asynchronous=False)
             except Exception as exc:
                 log.warning("offset commit failed: %s", exc)
-        self._update_lag(consumer)
 
-    def _update_lag(self, consumer: Consumer) -> None:
+    # -- offsets against the broker's log ----------------------------------------------------
+    def _watch_offsets(self, consumer: Consumer) -> None:
+        """Lag per partition from the fetches' high watermarks; a replaced log resets its partition.
+
+        A next offset beyond the end must be seen at two checks in a row, so a watermark cached
+        before the first fetch at a restored offset is never mistaken for the end of the log.
+        """
         try:
             assignment = consumer.assignment()
-            for tp, pos in zip(assignment, consumer.position(assignment), strict=True):
-                _lo, hi = consumer.get_watermark_offsets(tp, cached=True)
-                if hi >= 0 and pos.offset >= 0:
-                    metrics.LAG.labels(self._names[tp.topic], str(tp.partition)).set(max(0, hi - pos.offset))
-        except Exception as exc:
-            log.debug("lag unavailable: %s", exc)
+            positions = consumer.position(assignment)
+        except KafkaException as exc:
+            log.debug("positions unavailable: %s", exc)
+            return
+        watched: dict[tuple[str, int], tuple[int, int]] = {}
+        suspects: dict[tuple[str, int], int] = {}
+        reset: set[int] = set()
+        with self.lock:
+            for tp, pos in zip(assignment, positions, strict=True):
+                p, topic = tp.partition, tp.topic
+                if p in reset or p not in self.states:
+                    continue
+                kept = self.offsets[p].get(topic)
+                next_offset = kept if kept is not None else pos.offset
+                low, high = consumer.get_watermark_offsets(tp, cached=True)
+                if next_offset < 0 or high < 0:
+                    continue
+                key = (self._names[topic], p)
+                metrics.LAG.labels(key[0], str(p)).set(max(0, high - next_offset))
+                problem = out_of_range(next_offset, low, high)
+                if problem == BEYOND_END:
+                    if self._suspects.get((topic, p)) != next_offset:
+                        suspects[(topic, p)] = next_offset
+                        continue
+                    if self._reset_partition(consumer, p, topic, BEYOND_END,
+                                             f"{topic}[{p}] next offset {next_offset} is beyond the partition's "
+                                             f"end {high}"):
+                        reset.add(p)
+                        continue
+                elif problem == BEFORE_START and self._gaps.get((topic, p)) != next_offset:
+                    self._gaps[(topic, p)] = next_offset
+                    metrics.OFFSET_RESETS.labels(key[0], BEFORE_START).inc()
+                    log.warning("%s[%d] next offset %d was deleted from the log (it starts at %d): the events "
+                                "between were not seen; reading on from the start of the log", topic, p,
+                                next_offset, low)
+                watched[key] = (next_offset, high)
+            self._suspects = suspects
+        stalls = self.progress.observe(watched)
+        metrics.STALLED_PARTITIONS.set(len(stalls))
+        for stall in stalls:
+            log.warning("no progress with lag: %s", stall)
+
+    def _reset_partition(self, consumer: Consumer, p: int, topic: str, reason: str, detail: str) -> bool:
+        """Read partition `p` of every topic again from the start with fresh state (the caller holds the lock).
+
+        Its detectors, judge and offsets describe a log that no longer exists; keeping them would
+        mix two histories. Returns False (state kept, tried again later) when the seek fails.
+        """
+        try:
+            for tp in consumer.assignment():
+                if tp.partition == p:
+                    consumer.seek(TopicPartition(tp.topic, p, OFFSET_BEGINNING))
+        except KafkaException as exc:
+            log.warning("partition %d: %s; seek to its start failed (%s), trying again", p, detail, exc)
+            return False
+        log.warning("partition %d: %s; the log was replaced (broker data lost or topic created again): dropping "
+                    "the partition's detector and judge state (%d versions) and reading it again from the "
+                    "earliest offset", p, detail, len(self.states[p]))
+        metrics.OFFSET_RESETS.labels(self._names.get(topic, topic), reason).inc()
+        self.states[p] = AdapterMonitors(self._config)
+        self.rollouts[p] = RolloutJudge(self._rollout_config, self.states[p].served)
+        self.offsets[p] = {}
+        self.progress.forget(p)
+        self._skip.add(p)
+        self._alarm_pending = True
+        return True
+
+    def stalls(self) -> list[str]:
+        """Partitions with lag whose next offset has not moved for `stall_after_s` (for readiness)."""
+        return [str(s) for s in self.progress.stalls]
 
     def snapshot(self) -> list[dict[str, Any]]:
         with self.lock:
