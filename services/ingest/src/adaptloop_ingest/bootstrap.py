@@ -19,7 +19,7 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from adaptloop_ingest.adapters.db import PostgresExampleStore, make_engine
 from adaptloop_ingest.adapters.kafka import BatchPublisher, ConsumerThread
 from adaptloop_ingest.adapters.migrate import upgrade_to_head
-from adaptloop_ingest.api import errors, events, examples
+from adaptloop_ingest.api import erasures, errors, events, examples
 from adaptloop_ingest.api.deps import Components
 from adaptloop_ingest.config import Settings
 from adaptloop_ingest.errors import UnstorableEvent
@@ -157,4 +157,5 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     errors.install_error_handlers(app, retry_after_s=settings.retry_after_s)
     app.include_router(events.router)
     app.include_router(examples.router)
+    app.include_router(erasures.router)
     return app

@@ -1,0 +1,51 @@
+"""HTTP side of an erasure: the trainer's snapshot lineage and the registry's version flags."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class LineageSettings(BaseSettings):
+    """Where ingest asks about lineage during an erasure (`ADAPTLOOP_INGEST_REGISTRY_URL`, `..._TRAINER_URL`)."""
+
+    model_config = SettingsConfigDict(env_prefix="ADAPTLOOP_INGEST_", extra="ignore")
+
+    registry_url: str = "http://127.0.0.1:8002"
+    trainer_url: str = "http://127.0.0.1:8003"
+    lineage_timeout_s: float = 120.0
+
+
+class LineageUnavailable(Exception):
+    """The trainer or registry could not answer (or refused): nothing was erased."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class HttpLineage:
+    def __init__(self, settings: LineageSettings, *, transport: httpx.BaseTransport | None = None) -> None:
+        self._settings = settings
+        self._transport = transport
+
+    def _post(self, base_url: str, path: str, body: dict[str, Any], token: str) -> dict[str, Any]:
+        what = f"POST {base_url.rstrip('/')}{path}"
+        try:
+            with httpx.Client(base_url=base_url.rstrip("/"), timeout=self._settings.lineage_timeout_s,
+                              transport=self._transport) as client:
+                response = client.post(path, json=body, headers={"Authorization": f"Bearer {token}"})
+        except httpx.HTTPError as exc:
+            raise LineageUnavailable(503, f"{what}: {type(exc).__name__}: {exc}") from exc
+        if response.status_code >= 400:
+            status = response.status_code if response.status_code in (401, 403, 404, 422) else 503
+            raise LineageUnavailable(status, f"{what}: {response.status_code} {response.text[:500]}")
+        return dict(response.json())
+
+    def snapshots(self, body: dict[str, Any], *, token: str) -> dict[str, Any]:
+        return self._post(self._settings.trainer_url, "/v1/erasures/lineage", body, token)
+
+    def flag_versions(self, body: dict[str, Any], *, token: str) -> dict[str, Any]:
+        return self._post(self._settings.registry_url, "/v1/erasures", body, token)
