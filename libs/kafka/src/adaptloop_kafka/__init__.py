@@ -1,12 +1,20 @@
 """Kafka plumbing shared by the services: nothing here knows any business rule."""
 
 from adaptloop_kafka.admin import ensure_topics, wait_for_broker
+from adaptloop_kafka.clients import BrokerTarget, new_admin, new_consumer, new_producer
+from adaptloop_kafka.connection import KafkaClientSettings, KafkaConnection
 from adaptloop_kafka.consumer import GROUP_SESSION_TIMEOUT_MS, ConsumedEvent, EventConsumer, RejectedEvent
 from adaptloop_kafka.dlq import DLQ_HEADERS, dead_letter_headers
 from adaptloop_kafka.producer import EventProducer, PublishError
 from adaptloop_kafka.tracing import context_from_headers, trace_headers
 
 __all__ = [
+    "BrokerTarget",
+    "KafkaClientSettings",
+    "KafkaConnection",
+    "new_admin",
+    "new_consumer",
+    "new_producer",
     "DLQ_HEADERS",
     "GROUP_SESSION_TIMEOUT_MS",
     "ConsumedEvent",

@@ -5,16 +5,19 @@ from __future__ import annotations
 import time
 
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import NewTopic
+
+from adaptloop_kafka.clients import BrokerTarget, new_admin
+from adaptloop_kafka.connection import KafkaConnection
 
 
 class BrokerUnavailable(RuntimeError):
     pass
 
 
-def wait_for_broker(bootstrap: str, *, timeout_s: float = 30.0) -> None:
+def wait_for_broker(bootstrap: BrokerTarget, *, timeout_s: float = 30.0) -> None:
     """Poll the broker's metadata until it answers or the deadline passes."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = new_admin(bootstrap)
     deadline = time.monotonic() + timeout_s
     last: Exception | None = None
     while time.monotonic() < deadline:
@@ -24,14 +27,14 @@ def wait_for_broker(bootstrap: str, *, timeout_s: float = 30.0) -> None:
         except KafkaException as exc:
             last = exc
         time.sleep(0.2)
-    raise BrokerUnavailable(f"Kafka broker at {bootstrap} did not answer within {timeout_s}s: {last}")
+    raise BrokerUnavailable(f"Kafka broker at {KafkaConnection.of(bootstrap).bootstrap} did not answer within {timeout_s}s: {last}")
 
 
 def ensure_topics(
-    bootstrap: str, topics: dict[str, int], *, timeout_s: float = 30.0, replication_factor: int = 1
+    bootstrap: BrokerTarget, topics: dict[str, int], *, timeout_s: float = 30.0, replication_factor: int = 1
 ) -> list[str]:
     """Create the missing topics with their partition counts; return the names created."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = new_admin(bootstrap)
     existing = set(admin.list_topics(timeout=timeout_s).topics)
     missing = [
         NewTopic(name, num_partitions=n, replication_factor=replication_factor)

@@ -20,6 +20,8 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from prometheus_client import Counter
 
+from adaptloop_kafka.clients import BrokerTarget
+from adaptloop_kafka.connection import KafkaConnection
 from adaptloop_kafka.dlq import dead_letter_headers
 from adaptloop_kafka.producer import EventProducer
 from adaptloop_kafka.tracing import context_from_headers
@@ -59,7 +61,7 @@ class EventConsumer:
 
     def __init__(
         self,
-        bootstrap: str,
+        bootstrap: BrokerTarget,
         *,
         group_id: str,
         topic_bases: Iterable[str],
@@ -71,8 +73,7 @@ class EventConsumer:
         self.topic_bases = list(topic_bases)
         self.group_id = group_id
         self._producer = producer
-        conf: dict[str, Any] = {
-            "bootstrap.servers": bootstrap,
+        defaults: dict[str, Any] = {
             "group.id": group_id,
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
@@ -81,8 +82,8 @@ class EventConsumer:
             "heartbeat.interval.ms": 1_000,
             "max.poll.interval.ms": 300_000,
         }
-        conf.update(config or {})
-        self._consumer = Consumer(conf)
+        self.client_config = KafkaConnection.of(bootstrap).client_config(defaults, overrides=config)
+        self._consumer = Consumer(self.client_config)
         self._stop = threading.Event()
         self.assigned = threading.Event()
 

@@ -10,6 +10,8 @@ from adaptloop_contracts import Event, TopicNames
 from confluent_kafka import KafkaError, Message, Producer
 from prometheus_client import Counter
 
+from adaptloop_kafka.clients import BrokerTarget
+from adaptloop_kafka.connection import KafkaConnection
 from adaptloop_kafka.tracing import trace_headers
 
 PUBLISHED = Counter("adaptloop_kafka_published_total", "Events acknowledged by the broker", ["topic"])
@@ -27,23 +29,17 @@ class EventProducer:
 
     def __init__(
         self,
-        bootstrap: str,
+        bootstrap: BrokerTarget,
         *,
         topics: TopicNames | None = None,
         client_id: str = "adaptloop",
         config: dict[str, Any] | None = None,
     ) -> None:
         self.topics = topics or TopicNames()
-        conf: dict[str, Any] = {
-            "bootstrap.servers": bootstrap,
-            "client.id": client_id,
-            "enable.idempotence": True,
-            "acks": "all",
-            "linger.ms": 5,
-            "message.timeout.ms": 30_000,
-        }
-        conf.update(config or {})
-        self._producer = Producer(conf)
+        defaults = {"client.id": client_id, "enable.idempotence": True, "acks": "all", "linger.ms": 5,
+                    "message.timeout.ms": 30_000}
+        self.client_config = KafkaConnection.of(bootstrap).client_config(defaults, overrides=config)
+        self._producer = Producer(self.client_config)
         self._lock = threading.Lock()
 
     @property
