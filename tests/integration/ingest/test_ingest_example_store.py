@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
+from adaptloop_common.privacy import PrivacySettings
 from adaptloop_contracts import InferenceFeedback, InferenceLog, TopicNames
 from adaptloop_kafka import EventProducer
 from ingest_support import WRITER, RunningIngest, log_payload, read_topic, wait_for
@@ -83,7 +84,7 @@ def test_duplicates_by_event_id_and_by_normalised_content_are_dropped(
 def test_personal_data_is_redacted_before_it_is_stored(
     ingest_factory, producer: EventProducer, pg_dsn: str, pg_schema: str  # type: ignore[no-untyped-def]
 ) -> None:
-    ingest = ingest_factory(redaction_patterns={"customer": r"CUST-\d+"})
+    ingest = ingest_factory(privacy=PrivacySettings(patterns={"customer": r"CUST-\d+"}))
     secrets = ["jane.doe@example.com", "+49 30 1234567", "DE89 3704 0044 0532 0130 00", "4111 1111 1111 1111",
                "CUST-778899"]
     log = make_log(

@@ -128,7 +128,7 @@ class Stack:
             **env, "ADAPTLOOP_INGEST_DATABASE_URL": self.database_url.replace("postgresql://", "postgresql+psycopg://"),
             "ADAPTLOOP_INGEST_DB_SCHEMA": f"{self.schema_prefix}_ingest",
             "ADAPTLOOP_INGEST_CONSUMER_GROUP": f"ingest-{self.schema_prefix}",
-            "ADAPTLOOP_INGEST_REDACTION_RULES": "[]",
+            "ADAPTLOOP_INGEST_PRIVACY": '{"mode": "off"}',
             "ADAPTLOOP_INGEST_PORT": str(free_port()),
         }, 0, self.work / "ingest.log")
         self.ingest.port = int(self.ingest.env["ADAPTLOOP_INGEST_PORT"])

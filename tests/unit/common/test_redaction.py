@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from adaptloop_ingest.redaction import BUILTIN_ORDER, Redactor
+from adaptloop_common.redaction import BUILTIN_ORDER, Redactor
 from adaptloop_scenarios.corpus import mixed_corpus
 
 ALL = Redactor.from_config(BUILTIN_ORDER, {})
@@ -22,6 +22,11 @@ ALL = Redactor.from_config(BUILTIN_ORDER, {})
     ("card 4111-1111-1111-1111", "card [CARD]"),
     ("account 12345678 closed", "account [ACCOUNT] closed"),
     ("account 123-456-789", "account [ACCOUNT]"),
+    ("key sk-proj-abcDEF1234567890abcdef ok", "key [SECRET] ok"),
+    ("aws AKIAIOSFODNN7EXAMPLE", "aws [SECRET]"),
+    ("tok ghp_abcdefghijklmnopqrstuvwxyz0123456789", "tok [SECRET]"),
+    ("password=hunter2hunter2 and api_key: 'Zx81kq0plm'", "password=[SECRET] and api_key: '[SECRET]'"),
+    ("digest 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "digest [SECRET]"),
 ])
 def test_builtin_rules_replace_personal_data(text: str, expected: str) -> None:
     assert ALL.redact(text) == expected
@@ -33,6 +38,7 @@ def test_builtin_rules_replace_personal_data(text: str, expected: str) -> None:
     "Version 3.12.1 fixed issue #4521 in 2024.",
     "Exposure of 260 million is 45 percent of the limit.",
     "Order 1234567 is on its way.",
+    "Request 123e4567-e89b-12d3-a456-4266 failed.",
 ])
 def test_ordinary_numbers_are_left_alone(text: str) -> None:
     assert ALL.redact(text) == text
@@ -64,3 +70,9 @@ def test_unknown_rule_or_bad_pattern_fails_at_start() -> None:
 def test_optional_text() -> None:
     assert ALL.redact_optional(None) is None
     assert ALL.redact_optional("a@b.io") == "[EMAIL]"
+
+
+def test_checksums_decide_between_a_card_an_iban_and_other_numbers() -> None:
+    assert ALL.redact("card 4111 1111 1111 1112") == "card [ACCOUNT]"  # not Luhn-valid: still a long number
+    assert ALL.redact("to GB82WEST12345698765431.") == "to GB82WEST12345698765431."  # mod-97 fails
+    assert ALL.redact("card 5500 0000 0000 0004") == "card [CARD]"

@@ -17,7 +17,7 @@ from adaptloop_ingest.examples import (
     rating_from_feedback,
     target_of,
 )
-from adaptloop_ingest.redaction import Redactor
+from adaptloop_common.redaction import Redactor
 from pydantic import ValidationError
 
 REDACT_EMAIL = Redactor.from_config(["email"], {})

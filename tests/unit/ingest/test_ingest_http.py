@@ -16,7 +16,7 @@ from adaptloop_ingest.bootstrap import Runtime, create_app
 from adaptloop_ingest.config import Settings
 from adaptloop_ingest.errors import NotAcknowledged, QueueFull
 from adaptloop_ingest.examples import ExampleDraft, Rating, StoredExample, StoreOutcome
-from adaptloop_ingest.redaction import Redactor
+from adaptloop_common.privacy import PrivacyPolicy, PrivacySettings
 from fastapi.testclient import TestClient
 
 WRITER = {"Authorization": "Bearer w"}
@@ -66,7 +66,7 @@ def parts() -> tuple[FakePublisher, FakeStore]:
 def client(parts: tuple[FakePublisher, FakeStore]) -> Iterator[TestClient]:
     settings = Settings(tokens=f"w:trainer:{token_digest('w')},r:reader:{token_digest('r')}", max_body_bytes=4096,
                         max_batch_items=10, retry_after_s=7)
-    components = Components(settings, parts[0], parts[1], Redactor.from_config(["email"], {}))
+    components = Components(settings, parts[0], parts[1], PrivacyPolicy(PrivacySettings(rules=["email"])))
     with TestClient(create_app(settings, runtime=Runtime(components=components, checks={}))) as test_client:
         yield test_client
 

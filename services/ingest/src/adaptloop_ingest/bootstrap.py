@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from adaptloop_common.auth import TokenTable
 from adaptloop_common.database import retry_while_unavailable
 from adaptloop_common.http import ReadinessCheck, install_common
+from adaptloop_common.privacy import PrivacyPolicy
 from adaptloop_contracts.inference import INFERENCE_FEEDBACK, INFERENCE_LOGS
 from adaptloop_kafka import ConsumedEvent, EventConsumer, EventProducer, RejectedEvent
 from fastapi import FastAPI
@@ -24,13 +25,8 @@ from adaptloop_ingest.api.deps import Components
 from adaptloop_ingest.config import Settings
 from adaptloop_ingest.errors import UnstorableEvent
 from adaptloop_ingest.handlers import store_consumed_event
-from adaptloop_ingest.redaction import Redactor
 
 log = logging.getLogger(__name__)
-
-
-def build_redactor(settings: Settings) -> Redactor:
-    return Redactor.from_config(settings.redaction_rules, settings.redaction_patterns)
 
 
 def producer_config(settings: Settings) -> dict[str, str | int | float | bool]:
@@ -73,7 +69,7 @@ class Runtime:
 
 def connect(settings: Settings) -> Runtime:
     """Migrate the schema and build the real producer, store and consumer (not yet started)."""
-    redactor = build_redactor(settings)
+    privacy = PrivacyPolicy(settings.privacy)
     upgrade_to_head(settings.database_url, schema=settings.db_schema)
     topics = settings.topic_names
     store = PostgresExampleStore(
@@ -81,7 +77,7 @@ def connect(settings: Settings) -> Runtime:
         page_size=settings.export_page_size,
     )
     producer = EventProducer(
-        settings.kafka_bootstrap, topics=topics, client_id="adaptloop-ingest", config=producer_config(settings)
+        settings.kafka, topics=topics, client_id="adaptloop-ingest", config=producer_config(settings)
     )
     publisher = BatchPublisher(
         producer, max_messages=settings.producer_queue_max_messages, max_bytes=settings.producer_queue_max_bytes,
@@ -90,11 +86,11 @@ def connect(settings: Settings) -> Runtime:
     consumer: ConsumerThread | None = None
     dlq_producer: EventProducer | None = None
     if settings.consumer_enabled:
-        dlq = dlq_producer = EventProducer(settings.kafka_bootstrap, topics=topics, client_id="adaptloop-ingest-dlq")
+        dlq = dlq_producer = EventProducer(settings.kafka, topics=topics, client_id="adaptloop-ingest-dlq")
 
         def make_consumer() -> EventConsumer:
             return EventConsumer(
-                settings.kafka_bootstrap, group_id=settings.consumer_group,
+                settings.kafka, group_id=settings.consumer_group,
                 topic_bases=[INFERENCE_LOGS, INFERENCE_FEEDBACK], producer=dlq, topics=topics,
             )
 
@@ -102,7 +98,7 @@ def connect(settings: Settings) -> Runtime:
             # The database away: wait here (the offset stays uncommitted); after `db_outage_wait_s`
             # the error ends this consumer, a new one rejoins and the event is delivered again.
             try:
-                retry_while_unavailable(lambda: store_consumed_event(consumed, store=store, redactor=redactor),
+                retry_while_unavailable(lambda: store_consumed_event(consumed, store=store, privacy=privacy),
                                         max_wait_s=settings.db_outage_wait_s, where="ingest:consumer")
             except UnstorableEvent as exc:
                 raise RejectedEvent(str(exc)) from exc
@@ -125,7 +121,7 @@ def connect(settings: Settings) -> Runtime:
             return (True, "partitions assigned") if watched.assigned else (False, "waiting for partition assignment")
 
         checks["consumer"] = consumer_ready
-    components = Components(settings=settings, publisher=publisher, store=store, redactor=redactor)
+    components = Components(settings=settings, publisher=publisher, store=store, privacy=privacy)
     return Runtime(components=components, checks=checks, publisher=publisher, consumer=consumer,
                    dead_letter_producer=dlq_producer)
 

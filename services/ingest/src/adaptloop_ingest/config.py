@@ -36,11 +36,7 @@ class Settings(ServiceSettings):
     retry_after_s: int = Field(default=1, ge=1)
     """`Retry-After` sent with a 503."""
     producer_config: dict[str, ProducerOption] = Field(default_factory=dict)
-    """Extra librdkafka producer options as JSON, e.g. `{"linger.ms": 20}` or SASL settings."""
+    """Extra librdkafka options of the event producer as JSON, e.g. `{"linger.ms": 20}` (security: `ADAPTLOOP_KAFKA_*`)."""
 
-    redaction_rules: list[str] = Field(default_factory=lambda: ["email", "iban", "card", "phone", "account"])
-    """Built-in redaction rules to apply, as a JSON list (see docs/ingest.md)."""
-    redaction_patterns: dict[str, str] = Field(default_factory=dict)
-    """Custom rules as JSON `{"label": "regex"}`; a match is replaced by `[LABEL]`."""
 
     export_page_size: int = Field(default=500, ge=1, le=10_000)

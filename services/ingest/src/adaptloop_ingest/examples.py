@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, Protocol
 
 from adaptloop_contracts import AdapterName, InferenceFeedback, InferenceLog, adapter_of, utc_now
+from adaptloop_common.redaction import Redactor
 from adaptloop_contracts.base import MAX_TEXT_CHARS
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from adaptloop_ingest.redaction import Redactor
 
 Source = Literal["log", "import"]
 _SPACE = re.compile(r"\s+")
@@ -127,7 +127,7 @@ class StoredExample:
         }
 
 
-StoreOutcome = Literal["stored", "duplicate_event", "duplicate_content", "attached", "pending"]
+StoreOutcome = Literal["stored", "duplicate_event", "duplicate_content", "attached", "pending", "not_kept"]
 
 
 class ExampleRepository(Protocol):
@@ -193,6 +193,6 @@ def rating_from_feedback(feedback: InferenceFeedback, redactor: Redactor) -> Rat
         inference_event_id=feedback.inference_event_id,
         model=feedback.model,
         score=feedback.score,
-        correction=None if feedback.correction is None else _storable(feedback.correction, redactor),
+        correction=None if feedback.correction is None else _storable(feedback.correction, redactor) or None,
         occurred_at=feedback.occurred_at,
     )

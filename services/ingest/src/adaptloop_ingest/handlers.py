@@ -10,7 +10,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from adaptloop_contracts import Event, InferenceFeedback, InferenceLog
+from adaptloop_common.privacy import PrivacyMode, PrivacyPolicy
+from adaptloop_contracts import Event, InferenceFeedback, InferenceLog, adapter_of
 from adaptloop_contracts.inference import INFERENCE_FEEDBACK, INFERENCE_LOGS
 from adaptloop_kafka import ConsumedEvent
 from opentelemetry import trace
@@ -25,7 +26,6 @@ from adaptloop_ingest.examples import (
     draft_from_log,
     rating_from_feedback,
 )
-from adaptloop_ingest.redaction import Redactor
 from adaptloop_ingest.submission import Rejection, parse_items, triage_events, triage_models
 
 log = logging.getLogger(__name__)
@@ -73,8 +73,19 @@ class ImportResult:
 TOPIC_EVENT_TYPES: dict[str, type[Event]] = {INFERENCE_LOGS: InferenceLog, INFERENCE_FEEDBACK: InferenceFeedback}
 
 
-async def submit_events(body: bytes, *, topic_base: str, publisher: Publisher, max_items: int) -> SubmitResult:
-    """Validate each item, publish the valid ones and return once the broker acknowledged all of them."""
+def scrub_event(event: Event, privacy: PrivacyPolicy) -> Event:
+    """The event as it may be published: its free text redacted by its adapter's privacy mode."""
+    if isinstance(event, InferenceLog):
+        return privacy.scrub_log(event)
+    if isinstance(event, InferenceFeedback):
+        return privacy.scrub_feedback(event)
+    return event
+
+
+async def submit_events(
+    body: bytes, *, topic_base: str, publisher: Publisher, max_items: int, privacy: PrivacyPolicy
+) -> SubmitResult:
+    """Validate and redact each item, publish the valid ones and return once the broker acknowledged all."""
     with tracer.start_as_current_span(f"submit_events {topic_base}") as span:
         triage = triage_events(parse_items(body, max_items=max_items), TOPIC_EVENT_TYPES[topic_base])
         REJECTED.labels(topic_base).inc(len(triage.rejected))
@@ -82,21 +93,29 @@ async def submit_events(body: bytes, *, topic_base: str, publisher: Publisher, m
         span.set_attribute("adaptloop.rejected", len(triage.rejected))
         if not triage.accepted:
             raise BatchRejected([r.as_dict() for r in triage.rejected])
-        events = [event for _, event in triage.accepted]
+        events = [scrub_event(event, privacy) for _, event in triage.accepted]
         await publisher.publish(topic_base, events)
         SUBMITTED.labels(topic_base).inc(len(events))
         return SubmitResult([e.event_id for e in events], triage.rejected)
 
 
-def store_consumed_event(consumed: ConsumedEvent, *, store: ExampleRepository, redactor: Redactor) -> StoreOutcome:
-    """Redact a consumed log or rating and record it; repeated deliveries change nothing."""
+def store_consumed_event(consumed: ConsumedEvent, *, store: ExampleRepository, privacy: PrivacyPolicy
+                         ) -> StoreOutcome:
+    """Redact a consumed log or rating and record it; repeated deliveries change nothing.
+
+    A log of an adapter in `drop` mode is not kept: its text was not published, nothing to learn.
+    """
     event = consumed.event
     with tracer.start_as_current_span("store_consumed_event") as span:
         span.set_attribute("adaptloop.event_id", str(event.event_id))
         if isinstance(event, InferenceLog):
-            outcome = store.add_log(draft_from_log(event, redactor))
+            adapter = adapter_of(event.model)
+            if privacy.mode_for(adapter) is PrivacyMode.DROP:
+                outcome: StoreOutcome = "not_kept"
+            else:
+                outcome = store.add_log(draft_from_log(event, privacy.redactor(adapter)))
         elif isinstance(event, InferenceFeedback):
-            outcome = store.add_rating(rating_from_feedback(event, redactor))
+            outcome = store.add_rating(rating_from_feedback(event, privacy.redactor(adapter_of(event.model))))
         else:  # the consumer subscribes to the two topics above only
             raise TypeError(f"unexpected event type {event.event_type!r} on {consumed.topic_base}")
         span.set_attribute("adaptloop.outcome", outcome)
@@ -104,13 +123,14 @@ def store_consumed_event(consumed: ConsumedEvent, *, store: ExampleRepository, r
     return outcome
 
 
-def import_curated(body: bytes, *, store: ExampleRepository, redactor: Redactor, max_items: int) -> ImportResult:
+def import_curated(body: bytes, *, store: ExampleRepository, privacy: PrivacyPolicy, max_items: int) -> ImportResult:
     """Validate, redact and store curated `{adapter, prompt, answer}` items."""
     with tracer.start_as_current_span("import_curated"):
         triage = triage_models(parse_items(body, max_items=max_items), CuratedExample.model_validate)
         if not triage.accepted:
             raise BatchRejected([r.as_dict() for r in triage.rejected])
-        results = store.add_curated([draft_from_curated(item, redactor) for _, item in triage.accepted])
+        drafts = [draft_from_curated(item, privacy.storing_redactor(item.adapter)) for _, item in triage.accepted]
+        results = store.add_curated(drafts)
         imported = sum(1 for _, inserted in results if inserted)
         return ImportResult([example_id for example_id, _ in results], imported, len(results) - imported,
                             triage.rejected)

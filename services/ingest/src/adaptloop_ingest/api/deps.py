@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from adaptloop_common.auth import Principal, require_role
+from adaptloop_common.privacy import PrivacyPolicy
 from fastapi import Depends, Request
 
 from adaptloop_ingest.config import Settings
 from adaptloop_ingest.examples import ExampleRepository
 from adaptloop_ingest.handlers import Publisher
-from adaptloop_ingest.redaction import Redactor
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,7 @@ class Components:
     settings: Settings
     publisher: Publisher
     store: ExampleRepository
-    redactor: Redactor
+    privacy: PrivacyPolicy
 
 
 def _components(request: Request) -> Components:

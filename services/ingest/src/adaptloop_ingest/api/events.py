@@ -34,7 +34,7 @@ async def post_logs(request: Request, components: ComponentsDep, _: Writer) -> J
     """Publish one `inference.log` event or an array of them to `inference.logs`."""
     result = await submit_events(
         await request.body(), topic_base=INFERENCE_LOGS, publisher=components.publisher,
-        max_items=components.settings.max_batch_items,
+        max_items=components.settings.max_batch_items, privacy=components.privacy,
     )
     return JSONResponse(result.as_json_dict(), status_code=202)
 
@@ -44,6 +44,6 @@ async def post_feedback(request: Request, components: ComponentsDep, _: Writer) 
     """Publish one `inference.feedback` event or an array of them to `inference.feedback`."""
     result = await submit_events(
         await request.body(), topic_base=INFERENCE_FEEDBACK, publisher=components.publisher,
-        max_items=components.settings.max_batch_items,
+        max_items=components.settings.max_batch_items, privacy=components.privacy,
     )
     return JSONResponse(result.as_json_dict(), status_code=202)

@@ -31,7 +31,7 @@ async def post_examples(request: Request, components: ComponentsDep, _: Writer) 
     """Import curated `{adapter, prompt, answer}` items straight into the example store."""
     body = await request.body()
     result = await run_in_threadpool(
-        import_curated, body, store=components.store, redactor=components.redactor,
+        import_curated, body, store=components.store, privacy=components.privacy,
         max_items=components.settings.max_batch_items,
     )
     return JSONResponse(result.as_json_dict(), status_code=201)
