@@ -8,7 +8,8 @@ from adaptloop_kafka import EventProducer
 
 
 def test_a_full_queue_drops_and_counts() -> None:
-    publisher = KafkaLogPublisher(lambda: EventProducer("127.0.0.1:1"), queue_size=2, batch_size=10)
+    publisher = KafkaLogPublisher(lambda: EventProducer("127.0.0.1:1"), queue_size=2, batch_size=10,
+                                  scrub=lambda log: log)
     event = InferenceLog(model="support", request_id="r", base_model="tiny", prompt="p", completion="c",
                          prompt_tokens=1, completion_tokens=1, latency_ms=1.0)
     results = [publisher.submit(event, key="support", headers=[]) for _ in range(3)]

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 
 from adaptloop_common.http import install_common
+from adaptloop_common.privacy import PrivacyPolicy
 from adaptloop_kafka import EventProducer
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -74,18 +75,19 @@ def build_app(settings: Settings, *, engine_factory: EngineFactory = start_vllm)
     )
     limits = AdapterLimits(max_rank=settings.max_lora_rank, supported_modules=settings.supported_modules)
     cache = AdapterCache(settings.adapter_cache_dir, registry=registry, limits=limits)
+    privacy = PrivacyPolicy(settings.privacy)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         def new_producer() -> EventProducer:
             return EventProducer(
-                settings.kafka_bootstrap, topics=settings.topic_names, client_id=f"inference-{settings.replica_id}",
+                settings.kafka, topics=settings.topic_names, client_id=f"inference-{settings.replica_id}",
                 config={"message.timeout.ms": settings.log_delivery_timeout_ms, "enable.idempotence": False},
             )
 
         producer = new_producer()
         publisher = KafkaLogPublisher(new_producer, queue_size=settings.log_queue_size,
-                                      batch_size=settings.log_batch_size)
+                                      batch_size=settings.log_batch_size, scrub=privacy.scrub_log)
         swaps = SwapManager(engine=engine, cache=cache, registry=registry, base_model=settings.base_model,
                             replica_id=settings.replica_id)
         reconciler = Reconciler(swaps=swaps, registry=registry, cache=cache, base_model=settings.base_model,
@@ -168,7 +170,7 @@ async def _start(
     readiness.engine_started = True
     loop = asyncio.get_running_loop()
     follower = RegistryEventFollower(
-        settings.kafka_bootstrap, topics=settings.topic_names, replica_id=settings.replica_id, producer=producer,
+        settings.kafka, topics=settings.topic_names, replica_id=settings.replica_id, producer=producer,
         loop=loop, on_event=reconciler.on_registry_event,
     )
     readiness.follower = follower

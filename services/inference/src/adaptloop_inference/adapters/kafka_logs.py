@@ -34,10 +34,12 @@ class PendingLog:
 
 
 class KafkaLogPublisher:
-    """`submit` from any thread or coroutine; a daemon thread batches produce calls."""
+    """`submit` from any thread or coroutine; a daemon thread redacts (`scrub`) and batches produce calls."""
 
-    def __init__(self, producer_factory: Callable[[], EventProducer], *, queue_size: int, batch_size: int) -> None:
+    def __init__(self, producer_factory: Callable[[], EventProducer], *, queue_size: int, batch_size: int,
+                 scrub: Callable[[InferenceLog], InferenceLog]) -> None:
         self._new_producer = producer_factory
+        self._scrub = scrub
         self._producer = producer_factory()
         self._queue: queue.Queue[PendingLog] = queue.Queue(maxsize=queue_size)
         self._batch_size = batch_size
@@ -82,7 +84,7 @@ class KafkaLogPublisher:
             handed_over = 0
             try:
                 for item in batch:
-                    self._producer.publish(INFERENCE_LOGS, item.event, key=item.key, headers=item.headers,
+                    self._producer.publish(INFERENCE_LOGS, self._scrub(item.event), key=item.key, headers=item.headers,
                                            on_delivery=self._on_delivery)
                     handed_over += 1
                 self._producer.poll(0 if batch else 0.05)
