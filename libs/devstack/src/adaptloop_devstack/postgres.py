@@ -42,6 +42,13 @@ def ensure_database(name: str) -> str:
     return _with_db(admin_dsn(), name)
 
 
+def database_oid(name: str) -> int | None:
+    """The database's oid (a recreated database gets a new one), or None when it does not exist."""
+    with psycopg.connect(admin_dsn(), autocommit=True, connect_timeout=5) as conn:
+        row = conn.execute("SELECT oid FROM pg_database WHERE datname = %s", (name,)).fetchone()
+    return int(row[0]) if row else None
+
+
 def create_test_database(prefix: str = "adaptloop_test") -> str:
     return ensure_database(f"{prefix}_{uuid.uuid4().hex[:10]}")
 

@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,7 +25,7 @@ from adaptloop_contracts import TopicNames
 from adaptloop_devstack.auth_tokens import StackTokens
 from adaptloop_devstack.broker import BrokerStartError, find_tansu, port_open
 from adaptloop_devstack.paths import repo_root, var_dir, venv_python
-from adaptloop_devstack.postgres import ensure_database, sqlalchemy_url
+from adaptloop_devstack.postgres import database_oid, ensure_database, sqlalchemy_url
 
 DEFAULT_PORTS = {
     "kafka": 9092,
@@ -45,6 +46,8 @@ SERVICE_ENV = {
 }
 START_ORDER = ("registry", "ingest", "drift", "trainer", "inference", "dashboard")
 BASE_MODEL = "tiny-llama"
+STATE_DIRS = ("registry", "trainer", "drift", "inference")
+"""What the services keep on disk next to the database: artifacts, job checkpoints, drift checkpoints, caches."""
 
 log = logging.getLogger(__name__)
 
@@ -238,9 +241,49 @@ class Stack:
         raise StackError(f"{name} not ready at {url} within {self.config.ready_timeout_s}s: {last}")
 
     # -- whole stack -----------------------------------------------------------------------
+    def reset_state_if_database_reset(self, existed_before: bool) -> list[str]:
+        """The state on disk belongs to one database: when that database is new or was recreated since the
+        last start, drop the drift checkpoints, trainer work, adapter cache and artifact store with it."""
+        marker = self.config.home / "state" / "database.json"
+        identity = {"database": self.config.database, "oid": database_oid(self.config.database)}
+        try:
+            recorded = json.loads(marker.read_text())
+        except (OSError, ValueError):
+            recorded = None
+        reset = recorded != identity if recorded is not None else not existed_before
+        wiped = []
+        if reset and not any(self._alive(name) for name in START_ORDER):
+            for sub in STATE_DIRS:
+                if (self.config.home / sub).exists():
+                    shutil.rmtree(self.config.home / sub)
+                    wiped.append(sub)
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text(json.dumps(identity))
+        return wiped
+
+    def register_local_base_model(self) -> bool:
+        """Register the stack's base model (from its manifest.json) unless the registry knows it; True if it did."""
+        name = self.config.base_model
+        manifest = json.loads((self.config.models_dir / name / "manifest.json").read_text())
+        response = httpx.post(self.config.url("registry") + "/v1/base-models", timeout=30,
+                              headers={"Authorization": f"Bearer {self.tokens.token('admin')}"},
+                              json={"name": name, "version": str(manifest["weights_sha256"])[:12],
+                                    "location": str(self.config.models_dir / name),
+                                    "weights_sha256": manifest["weights_sha256"],
+                                    "reason": "the local stack's base model"})
+        if response.status_code == 409:
+            return False
+        if response.status_code != 201:
+            raise StackError(f"registering base model {name}: {response.status_code} {response.text[:300]}")
+        return True
+
     def up(self, *, services: tuple[str, ...] = START_ORDER, progress: bool = False) -> None:
         self.start_broker()
+        existed = database_oid(self.config.database) is not None
         dsn = ensure_database(self.config.database)
+        wiped = self.reset_state_if_database_reset(existed)
+        if progress and wiped:
+            print(f"  the database is new: cleared {', '.join(wiped)} state under {self.config.home}", flush=True)
         deadline = time.monotonic() + self.config.ready_timeout_s
         # The registry first (others read from it); the rest start in parallel.
         first, rest = [s for s in services if s == "registry"], [s for s in services if s != "registry"]
@@ -305,6 +348,8 @@ def main(argv: list[str]) -> int:
         print("adaptloop: starting the local stack", flush=True)
         try:
             stack.up(progress=True)
+            if stack.register_local_base_model():
+                print(f"  registered base model {stack.config.base_model}", flush=True)
         except Exception as exc:
             print(f"adaptloop: the stack did not come up: {exc}", file=sys.stderr)
             return 1
