@@ -37,8 +37,8 @@ class DriftService:
     def prepare(self) -> None:
         """Wait for the broker and create every topic the service reads or writes, with its partitions."""
         s = self.settings
-        wait_for_broker(s.kafka_bootstrap)
-        ensure_topics(s.kafka_bootstrap, {**s.topic_names.all_with_partitions(), **internal_topics(s.app_id)})
+        wait_for_broker(s.kafka)
+        ensure_topics(s.kafka, {**s.topic_names.all_with_partitions(), **internal_topics(s.app_id)})
 
     def start_http(self) -> threading.Thread:
         config = uvicorn.Config(self.http, host=self.settings.host, port=self.settings.port, log_level="warning",
@@ -57,7 +57,7 @@ class DriftService:
 
 def build_service(settings: Settings) -> DriftService:
     topics = TopicNames(settings.topic_prefix)
-    producer = EventProducer(settings.kafka_bootstrap, topics=topics, client_id=settings.app_id)
+    producer = EventProducer(settings.kafka, topics=topics, client_id=settings.app_id)
     store = CheckpointStore(settings.data_dir, settings.app_id)
     decisions = None
     if settings.rollout_enabled and settings.registry_token is not None:
@@ -71,7 +71,7 @@ def build_service(settings: Settings) -> DriftService:
                     "ADAPTLOOP_DRIFT_ROLLOUT_ENABLED is false" if not settings.rollout_enabled
                     else "no ADAPTLOOP_DRIFT_REGISTRY_TOKEN")
     signals = SignalConsumer(
-        bootstrap=settings.kafka_bootstrap,
+        bootstrap=settings.kafka,
         topics=topics,
         group_id=f"{settings.app_id}-signals",
         producer=producer,
@@ -85,7 +85,7 @@ def build_service(settings: Settings) -> DriftService:
     )
     policy = build_policy_app(
         app_id=settings.app_id,
-        bootstrap=settings.kafka_bootstrap,
+        bootstrap=settings.kafka,
         topics=topics,
         producer=producer,
         policy=DriftPolicy(settings.policy_config()),

@@ -31,7 +31,9 @@ from adaptloop_contracts.inference import INFERENCE_FEEDBACK, INFERENCE_LOGS
 from adaptloop_contracts.registry import REGISTRY_EVENTS
 from adaptloop_kafka import (
     GROUP_SESSION_TIMEOUT_MS,
+    BrokerTarget,
     EventProducer,
+    KafkaConnection,
     context_from_headers,
     dead_letter_headers,
     trace_headers,
@@ -80,7 +82,7 @@ class SignalConsumer:
     def __init__(
         self,
         *,
-        bootstrap: str,
+        bootstrap: BrokerTarget,
         topics: TopicNames,
         group_id: str,
         producer: EventProducer,
@@ -102,8 +104,7 @@ class SignalConsumer:
         self._interval = checkpoint_interval_s
         self._rollout_config = rollout_config or RolloutConfig()
         self._decisions = decisions
-        conf: dict[str, Any] = {
-            "bootstrap.servers": bootstrap,
+        defaults: dict[str, Any] = {
             "group.id": group_id,
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
@@ -112,8 +113,7 @@ class SignalConsumer:
             "heartbeat.interval.ms": 1_000,
             "fetch.wait.max.ms": 100,
         }
-        conf.update(consumer_config or {})
-        self._conf = conf
+        self._conf = KafkaConnection.of(bootstrap).client_config(defaults, overrides=consumer_config)
         self._names = {topics(b): b for b in SOURCE_TOPICS}
         self.states: dict[int, AdapterMonitors] = {}
         self.offsets: dict[int, dict[str, int]] = {}
