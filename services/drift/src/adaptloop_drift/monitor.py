@@ -109,12 +109,12 @@ class VersionMonitor:
                                        {**d.evidence, "signal_observations": d.observations}))
         return found
 
+    def _identity(self) -> dict[str, Any]:
+        return {"adapter": self.adapter, "adapter_version": self.version, "logs": self.logs, "ratings": self.ratings}
+
     def snapshot(self) -> dict[str, Any]:
         return {
-            "adapter": self.adapter,
-            "adapter_version": self.version,
-            "logs": self.logs,
-            "ratings": self.ratings,
+            **self._identity(),
             "novelty_reference": {"prompts": self.vocabulary.prompts_seen, "frozen": self.vocabulary.frozen},
             "detectors": {str(s): d.snapshot() for s, d in self.detectors.items()},
             "rating": self.rating.snapshot(),
@@ -123,10 +123,7 @@ class VersionMonitor:
     def series_snapshot(self) -> dict[str, Any]:
         """Each signal's coded means over time with its alarms, and the ratings' mean score over time."""
         return {
-            "adapter": self.adapter,
-            "adapter_version": self.version,
-            "logs": self.logs,
-            "ratings": self.ratings,
+            **self._identity(),
             "signals": {str(s): {"kind": d.spec.kind, "encoding": d.spec.encoding, "warming_up": d.warming_up,
                                  "alarms_total": d.alarms, **self.series[s].snapshot()}
                         for s, d in self.detectors.items()},
