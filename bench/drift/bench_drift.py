@@ -32,9 +32,8 @@ from adaptloop_drift.detectors import SignalDetector
 from adaptloop_drift.monitor import DEFAULT_DETECTORS, AdapterMonitors, MonitorConfig
 from adaptloop_drift.signals import Signal
 from adaptloop_drift.synthetic import abrupt_error_probabilities, errors, make_feedback, make_log
-from adaptloop_kafka import GROUP_SESSION_TIMEOUT_MS, EventProducer, ensure_topics
+from adaptloop_kafka import GROUP_SESSION_TIMEOUT_MS, EventProducer, ensure_topics, new_consumer
 from adaptloop_scenarios.corpus import generate_pairs
-from confluent_kafka import Consumer
 from river import drift
 
 SEEDS = range(5)
@@ -91,7 +90,7 @@ def memory_per_adapter(adapters: int = 1000) -> dict[str, float]:
 
 
 def bare_consumer_rate(bootstrap: str, names: list[str], n: int) -> float:
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bare-{uuid.uuid4().hex}",
+    c = new_consumer(bootstrap, {"group.id": f"bare-{uuid.uuid4().hex}",
                   "session.timeout.ms": GROUP_SESSION_TIMEOUT_MS,
                   "auto.offset.reset": "earliest", "enable.auto.commit": False})
     c.subscribe(names)

@@ -35,8 +35,7 @@ import httpx  # noqa: E402
 from adaptloop_contracts import RegistryEvent, TopicNames  # noqa: E402
 from adaptloop_devstack.broker import free_port, start_broker  # noqa: E402
 from adaptloop_devstack.postgres import create_test_database, drop_database, sqlalchemy_url  # noqa: E402
-from adaptloop_kafka import GROUP_SESSION_TIMEOUT_MS, ensure_topics  # noqa: E402
-from confluent_kafka import Consumer  # noqa: E402
+from adaptloop_kafka import GROUP_SESSION_TIMEOUT_MS, ensure_topics, new_consumer  # noqa: E402
 from inference_stack import (  # noqa: E402
     ADMIN_TOKEN,
     PROMPTS,
@@ -125,7 +124,7 @@ class AliasEvents:
     def __init__(self, bootstrap: str, topics: TopicNames, adapter: str) -> None:
         self.moved_at: dict[int, float] = {}
         self._adapter = adapter
-        self._consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-{uuid.uuid4().hex[:8]}",
+        self._consumer = new_consumer(bootstrap, {"group.id": f"bench-{uuid.uuid4().hex[:8]}",
                                    "session.timeout.ms": GROUP_SESSION_TIMEOUT_MS,
                                    "auto.offset.reset": "earliest", "enable.auto.commit": False})
         self._consumer.subscribe([topics("registry.events")])

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from adaptloop_devstack.paths import repo_root, var_dir
-from adaptloop_kafka import GROUP_SESSION_TIMEOUT_MS
+from adaptloop_kafka import GROUP_SESSION_TIMEOUT_MS, new_consumer, new_producer
 from adaptloop_scenarios.corpus import generate_pairs
 from adaptloop_scenarios.tiny_model import ensure_tiny_model
 from adaptloop_trainer.packing import pack, tokenise
@@ -122,7 +122,6 @@ def measure_time_to_adapter(model_dir: Path, steps: int) -> dict[str, Any]:
     from adaptloop_devstack.broker import free_ports
     from adaptloop_devstack.postgres import drop_database, ensure_database
     from adaptloop_devstack.stack import Stack, StackConfig
-    from confluent_kafka import Consumer, Producer
 
     home = Path(tempfile.mkdtemp(prefix="bench-trainer-", dir=var_dir()))
     database = f"adaptloop_bench_{uuid.uuid4().hex[:8]}"
@@ -152,7 +151,7 @@ def measure_time_to_adapter(model_dir: Path, steps: int) -> dict[str, Any]:
                  for p in generate_pairs("automotive", 300, seed=0)]
         httpx.post(f"{ingest}/v1/examples", headers=trainer, json=items, timeout=60).raise_for_status()
 
-        consumer = Consumer({"bootstrap.servers": stack.config.bootstrap, "group.id": f"bench-{uuid.uuid4().hex}",
+        consumer = new_consumer(stack.config.bootstrap, {"group.id": f"bench-{uuid.uuid4().hex}",
                              "session.timeout.ms": GROUP_SESSION_TIMEOUT_MS,
                              "auto.offset.reset": "latest", "enable.auto.commit": False})
         consumer.subscribe([topics("registry.events")])
@@ -160,7 +159,7 @@ def measure_time_to_adapter(model_dir: Path, steps: int) -> dict[str, Any]:
         while not consumer.assignment() and time.monotonic() < deadline:
             consumer.poll(0.2)
         request = RetrainRequested(model=adapter, reason="manual", requested_by="bench")
-        producer = Producer({"bootstrap.servers": stack.config.bootstrap})
+        producer = new_producer(stack.config.bootstrap)
         started = time.perf_counter()
         producer.produce(topics("retrain.requested"), request.to_json_bytes(), key=adapter.encode())
         producer.flush(10)

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from confluent_kafka import Consumer, TopicPartition
+from adaptloop_kafka import new_consumer
+from confluent_kafka import TopicPartition
 
 from adaptloop_demo.traffic import Served
 
@@ -19,9 +20,7 @@ def read_topics(
     bootstrap: str, topics: tuple[str, ...] = TIMELINE_TOPICS, *, prefix: str = "", idle_s: float = 2.0
 ) -> dict[str, list[dict[str, Any]]]:
     """Every event on the given topics, oldest first (partitions assigned directly, no group)."""
-    consumer = Consumer(
-        {"bootstrap.servers": bootstrap, "group.id": "adaptloop-demo-timeline", "enable.auto.commit": False}
-    )
+    consumer = new_consumer(bootstrap, {"group.id": "adaptloop-demo-timeline", "enable.auto.commit": False})
     out: dict[str, list[dict[str, Any]]] = {t: [] for t in topics}
     try:
         meta = consumer.list_topics(timeout=10)

@@ -35,7 +35,7 @@ def build_runtime(settings: Settings, *, producer: RawProducer | None = None) ->
     runtime = RegistryRuntime(settings=settings, db=db, store=LocalArtifactStore(settings.artifact_dir))
     if settings.relay_enabled:
         producer = producer or EventProducer(
-            settings.kafka_bootstrap, topics=settings.topic_names, client_id="adaptloop-registry",
+            settings.kafka, topics=settings.topic_names, client_id="adaptloop-registry",
             config={"message.timeout.ms": int(settings.relay_publish_timeout_s * 1000)})
         runtime.relay = OutboxRelay(db, producer, topics=settings.topic_names, batch_size=settings.relay_batch_size,
                                     poll_interval_s=settings.relay_poll_interval_s,

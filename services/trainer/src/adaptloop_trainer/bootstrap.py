@@ -14,6 +14,7 @@ from importlib.metadata import version as package_version
 from adaptloop_common.auth import TokenTable
 from adaptloop_common.database import install_database_unavailable_handler
 from adaptloop_common.http import install_common
+from adaptloop_common.privacy import PrivacyPolicy
 from adaptloop_kafka import EventProducer, ensure_topics
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
@@ -25,6 +26,7 @@ from adaptloop_trainer.adapters.kafka import KafkaTrainingEvents, RetrainRequest
 from adaptloop_trainer.adapters.registry_client import RegistryClient
 from adaptloop_trainer.candidate import TrainerParams
 from adaptloop_trainer.config import Settings
+from adaptloop_trainer.dataset_privacy import RedactedExamples
 from adaptloop_trainer.job_runner import JobRunner
 
 log = logging.getLogger(__name__)
@@ -54,7 +56,7 @@ class Trainer:
 
     def start(self) -> None:
         migrate(self.engine, self.settings.db_schema)
-        ensure_topics(self.settings.kafka_bootstrap, self.settings.topic_names.all_with_partitions())
+        ensure_topics(self.settings.kafka, self.settings.topic_names.all_with_partitions())
         self.runner.start()
         recovered = self.runner.recover()
         if recovered:
@@ -78,7 +80,7 @@ def build(settings: Settings) -> Trainer:
     store = SqlJobStore(engine)
     registry = RegistryClient(settings.registry_url, settings.registry_token, timeout_s=settings.http_timeout_s)
     ingest = IngestClient(settings.ingest_url, settings.ingest_token, timeout_s=settings.http_timeout_s)
-    producer = EventProducer(settings.kafka_bootstrap, topics=settings.topic_names, client_id="adaptloop-trainer")
+    producer = EventProducer(settings.kafka, topics=settings.topic_names, client_id="adaptloop-trainer")
     events = KafkaTrainingEvents(producer)
     params = TrainerParams(
         models_dir=settings.models_dir.resolve(), work_dir=settings.work_dir.resolve(),
@@ -86,9 +88,10 @@ def build(settings: Settings) -> Trainer:
         checkpoint_every=settings.checkpoint_every, regression_per_snapshot=settings.regression_per_snapshot,
         code_revision=code_revision(settings), default_training_config=dict(settings.default_training_config),
     )
-    runner = JobRunner(store=store, registry=registry, examples=ingest, events=events, params=params)
+    examples = RedactedExamples(ingest, PrivacyPolicy(settings.privacy))
+    runner = JobRunner(store=store, registry=registry, examples=examples, events=events, params=params)
     consumer = RetrainRequestConsumer(
-        settings.kafka_bootstrap, group_id=settings.consumer_group, topics=settings.topic_names, producer=producer,
+        settings.kafka, group_id=settings.consumer_group, topics=settings.topic_names, producer=producer,
         accept=lambda request, tp: handlers.accept_request(request, tp, store=store, runner=runner).job_id,
         job_is_final=lambda job_id: bool((job := store.get(job_id)) is None or job.is_final),
     )

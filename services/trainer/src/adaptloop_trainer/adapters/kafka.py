@@ -18,7 +18,14 @@ from typing import Any
 from adaptloop_contracts import InvalidEvent, RetrainRequested, TopicNames, TrainingEvent
 from adaptloop_contracts.retrain import RETRAIN_REQUESTED
 from adaptloop_contracts.training import TRAINING_EVENTS
-from adaptloop_kafka import GROUP_SESSION_TIMEOUT_MS, EventProducer, dead_letter_headers, trace_headers
+from adaptloop_kafka import (
+    GROUP_SESSION_TIMEOUT_MS,
+    BrokerTarget,
+    EventProducer,
+    KafkaConnection,
+    dead_letter_headers,
+    trace_headers,
+)
 from adaptloop_kafka.tracing import headers_to_dict
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
@@ -43,18 +50,18 @@ class KafkaTrainingEvents:
 
 
 class RetrainRequestConsumer:
-    def __init__(self, bootstrap: str, *, group_id: str, topics: TopicNames, producer: EventProducer,
+    def __init__(self, bootstrap: BrokerTarget, *, group_id: str, topics: TopicNames, producer: EventProducer,
                  accept: AcceptRequest, job_is_final: JobIsFinal, check_every_s: float = 0.5) -> None:
         self._topic = topics(RETRAIN_REQUESTED)
         self._group_id = group_id
         self._producer = producer
         self._accept, self._job_is_final = accept, job_is_final
         self._check_every_s = check_every_s
-        self._consumer = Consumer({
-            "bootstrap.servers": bootstrap, "group.id": group_id, "enable.auto.commit": False,
-            "auto.offset.reset": "earliest", "session.timeout.ms": GROUP_SESSION_TIMEOUT_MS,
-            "max.poll.interval.ms": 300_000,
+        self.client_config = KafkaConnection.of(bootstrap).client_config({
+            "group.id": group_id, "enable.auto.commit": False, "auto.offset.reset": "earliest",
+            "session.timeout.ms": GROUP_SESSION_TIMEOUT_MS, "max.poll.interval.ms": 300_000,
         })
+        self._consumer = Consumer(self.client_config)
         self._waiting: dict[int, tuple[int, uuid.UUID]] = {}
         """partition -> (offset of the request being worked on, its job)."""
         self._stop = threading.Event()
