@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import uvicorn
 from adaptloop_dashboard.config import Settings
@@ -119,15 +120,45 @@ def test_every_part_of_the_page_reads_at_a_glance(canned_dashboard: str, tmp_pat
     assert rating and 'data-line="v2 recent rating"' in rating.group(0)
 
 
+def _rate_an_answer(stack: Stack, version: int, ratings: int) -> None:
+    """Ask `support` once (`version` serves) and rate the answer `ratings` times through ingest, all good
+    scores so the rollout guard has nothing to roll back."""
+    resp = httpx.post(stack.config.url("inference") + "/v1/completions", timeout=120,
+                      json={"model": "support", "prompt": "How do I reset it?", "max_tokens": 8, "temperature": 0})
+    assert resp.status_code == 200, resp.text
+    assert resp.headers["x-adaptloop-adapter-version"] == str(version)
+    resp = httpx.post(stack.config.url("ingest") + "/v1/feedback", timeout=30,
+                      headers={"Authorization": f"Bearer {stack.tokens.token('trainer')}"},
+                      json=[{"model": "support", "inference_event_id": resp.headers["x-adaptloop-event-id"],
+                             "score": 1.0}] * ratings)
+    assert resp.status_code == 202, resp.text
+
+
+def _rated_points(stack: Stack, version: int) -> int:
+    try:
+        doc = httpx.get(stack.config.url("drift") + "/v1/adapters/support/signals", timeout=5).json()
+    except (httpx.HTTPError, ValueError):
+        return 0
+    return sum(len(v["rating"]["points"]) for v in doc.get("versions", []) if v["adapter_version"] == version)
+
+
 def test_the_page_over_the_running_loop(stack: Stack, closed_loop, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    new = closed_loop.new_version
+    _rate_an_answer(stack, new, 12)
+    deadline = time.monotonic() + 60
+    while _rated_points(stack, new) < 12:
+        assert time.monotonic() < deadline, "drift did not take in the ratings of the new version within 60 s"
+        time.sleep(0.5)
+
     page = visible(render(stack.config.url("dashboard") + "/", tmp_path / "profile",
                           screenshot=var_dir() / "test-artifacts" / "dashboard.png"))
-    new = closed_loop.new_version
     assert '<div class="errors">' not in page, "every service answered the dashboard"
     glance = re.search(r'<tr data-adapter="support">(.*?)</tr>', page, re.S)
     assert glance and f'data-alias="production">production → v{new}</span>' in glance.group(1)
     assert f'<tr data-version="{new}"><td>v{new}</td><td><span class="status production">' in page
-    assert re.search(rf'<tr class="swap">.*?<td>support</td><td>production</td><td>v\d+ → v{new}</td>', page, re.S)
+    assert re.search(rf'<tr class="swap">.*?<td>support</td><td>production</td><td>(v\d+|—) → v{new}</td>', page, re.S)
     assert re.search(r'<tr data-job="[^"]+">.*?<span class="status succeeded">.*?data-progress="1"', page, re.S)
-    assert re.search(r'<svg class="chart signal-chart" data-signal="latency_ms"', page), \
-        "the drift series of the served traffic are plotted"
+    rating = re.search(r'<svg class="chart rating-chart".*?</svg>', page, re.S)
+    assert rating and f'data-line="v{new} recent rating"' in rating.group(0), "the ratings of the new version"
+    quality = re.search(r'<svg class="chart signal-chart" data-signal="quality_error".*?</svg>', page, re.S)
+    assert quality and f'data-line="v{new} recent"' in quality.group(0)

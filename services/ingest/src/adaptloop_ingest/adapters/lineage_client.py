@@ -28,15 +28,16 @@ class LineageUnavailable(Exception):
 
 class HttpLineage:
     def __init__(self, settings: LineageSettings, *, transport: httpx.BaseTransport | None = None) -> None:
-        self._settings = settings
-        self._transport = transport
+        self._trainer = httpx.Client(base_url=settings.trainer_url.rstrip("/"), timeout=settings.lineage_timeout_s,
+                                     transport=transport)
+        self._registry = httpx.Client(base_url=settings.registry_url.rstrip("/"),
+                                      timeout=settings.lineage_timeout_s, transport=transport)
 
-    def _post(self, base_url: str, path: str, body: dict[str, Any], token: str) -> dict[str, Any]:
-        what = f"POST {base_url.rstrip('/')}{path}"
+    @staticmethod
+    def _post(client: httpx.Client, path: str, body: dict[str, Any], token: str) -> dict[str, Any]:
+        what = f"POST {client.base_url}{path}"
         try:
-            with httpx.Client(base_url=base_url.rstrip("/"), timeout=self._settings.lineage_timeout_s,
-                              transport=self._transport) as client:
-                response = client.post(path, json=body, headers={"Authorization": f"Bearer {token}"})
+            response = client.post(path, json=body, headers={"Authorization": f"Bearer {token}"})
         except httpx.HTTPError as exc:
             raise LineageUnavailable(503, f"{what}: {type(exc).__name__}: {exc}") from exc
         if response.status_code >= 400:
@@ -45,7 +46,7 @@ class HttpLineage:
         return dict(response.json())
 
     def snapshots(self, body: dict[str, Any], *, token: str) -> dict[str, Any]:
-        return self._post(self._settings.trainer_url, "/v1/erasures/lineage", body, token)
+        return self._post(self._trainer, "/v1/erasures/lineage", body, token)
 
     def flag_versions(self, body: dict[str, Any], *, token: str) -> dict[str, Any]:
-        return self._post(self._settings.registry_url, "/v1/erasures", body, token)
+        return self._post(self._registry, "/v1/erasures", body, token)
