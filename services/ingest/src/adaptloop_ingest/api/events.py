@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from adaptloop_ingest.api.deps import ComponentsDep, Writer
+from adaptloop_ingest.api.scope import require_scope
 from adaptloop_ingest.handlers import submit_events
 
 router = APIRouter(prefix="/v1", tags=["events"])
@@ -30,20 +31,24 @@ def _body_schema(model: type[InferenceLog] | type[InferenceFeedback]) -> dict[st
 
 
 @router.post("/logs", status_code=202, responses=_ANSWERS, openapi_extra=_body_schema(InferenceLog))
-async def post_logs(request: Request, components: ComponentsDep, _: Writer) -> JSONResponse:
+async def post_logs(request: Request, components: ComponentsDep, principal: Writer) -> JSONResponse:
     """Publish one `inference.log` event or an array of them to `inference.logs`."""
+    body = await request.body()
+    require_scope(principal, body, "model")
     result = await submit_events(
-        await request.body(), topic_base=INFERENCE_LOGS, publisher=components.publisher,
+        body, topic_base=INFERENCE_LOGS, publisher=components.publisher,
         max_items=components.settings.max_batch_items, privacy=components.privacy,
     )
     return JSONResponse(result.as_json_dict(), status_code=202)
 
 
 @router.post("/feedback", status_code=202, responses=_ANSWERS, openapi_extra=_body_schema(InferenceFeedback))
-async def post_feedback(request: Request, components: ComponentsDep, _: Writer) -> JSONResponse:
+async def post_feedback(request: Request, components: ComponentsDep, principal: Writer) -> JSONResponse:
     """Publish one `inference.feedback` event or an array of them to `inference.feedback`."""
+    body = await request.body()
+    require_scope(principal, body, "model")
     result = await submit_events(
-        await request.body(), topic_base=INFERENCE_FEEDBACK, publisher=components.publisher,
+        body, topic_base=INFERENCE_FEEDBACK, publisher=components.publisher,
         max_items=components.settings.max_batch_items, privacy=components.privacy,
     )
     return JSONResponse(result.as_json_dict(), status_code=202)

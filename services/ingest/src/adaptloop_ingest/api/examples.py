@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from adaptloop_ingest.api.deps import ComponentsDep, Reader, Writer
+from adaptloop_ingest.api.scope import require_scope
 from adaptloop_ingest.examples import CuratedExample, ExampleRepository
 from adaptloop_ingest.handlers import import_curated
 
@@ -27,9 +28,10 @@ _IMPORT_BODY = {"requestBody": {"required": True, "content": {"application/json"
     201: {"description": "`{imported, duplicates, example_ids, rejected?}`"},
     422: {"description": "No valid item: `{detail, rejected: [{index, reason}]}`"},
 })
-async def post_examples(request: Request, components: ComponentsDep, _: Writer) -> JSONResponse:
+async def post_examples(request: Request, components: ComponentsDep, principal: Writer) -> JSONResponse:
     """Import curated `{adapter, prompt, answer}` items straight into the example store."""
     body = await request.body()
+    require_scope(principal, body, "adapter")
     result = await run_in_threadpool(
         import_curated, body, store=components.store, privacy=components.privacy,
         max_items=components.settings.max_batch_items,
@@ -61,7 +63,7 @@ def _first_page_read(lines: Iterator[bytes]) -> Iterator[bytes]:
 }})
 def get_examples(
     components: ComponentsDep,
-    _: Reader,
+    principal: Reader,
     adapter: Annotated[str, Query(min_length=1, max_length=200)],
     since: Annotated[datetime | None, Query(description="inclusive; RFC 3339 (no zone means UTC)")] = None,
     until: Annotated[datetime | None, Query(description="exclusive; RFC 3339 (no zone means UTC)")] = None,
@@ -69,6 +71,7 @@ def get_examples(
     only_targets: Annotated[bool, Query(description="only examples with something to learn")] = False,
 ) -> StreamingResponse:
     """Stream the examples of `adapter` with `since <= occurred_at < until` as JSON lines."""
+    principal.require_adapters([adapter])
     lines = _json_lines(
         components.store, adapter, since=_as_utc(since), until=_as_utc(until), limit=limit, only_targets=only_targets
     )
