@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import yaml
+from settings_fields import COMMON_SETTINGS, settings_fields
 
 ROOT = Path(__file__).resolve().parents[3]
 DASHBOARDS = sorted((ROOT / "deploy/grafana/dashboards").glob("*.json"))
@@ -179,3 +180,14 @@ def test_compose_mounts_the_provisioning_where_grafana_reads_it() -> None:
     prometheus = _bind_mounts(compose["prometheus"])
     assert prometheus["/etc/prometheus/prometheus.yml"].is_file()
     assert all(path.exists() for path in [*mounts.values(), *prometheus.values()])
+
+
+def test_the_dashboard_service_of_the_stack_is_configured_with_its_settings() -> None:
+    spec = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["dashboard"]
+    fields = settings_fields(COMMON_SETTINGS, "ServiceSettings") | settings_fields(
+        ROOT / "libs/dashboard/src/adaptloop_dashboard/config.py", "Settings")
+    env = {k.removeprefix("ADAPTLOOP_DASHBOARD_").lower(): v for k, v in spec["environment"].items()
+           if k.startswith("ADAPTLOOP_")}
+    assert set(env) <= fields
+    assert {"registry_url", "trainer_url", "drift_url", "inference_url"} <= set(env)
+    assert (ROOT / spec["build"]["dockerfile"]).is_file()
