@@ -31,7 +31,7 @@ def costs(name: AdapterPath, request: Request) -> dict[str, Any]:
             raise HTTPException(404, f"adapter {name!r} is not registered")
         served = {int(v["version"]): int(v.get("served_requests") or 0) for v in registry.versions(name)}
     except UpstreamError as exc:
-        raise HTTPException(503, f"the registry is unavailable: {exc}") from exc
+        raise HTTPException(503, f"the registry is unavailable: {exc}", headers={"Retry-After": "5"}) from exc
     return adapter_costs(name, store.list_jobs(adapter=name, limit=1000), served=served)
 
 
@@ -45,4 +45,4 @@ def lineage(query: LineageQuery, request: Request,
     try:
         return erasure_lineage(query, store=store, registry=registry)
     except UpstreamError as exc:
-        raise HTTPException(503, f"the registry is unavailable: {exc}") from exc
+        raise HTTPException(503, f"the registry is unavailable: {exc}", headers={"Retry-After": "5"}) from exc
