@@ -8,7 +8,7 @@ of the service's PostgreSQL schema and the end offsets of the topics it writes.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,19 +22,13 @@ UNKNOWN_TOKEN = "a-token-nobody-was-given"
 LONE_SURROGATE_JSON = b'{"prompt": "control \\u0007\\u001b[2J and a lone \\ud800 surrogate"}'
 
 
-def operations(app: Any) -> set[tuple[str, str]]:
-    """Every (METHOD, path template) the app documents."""
-    return {(method.upper(), path) for path, ops in app.openapi()["paths"].items() for method in ops}
+def operations(openapi: Mapping[str, Any]) -> set[tuple[str, str]]:
+    """Every (METHOD, path template) an OpenAPI document lists (`app.openapi()` or `GET /openapi.json`)."""
+    return {(method.upper(), path) for path, ops in openapi["paths"].items() for method in ops}
 
 
-def operations_with_body(app: Any) -> set[tuple[str, str]]:
-    """The operations whose OpenAPI entry declares a request body."""
-    return {(method.upper(), path) for path, ops in app.openapi()["paths"].items()
-            for method, op in ops.items() if "requestBody" in op}
-
-
-def mutating_operations(app: Any) -> set[tuple[str, str]]:
-    return {op for op in operations(app) if op[0] in MUTATING_METHODS}
+def mutating_operations(openapi: Mapping[str, Any]) -> set[tuple[str, str]]:
+    return {op for op in operations(openapi) if op[0] in MUTATING_METHODS}
 
 
 @dataclass(frozen=True)
@@ -81,6 +75,81 @@ def refused_callers(tokens: Mapping[str, str], needs: str) -> list[tuple[str, di
         role = max(lower, key=ROLE_RANK.__getitem__)
         callers.append((f"role {role}", bearer(tokens[role]), 403))
     return callers
+
+
+def check_refused_then_allowed(client: Any, state: Callable[[], Any], role: str, call: Call,
+                               tokens: Mapping[str, str], *, allowed: int | None = None) -> None:
+    """Every wrong caller gets its 401/403 and changes nothing; then the right role gets through.
+
+    With `allowed` None the right call must succeed (2xx) and change the state (so the state read is shown
+    to see changes); else it must answer `allowed` and change nothing either."""
+    before = state()
+    for who, headers, status in refused_callers(tokens, role):
+        answer = call.send(client, headers)
+        assert answer.status_code == status, f"{call.op} {who}: {answer.status_code} {answer.text}"
+        assert state() == before, f"{call.op}: {who} was refused but something changed"
+    answer = call.send(client, bearer(tokens[role]))
+    if allowed is not None:
+        assert answer.status_code == allowed, f"{call.op} role {role}: {answer.status_code} {answer.text}"
+        assert state() == before
+        return
+    assert answer.status_code < 300, f"{call.op} role {role}: {answer.status_code} {answer.text}"
+    assert state() != before, f"{call.op}: the right role's call changed nothing: the state read is blind"
+
+
+BAD_PATH_VALUES = {"{name}": "Not.An.Adapter", "{number}": "first", "{alias}": "Bad Alias", "{sha256}": "not-a-sha",
+                   "{suite}": "Bad Suite", "{job_id}": "not-a-uuid", "{model}": "no/such/model"}
+GOOD_PATH_VALUES = {"{name}": "support", "{number}": "1", "{alias}": "production", "{sha256}": "0" * 64,
+                    "{suite}": "s", "{job_id}": "00000000-0000-4000-8000-000000000000", "{model}": "support"}
+BAD_QUERY = {"limit": "-1", "since": "yesterday", "before_id": "x", "adapter": ""}
+WRONG_TYPES = {"version": "two", "reason": 5, "requests": -1, "adapter": ["x"], "prompt": {"x": 1},
+               "model": 7, "messages": "hi", "max_tokens": "many", "training_config": []}
+
+
+def _fill(template: str, values: Mapping[str, str]) -> str:
+    for placeholder, value in values.items():
+        template = template.replace(placeholder, value)
+    return template
+
+
+def bad_calls(method: str, template: str, operation: Mapping[str, Any], *, max_body: int) -> list[tuple[str, Call]]:
+    """Malformed variants of one route (`operation` is its OpenAPI entry): path values no record can have, bad
+    values of the query parameters it declares and, where it takes a body, broken JSON, a lone surrogate, a body
+    over `max_body` and wrong types."""
+    bad_path = _fill(template, BAD_PATH_VALUES)
+    good_path = _fill(template, GOOD_PATH_VALUES)
+    has_body = "requestBody" in operation
+    declared = {p["name"] for p in operation.get("parameters", []) if p.get("in") == "query"}
+    json_body = {"content-type": "application/json"}
+    calls: list[tuple[str, Call]] = []
+    bad_query = {k: v for k, v in BAD_QUERY.items() if k in declared}
+    if bad_query:
+        calls.append(("bad query", Call(method, template, good_path, params=bad_query)))
+    if bad_path != template:
+        calls.append(("bad path", Call(method, template, bad_path, json={"reason": "x"} if has_body else None)))
+    if has_body:
+        calls += [
+            ("broken JSON", Call(method, template, good_path, content=b'{"reason": ', headers=json_body)),
+            ("lone surrogate", Call(method, template, good_path, content=LONE_SURROGATE_JSON, headers=json_body)),
+            ("over the limit", Call(method, template, good_path, content=b"[" + b"1," * max_body + b"1]",
+                                    headers=json_body)),
+            ("wrong types", Call(method, template, good_path, json=WRONG_TYPES)),
+        ]
+    return calls
+
+
+def sweep_bad_input(client: Any, openapi: Mapping[str, Any], headers: Mapping[str, str], *,
+                    max_body: int) -> tuple[int, list[str]]:
+    """Every bad call on every route: (how many were sent, those that did not get a 4xx)."""
+    sent, failures = 0, []
+    for path, ops in sorted(openapi["paths"].items()):
+        for method, operation in sorted(ops.items()):
+            for what, call in bad_calls(method.upper(), path, operation, max_body=max_body):
+                sent += 1
+                answer = call.send(client, headers)
+                if not 400 <= answer.status_code < 500:
+                    failures.append(f"{method.upper()} {path} {what}: {answer.status_code} {answer.text[:200]}")
+    return sent, failures
 
 
 def database_state(dsn: str, schema: str) -> dict[str, list[str]]:
