@@ -73,6 +73,20 @@ class DriftProcess:
             self.proc.kill()
             self.proc.wait(timeout_s)
 
+    def ratings(self, adapter: str | None = None) -> int:
+        """Ratings in the detector state (of one adapter, or of all)."""
+        versions = httpx.get(f"{self.url}/v1/state", timeout=5).json()["adapters"]
+        return sum(v["ratings"] for v in versions if adapter is None or v["adapter"] == adapter)
+
+    def wait_for_ratings(self, count: int, *, timeout_s: float, adapter: str | None = None) -> int:
+        """Poll until the state holds `count` ratings (or the deadline passes); returns the last count seen."""
+        deadline = time.monotonic() + timeout_s
+        seen = self.ratings(adapter)
+        while seen < count and time.monotonic() < deadline:
+            time.sleep(0.3)
+            seen = self.ratings(adapter)
+        return seen
+
     def tail(self, chars: int = 3000) -> str:
         return self.log_path.read_text(errors="replace")[-chars:] if self.log_path.exists() else ""
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import signal
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,20 +19,6 @@ from adaptloop_kafka import EventProducer, ensure_topics
 from drift_testkit import DriftProcess, TopicReader
 
 ADAPTER = "phoenix"
-
-
-def _ratings(svc: DriftProcess) -> int:
-    state = httpx.get(f"{svc.url}/v1/adapters/{ADAPTER}/state", timeout=5)
-    return sum(v["ratings"] for v in state.json()["versions"]) if state.status_code == 200 else 0
-
-
-def _wait_for_ratings(svc: DriftProcess, count: int, timeout_s: float) -> int:
-    deadline = time.monotonic() + timeout_s
-    seen = _ratings(svc)
-    while seen < count and time.monotonic() < deadline:
-        time.sleep(0.3)
-        seen = _ratings(svc)
-    return seen
 
 
 def _metric_sum(text: str, name: str, **labels: str) -> float:
@@ -55,7 +40,7 @@ def test_restart_on_an_emptied_broker_reads_the_new_log(private_brokers: Callabl
     for i, e in enumerate(errors([0.1] * 800, seed=3)):
         producer.publish("inference.feedback", make_feedback(ADAPTER, i, e, seed=3, version=1))
     assert producer.flush(30.0) == 0
-    assert _wait_for_ratings(old, 800, 60) == 800
+    assert old.wait_for_ratings(800, timeout_s=60) == 800
     old.stop(signal.SIGTERM)  # checkpoints at offsets 40 and 800 of the first broker's life
     assert list((data_dir / f"{topics.prefix}adaptloop-drift").glob("signals-p*.ckpt"))
     first.stop()
@@ -86,7 +71,7 @@ def test_restart_on_an_emptied_broker_reads_the_new_log(private_brokers: Callabl
         detected = [DriftDetected.from_json_bytes(m.value()) for m in msgs[topics("drift.detected")]]
         assert any(d.signal == "quality_error" and d.model == ADAPTER for d in detected), svc.tail()
         # the state of the first life was dropped: only the second life's ratings are counted
-        assert _wait_for_ratings(svc, len(errs), 30) == len(errs)
+        assert svc.wait_for_ratings(len(errs), timeout_s=30) == len(errs)
         metrics = httpx.get(f"{svc.url}/metrics", timeout=5).text
         # one reset of the partition, counted under the topic that showed it first
         assert _metric_sum(metrics, "adaptloop_drift_offset_resets_total", reason="beyond_end") == 1

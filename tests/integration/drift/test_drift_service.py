@@ -116,12 +116,7 @@ def test_restart_mid_drift_yields_exactly_one_retrain(drift_service: DriftProces
     for i in range(510):  # reference traffic plus the first few events of the drift
         producer.publish("inference.feedback", make_feedback("restart", i, errs[i], seed=8, version=1))
     assert producer.flush(30.0) == 0
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        state = httpx.get(f"{drift_service.url}/v1/state", timeout=5).json()
-        if sum(v["ratings"] for v in state["adapters"]) >= 510:
-            break
-        time.sleep(0.3)
+    assert drift_service.wait_for_ratings(510, timeout_s=60) == 510
     drift_service.stop(signal.SIGKILL)
     drift_service.start()
     for i in range(510, 800):
@@ -130,12 +125,15 @@ def test_restart_mid_drift_yields_exactly_one_retrain(drift_service: DriftProces
     reader = reader_factory([topics("retrain.requested"), topics("drift.detected")])
     msgs = reader.poll_until(lambda m: len(m[topics("retrain.requested")]) >= 1, timeout_s=90)
     assert len(msgs[topics("retrain.requested")]) == 1
+    # the killed service replays what its checkpoint had not covered: each rating counted once
+    assert drift_service.wait_for_ratings(800, timeout_s=60) == 800
     drift_service.stop(signal.SIGTERM)  # a second, graceful restart while the drift goes on
     drift_service.start()
     for i in range(800, 1100):
         producer.publish("inference.feedback", make_feedback("restart", i, errs[i], seed=8, version=1))
     assert producer.flush(30.0) == 0
-    msgs = reader.poll_until(lambda m: False, timeout_s=15)
+    assert drift_service.wait_for_ratings(1100, timeout_s=60) == 1100, "the events after the restart were consumed"
+    msgs = reader.poll_until(lambda m: False, timeout_s=10)  # time for a repeated alarm or request to show
     retrains = _decode(msgs[topics("retrain.requested")], RetrainRequested)
     assert len(retrains) == 1, [str(r.event_id) for r in retrains]
     detections = _decode(msgs[topics("drift.detected")], DriftDetected)

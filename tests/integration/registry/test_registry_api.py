@@ -224,7 +224,8 @@ def test_health_readiness_metrics_and_openapi(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200 and ready.json()["checks"]["database"]["ok"]
-    assert "adaptloop_registry" in client.get("/metrics").text or client.get("/metrics").status_code == 200
+    metrics = client.get("/metrics")
+    assert metrics.status_code == 200 and "adaptloop_registry_outbox_published_total" in metrics.text
     paths = client.get("/openapi.json").json()["paths"]
     for path in ("/v1/adapters/{name}/aliases/{alias}", "/v1/serving-plan", "/v1/artifacts/{sha256}",
                  "/v1/adapters/{name}/versions/{number}/retire"):

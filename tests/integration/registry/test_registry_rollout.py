@@ -171,7 +171,8 @@ def test_graduation_refuses_a_stale_view_of_the_aliases(client: TestClient) -> N
     assert aliases_of(client, name) == {"production": 1, "canary": 2}
     # a refused decision is not recorded: the same id may be applied once the state fits
     body = decision("graduate_canary", 2, 1)
-    assert client.post(url, json={**body, "previous_version": 3}, headers=auth("trainer")).status_code in (404, 409)
+    wrong_previous = client.post(url, json={**body, "previous_version": 3}, headers=auth("trainer"))
+    assert wrong_previous.status_code == 409 and "points at 1, not 3" in wrong_previous.json()["detail"]
     assert client.post(url, json=body, headers=auth("trainer")).status_code == 201
     reused = client.post(url, json={**body, "action": "abandon_canary"}, headers=auth("trainer"))
     assert reused.status_code == 409 and "already used" in reused.json()["detail"]

@@ -165,7 +165,7 @@ class Stack:
             r = c.post("/v1/base-models", json={"name": name, "version": "1", "location": str(self.models_dir / name),
                                                 "weights_sha256": manifest["weights_sha256"],
                                                 "successor_of": successor_of})
-            assert r.status_code in (200, 201), r.text
+            assert r.status_code == 201, r.text
 
     def create_adapter(self, name: str, base_model: str, training_config: dict[str, Any], mode: str = "auto") -> None:
         with self.http(self.registry) as c:
