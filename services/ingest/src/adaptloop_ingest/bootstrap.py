@@ -20,11 +20,13 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from adaptloop_ingest.adapters.db import PostgresExampleStore, make_engine
 from adaptloop_ingest.adapters.kafka import BatchPublisher, ConsumerThread
 from adaptloop_ingest.adapters.migrate import upgrade_to_head
+from adaptloop_ingest.adapters.retention_sql import PostgresRetentionStore
 from adaptloop_ingest.api import erasures, errors, events, examples
 from adaptloop_ingest.api.deps import Components
 from adaptloop_ingest.config import Settings
 from adaptloop_ingest.errors import UnstorableEvent
 from adaptloop_ingest.handlers import store_consumed_event
+from adaptloop_ingest.retention import RetentionPolicy, RetentionSweeper
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +50,19 @@ class Runtime:
     publisher: BatchPublisher | None = None
     consumer: ConsumerThread | None = None
     dead_letter_producer: EventProducer | None = None
+    retention: RetentionSweeper | None = None
 
     def start(self) -> None:
         if self.publisher is not None:
             self.publisher.start()
         if self.consumer is not None:
             self.consumer.start()
+        if self.retention is not None:
+            self.retention.start()
 
     def stop(self) -> None:
+        if self.retention is not None:
+            self.retention.stop()
         if self.consumer is not None:
             self.consumer.stop()
         if self.dead_letter_producer is not None:
@@ -67,15 +74,22 @@ class Runtime:
                 log.error("%d events were still undelivered at shutdown", undelivered)
 
 
+def retention_policy(settings: Settings) -> RetentionPolicy:
+    return RetentionPolicy.from_days(
+        examples=settings.example_ttl_days, pending_feedback=settings.pending_feedback_ttl_days,
+        seen_events=settings.seen_events_ttl_days, examples_by_adapter=settings.example_ttl_days_by_adapter,
+    )
+
+
 def connect(settings: Settings) -> Runtime:
     """Migrate the schema and build the real producer, store and consumer (not yet started)."""
     privacy = PrivacyPolicy(settings.privacy)
     upgrade_to_head(settings.database_url, schema=settings.db_schema)
     topics = settings.topic_names
-    store = PostgresExampleStore(
-        make_engine(settings.database_url, schema=settings.db_schema, pool_size=settings.db_pool_size),
-        page_size=settings.export_page_size,
-    )
+    engine = make_engine(settings.database_url, schema=settings.db_schema, pool_size=settings.db_pool_size)
+    store = PostgresExampleStore(engine, page_size=settings.export_page_size)
+    retention = RetentionSweeper(retention_policy(settings), PostgresRetentionStore(engine),
+                                 interval_s=settings.retention_interval_s)
     producer = EventProducer(
         settings.kafka, topics=topics, client_id="adaptloop-ingest", config=producer_config(settings)
     )
@@ -123,7 +137,7 @@ def connect(settings: Settings) -> Runtime:
         checks["consumer"] = consumer_ready
     components = Components(settings=settings, publisher=publisher, store=store, privacy=privacy)
     return Runtime(components=components, checks=checks, publisher=publisher, consumer=consumer,
-                   dead_letter_producer=dlq_producer)
+                   dead_letter_producer=dlq_producer, retention=retention)
 
 
 def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI:

@@ -36,7 +36,17 @@ class Settings(ServiceSettings):
     retry_after_s: int = Field(default=1, ge=1)
     """`Retry-After` sent with a 503."""
     producer_config: dict[str, ProducerOption] = Field(default_factory=dict)
-    """Extra librdkafka options of the event producer as JSON, e.g. `{"linger.ms": 20}` (security: `ADAPTLOOP_KAFKA_*`)."""
+    """Extra librdkafka options of the event producer as JSON, e.g. `{"linger.ms": 20}`; security: ADAPTLOOP_KAFKA_*."""
 
+    retention_interval_s: float = Field(default=3600.0, gt=0)
+    """How often ingest deletes the rows past their TTL (docs/ingest.md#retention)."""
+    example_ttl_days: float | None = Field(default=365.0, gt=0)
+    """Examples are deleted this long after they were stored; `null` keeps them forever."""
+    example_ttl_days_by_adapter: dict[str, float | None] = Field(default_factory=dict)
+    """Per-adapter example TTLs as JSON, e.g. `{"support": 90, "legal": null}` (null: forever)."""
+    pending_feedback_ttl_days: float = Field(default=7.0, gt=0)
+    """Ratings whose log never arrived are dropped this long after they were received."""
+    seen_events_ttl_days: float = Field(default=30.0, gt=0)
+    """The de-duplication memory of event ids; keep it longer than the topics' retention."""
 
     export_page_size: int = Field(default=500, ge=1, le=10_000)

@@ -11,11 +11,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, Protocol
 
-from adaptloop_contracts import AdapterName, InferenceFeedback, InferenceLog, adapter_of, utc_now
 from adaptloop_common.redaction import Redactor
+from adaptloop_contracts import AdapterName, InferenceFeedback, InferenceLog, adapter_of, utc_now
 from adaptloop_contracts.base import MAX_TEXT_CHARS
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
-
 
 Source = Literal["log", "import"]
 _SPACE = re.compile(r"\s+")
