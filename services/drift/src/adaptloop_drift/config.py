@@ -5,15 +5,24 @@ from __future__ import annotations
 from pathlib import Path
 
 from adaptloop_common.settings import ServiceSettings
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from adaptloop_drift.detectors import DetectorSpec
 from adaptloop_drift.monitor import DEFAULT_DETECTORS, MonitorConfig
-from adaptloop_drift.policy import PolicyConfig
+from adaptloop_drift.policy import PolicyConfig, RetrainBudget
 from adaptloop_drift.rollout.judge import RolloutConfig
 from adaptloop_drift.rollout.trials import TrialRules
 from adaptloop_drift.signals import OPERATIONAL_SIGNALS, Signal
+
+
+class RetrainBudgetSetting(BaseModel):
+    """One adapter's retrain budget per 24 hours; an unknown key or a negative limit is refused at start."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    retrains_per_day: int | None = Field(default=None, ge=0)
+    training_seconds_per_day: float | None = Field(default=None, ge=0)
 
 
 class Settings(ServiceSettings):
@@ -40,6 +49,9 @@ class Settings(ServiceSettings):
     policy_open_timeout_s: float = 6 * 3600.0
     policy_trigger_signals: list[Signal] = Field(
         default_factory=lambda: [s for s in Signal if s not in OPERATIONAL_SIGNALS])
+    policy_budgets: dict[str, RetrainBudgetSetting] = Field(default_factory=dict)
+    """JSON: retrain budget per adapter (`*` for the others), e.g.
+    `{"*": {"retrains_per_day": 4}, "support": {"retrains_per_day": 2, "training_seconds_per_day": 1800}}`."""
     rollout_enabled: bool = True
     """Send the judge's verdicts to the registry (false: decide and report them, change nothing)."""
     rollout_alpha: float = Field(default=0.05, gt=0.0, lt=0.5)
@@ -106,4 +118,5 @@ class Settings(ServiceSettings):
             cooldown_s=self.policy_cooldown_s,
             open_timeout_s=self.policy_open_timeout_s,
             trigger_signals=frozenset(str(s) for s in self.policy_trigger_signals),
+            budgets={name: RetrainBudget(**b.model_dump()) for name, b in self.policy_budgets.items()},
         )

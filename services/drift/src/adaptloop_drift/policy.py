@@ -6,12 +6,17 @@ request while the adapter is paused, while a request is open (until `training.ev
 reports a final state or `open_timeout_s` passes), or within `cooldown_s` of the last one.
 After a rollback by the guard or a rejected version, detections that happened before it no
 longer count (nor any of the rejected version): the next request needs new drift evidence.
+A budget per adapter (retrains per day, training seconds per day, over the 24 hours before the
+detection) holds a request back while spent; the state says why (`held_back`), the detections are
+kept, and the first detection once the budget allows makes the request. Manual jobs (trainer API,
+CLI) are never held back, though their training seconds count against the budget.
 Times are the events' `occurred_at`, so replaying the same events gives the same decisions.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +34,17 @@ SEEN_EVENTS = 200
 """How many registry and training event ids an adapter's policy state remembers for deduplication."""
 
 
+DAY_S = 86_400.0
+
+
+@dataclass(frozen=True)
+class RetrainBudget:
+    """What drift-requested retrains of one adapter may spend per 24 hours (None: no limit)."""
+
+    retrains_per_day: int | None = None
+    training_seconds_per_day: float | None = None
+
+
 @dataclass(frozen=True)
 class PolicyConfig:
     window_s: float = 900.0
@@ -37,6 +53,11 @@ class PolicyConfig:
     open_timeout_s: float = 6 * 3600.0
     trigger_signals: frozenset[str] = frozenset(str(s) for s in Signal if s not in OPERATIONAL_SIGNALS)
     requested_by: str = "adaptloop-drift"
+    budgets: Mapping[str, RetrainBudget] = field(default_factory=dict)
+    """Per adapter name; `*` applies to adapters without their own."""
+
+    def budget_for(self, adapter: str) -> RetrainBudget:
+        return self.budgets.get(adapter) or self.budgets.get("*") or RetrainBudget()
 
 
 @dataclass
@@ -57,6 +78,13 @@ class AdapterPolicyState:
     stale_detections: int = 0
     seen_event_ids: list[str] = field(default_factory=list)
     """The newest registry and training events applied: a redelivered one changes nothing."""
+    request_times: list[float] = field(default_factory=list)
+    """When the requests of the last 24 hours were made (for the budget)."""
+    training_spend: list[list[float]] = field(default_factory=list)
+    """`[at, training seconds]` of the jobs that finished in the last 24 hours (any reason)."""
+    held_back: dict[str, Any] | None = None
+    """The last request the budget held back, and why; cleared by the next request."""
+    held_back_total: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -114,6 +142,12 @@ class DriftPolicy:
             return None
         evidence = [r for r in state.recent if _RANK[r["severity"]] >= 1]
         drift_ids = [uuid.UUID(r["id"]) for r in evidence]
+        over = self.over_budget(state, event.model, now)
+        if over is not None:
+            state.held_back = {"reason": over, "at": event.occurred_at.isoformat(),
+                               "drift_event_ids": [str(i) for i in drift_ids]}
+            state.held_back_total += 1
+            return None
         request = RetrainRequested(
             event_id=retrain_event_id(event.model, drift_ids),
             model=event.model,
@@ -127,8 +161,24 @@ class DriftPolicy:
         state.open_since = now
         state.last_request_at = now
         state.requests += 1
+        state.request_times = [*state.request_times, now]
+        state.held_back = None
         state.recent = []
         return request
+
+    def over_budget(self, state: AdapterPolicyState, adapter: str, now: float) -> str | None:
+        """Why a request now would exceed the adapter's budget (None when it would not); prunes old entries."""
+        budget = self.config.budget_for(adapter)
+        state.request_times = [t for t in state.request_times if now - t < DAY_S]
+        state.training_spend = [s for s in state.training_spend if now - s[0] < DAY_S]
+        if budget.retrains_per_day is not None and len(state.request_times) >= budget.retrains_per_day:
+            return (f"retrain budget spent: {len(state.request_times)} of {budget.retrains_per_day} "
+                    "drift retrains in the last 24 hours")
+        spent = sum(s[1] for s in state.training_spend)
+        if budget.training_seconds_per_day is not None and spent >= budget.training_seconds_per_day:
+            return (f"training budget spent: {spent:.0f} of {budget.training_seconds_per_day:.0f} training "
+                    "seconds in the last 24 hours")
+        return None
 
     def _agrees(self, recent: list[dict[str, Any]]) -> bool:
         if any(r["severity"] == "high" for r in recent):
@@ -151,6 +201,10 @@ class DriftPolicy:
         if state.open_request_id == str(event.request_id) and event.state.is_final:
             state.open_request_id = None
             state.open_since = None
+        timings = event.metrics.get("timings") if event.state.is_final else None
+        seconds = timings.get("train_loop_s") if isinstance(timings, dict) else None
+        if isinstance(seconds, (int, float)) and seconds > 0:
+            state.training_spend = [*state.training_spend[-199:], [_ts(event.occurred_at), float(seconds)]]
 
     def on_registry_event(self, state: AdapterPolicyState, event: RegistryEvent) -> None:
         """A production alias move starts a new reference: older detections no longer count.

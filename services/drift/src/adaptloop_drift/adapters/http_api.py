@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from adaptloop_common.auth import Principal, TokenTable, require_role
+from adaptloop_common.auth import Principal, TokenTable, Viewer, require_role, visible_to
 from adaptloop_common.http import ReadinessCheck, install_common
 from fastapi import Depends, FastAPI, HTTPException, Path
 from pydantic import BaseModel
@@ -39,10 +39,13 @@ def create_http_app(
     install_common(app, max_body_bytes=max_body_bytes, checks=checks)
 
     @app.get("/v1/state", tags=["state"])
-    def get_state() -> dict[str, Any]:
-        """Detector state of every adapter version on this worker, the policy state and the rollout judge's."""
-        return {"adapters": detector_state(), "policy": policy_state(),
-                "rollout": {"settings": rollout_settings, "adapters": rollout_state()}}
+    def get_state(viewer: Viewer) -> dict[str, Any]:
+        """Detector state of every adapter version on this worker, the policy state (with `held_back`: a retrain
+        the budget held back, and why) and the rollout judge's; a token scoped to adapters sees only theirs."""
+        return {"adapters": [v for v in detector_state() if visible_to(viewer, v["adapter"])],
+                "policy": {k: v for k, v in policy_state().items() if visible_to(viewer, k)},
+                "rollout": {"settings": rollout_settings,
+                            "adapters": [r for r in rollout_state() if visible_to(viewer, r["adapter"])]}}
 
     @app.get("/v1/adapters/{name}/state", tags=["state"])
     def get_adapter_state(name: AdapterPath) -> dict[str, Any]:

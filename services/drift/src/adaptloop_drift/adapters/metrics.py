@@ -15,6 +15,8 @@ STALLED_PARTITIONS = Gauge("adaptloop_drift_stalled_partitions",
                            "Topic-partitions with lag whose position has not moved for ADAPTLOOP_DRIFT_STALL_AFTER_S")
 ALARMS = Counter("adaptloop_drift_alarms_total", "drift.detected events published", ["signal", "severity"])
 RETRAINS = Counter("adaptloop_drift_retrain_requested_total", "retrain.requested events published")
+RETRAINS_HELD_BACK = Counter("adaptloop_drift_retrain_held_back_total",
+                             "drift retrains held back by an adapter's budget", ["limit"])
 DEAD_LETTERED = Counter("adaptloop_drift_dead_lettered_total", "Messages sent to a dead-letter topic", ["topic"])
 UNMONITORED = Counter("adaptloop_drift_unmonitored_total", "Valid events not monitored, by reason", ["reason"])
 MONITORED_VERSIONS = Gauge("adaptloop_drift_monitored_versions", "Adapter versions with detector state")

@@ -136,7 +136,12 @@ def build_policy_app(
             policy.set_paused(state, paused)
             log.info("adapter %s %s (actor %s)", adapter, "paused" if paused else "resumed", command.get("actor"))
         elif base == DRIFT_DETECTED:
+            held_before = state.held_back_total
             request = policy.on_drift_detected(state, event)
+            if state.held_back_total != held_before and state.held_back is not None:
+                reason = str(state.held_back["reason"])
+                metrics.RETRAINS_HELD_BACK.labels("retrains" if reason.startswith("retrain") else "seconds").inc()
+                log.warning("retrain for %s held back: %s", adapter, reason)
             if request is not None:
                 ctx = context_from_headers(message.headers)
                 with tracer.start_as_current_span("retrain.requested", context=ctx) as span:
