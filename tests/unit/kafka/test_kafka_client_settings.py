@@ -75,7 +75,7 @@ def test_a_tls_file_reaches_librdkafka_in_every_kind_of_client(monkeypatch: pyte
                                                 topics=TopicNames()),
     }
     for kind, build in builders.items():
-        with pytest.raises(KafkaException, match="ssl.ca.location"):
+        with pytest.raises(KafkaException, match=r"ssl\.ca\.location"):
             build()
             pytest.fail(f"the {kind} ignored ssl.ca.location")
 

@@ -39,6 +39,6 @@ def test_the_retrain_consumer_takes_the_shared_kafka_settings(monkeypatch: pytes
     dlq = EventProducer("127.0.0.1:1", config={"security.protocol": "PLAINTEXT"})
 
     assert settings.kafka.options["ssl.ca.location"] == "/nonexistent/ca.pem"
-    with pytest.raises(KafkaException, match="ssl.ca.location"):
+    with pytest.raises(KafkaException, match=r"ssl\.ca\.location"):
         RetrainRequestConsumer(settings.kafka, group_id="g", topics=TopicNames(), producer=dlq,
                                accept=lambda *_: pytest.fail("no request"), job_is_final=lambda _: True)
