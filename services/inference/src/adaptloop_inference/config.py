@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from adaptloop_common.auth import parse_scope
 from adaptloop_common.settings import ServiceSettings
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 
@@ -56,7 +57,8 @@ class Settings(ServiceSettings):
     """An inference log not acknowledged by the broker within this time is counted as dropped."""
 
     api_keys: str = ""
-    """Accepted client API keys as sha256 hex digests separated by commas; empty means no key needed."""
+    """Accepted client API keys as sha256 hex digests separated by commas; empty means no key needed.
+    `digest:support|billing` limits a key to those adapters (their aliases and versions)."""
     default_max_tokens: int = 16
 
     @property
@@ -66,6 +68,17 @@ class Settings(ServiceSettings):
     @property
     def supported_modules(self) -> frozenset[str]:
         return frozenset(m.strip() for m in self.supported_lora_modules.split(",") if m.strip())
+
+    @field_validator("api_keys")
+    @classmethod
+    def _scopes_well_formed(cls, value: str) -> str:
+        for entry in filter(None, (e.strip() for e in value.split(","))):
+            digest, _, scope = entry.partition(":")
+            if len(digest) != 64:
+                raise ValueError(f"API key entry {entry[:16]!r}... needs a sha256 hex digest")
+            if scope:
+                parse_scope(scope.lower())
+        return value
 
     @property
     def api_key_digests(self) -> frozenset[str]:

@@ -1,11 +1,17 @@
-"""Optional client API keys: when digests are configured, `/v1/*` needs `Authorization: Bearer <key>`."""
+"""Optional client API keys: when digests are configured, `/v1/*` needs `Authorization: Bearer <key>`.
+
+An entry `sha256hex:support|billing` limits that key to those adapters (any alias or version of
+them): a request naming another model is refused with 403 before anything is generated or logged.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from typing import Annotated
 
+from adaptloop_common.auth import adapter_part, parse_scope
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -20,17 +26,50 @@ class InvalidApiKey(InferenceError):
     code = "invalid_api_key"
 
 
-def require_api_key(
+class ModelNotAllowed(InferenceError):
+    status_code = 403
+    error_type = "invalid_request_error"
+    code = "model_not_allowed"
+
+
+def key_scopes(digests: frozenset[str]) -> dict[str, frozenset[str] | None]:
+    """digest -> the adapters the key is limited to (None: every model); ValueError for a malformed scope."""
+    out: dict[str, frozenset[str] | None] = {}
+    for entry in digests:
+        digest, _, scope = entry.partition(":")
+        out[digest] = parse_scope(scope) if scope else None
+    return out
+
+
+def allowed(scope: frozenset[str] | None, model: str) -> bool:
+    return scope is None or adapter_part(model) in scope
+
+
+async def require_api_key(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> None:
+) -> frozenset[str] | None:
+    """The adapters the caller's key may use (None: any); refuses a body whose `model` is outside them."""
     digests: frozenset[str] = request.app.state.api_key_digests
     if not digests:
-        return
+        return None
     if credentials is None:
         raise InvalidApiKey("You didn't provide an API key (Authorization: Bearer <key>)")
+    scopes = getattr(request.app.state, "api_key_scopes", None)
+    if scopes is None:
+        scopes = request.app.state.api_key_scopes = key_scopes(digests)
     digest = hashlib.sha256(credentials.credentials.encode("utf-8")).hexdigest()
-    if not any(hmac.compare_digest(digest, known) for known in digests):
+    known = next((d for d in scopes if hmac.compare_digest(digest, d)), None)
+    if known is None:
         raise InvalidApiKey("Incorrect API key provided")
+    scope = scopes[known]
+    if scope is not None and request.method == "POST":
+        try:
+            model = json.loads(await request.body()).get("model")
+        except (ValueError, AttributeError):
+            model = None  # the route answers the malformed body
+        if isinstance(model, str) and not allowed(scope, model):
+            raise ModelNotAllowed(f"This API key may not use the model `{model}`", param="model")
+    return scope
 
 
-ApiKey = Annotated[None, Depends(require_api_key)]
+ApiKey = Annotated[frozenset[str] | None, Depends(require_api_key)]

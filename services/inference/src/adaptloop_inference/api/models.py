@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from adaptloop_inference.api.auth import ApiKey
+from adaptloop_inference.api.auth import ApiKey, allowed
 from adaptloop_inference.api.deps import Swaps
 from adaptloop_inference.api.errors import NO_VERSION, VERSION_HEADER
 from adaptloop_inference.errors import ModelNotFound
@@ -21,14 +21,15 @@ def _card(model_id: str, created: int) -> dict[str, Any]:
 
 
 @router.get("/v1/models")
-async def list_models(swaps: Swaps, _key: ApiKey) -> JSONResponse:
+async def list_models(swaps: Swaps, scope: ApiKey) -> JSONResponse:
+    """Every servable name; a key limited to adapters sees only theirs."""
     created = int(time.time())
-    data = [_card(m, created) for m in swaps.table.model_ids()]
+    data = [_card(m, created) for m in swaps.table.model_ids() if allowed(scope, m)]
     return JSONResponse({"object": "list", "data": data}, headers={VERSION_HEADER: NO_VERSION})
 
 
 @router.get("/v1/models/{model_id:path}")
-async def retrieve_model(model_id: str, swaps: Swaps, _key: ApiKey) -> JSONResponse:
-    if model_id not in swaps.table.model_ids():
+async def retrieve_model(model_id: str, swaps: Swaps, scope: ApiKey) -> JSONResponse:
+    if model_id not in swaps.table.model_ids() or not allowed(scope, model_id):
         raise ModelNotFound(f"The model `{model_id}` does not exist")
     return JSONResponse(_card(model_id, int(time.time())), headers={VERSION_HEADER: NO_VERSION})
