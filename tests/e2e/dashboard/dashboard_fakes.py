@@ -10,12 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from adaptloop_contracts.eval_suites import SuiteResult
 from adaptloop_drift.monitor import AdapterMonitors, MonitorConfig
 from adaptloop_drift.series import COLUMNS
 from adaptloop_drift.synthetic import make_feedback, make_log
 
-SUITES = {"refunds": {"suite": "refunds", "metric": "exact_match", "candidate": 0.82, "production": 0.74,
-                      "tolerance": 0.02, "passed": True}}
+SUITES = {"refunds": SuiteResult(suite="refunds", version=1, sha256="ab" * 32, metric="exact_match", items=50,
+                                  candidate=0.82, baseline=0.74, tolerance=0.02, passed=True,
+                                  baseline_name="production").model_dump()}
 
 
 def drift_series() -> list[dict[str, Any]]:

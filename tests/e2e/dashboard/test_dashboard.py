@@ -100,7 +100,7 @@ def test_every_part_of_the_page_reads_at_a_glance(canned_dashboard: str, tmp_pat
     approval = re.search(r'<tr data-approval="support@3">(.*?)</tr>', page, re.S)
     assert approval and "<td>v2</td>" in approval.group(1)
     assert re.search(r'data-suite="refunds"><b>refunds</b> <span class="status passed">passed</span> '
-                     r"metric: exact_match; candidate: 0.82; production: 0.74", approval.group(1))
+                     r"exact_match 0.82 vs production 0.74 \(tolerance 0.02, 50 items, suite v1\)", approval.group(1))
     # suite results in the versions table, only where the gate recorded some
     assert re.search(r'<tr data-version="3">.*?data-suite="refunds"', page, re.S)
     assert not re.search(r'<tr data-version="2">((?!</tr>).)*data-suite', page, re.S)
