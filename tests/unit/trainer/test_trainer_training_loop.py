@@ -85,3 +85,26 @@ def test_a_parent_of_another_rank_cannot_be_the_starting_point(
     with pytest.raises(TrainingFailed, match="does not fit this LoRA configuration"):
         _train(tiny_model_dir, train_examples, tmp_path / "rank8", init_adapter=AdapterFiles(parent.weights,
                parent.config), config={"rank": 8})
+
+
+class _RunsCode:
+    """Unpickling this creates a file: a checkpoint naming it must be refused, not executed."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (Path.touch, (self.marker,))
+
+
+def test_a_checkpoint_naming_code_is_refused_and_training_starts_afresh(
+        tiny_model_dir: Path, train_examples: list[Example], tmp_path: Path) -> None:
+    import torch
+
+    reference = _train(tiny_model_dir, train_examples, tmp_path / "ref")
+    ckpt, marker = tmp_path / "tampered", tmp_path / "code-ran"
+    ckpt.mkdir()
+    torch.save({"fingerprint": "x", "step": 4, "payload": _RunsCode(marker)}, ckpt / CHECKPOINT)
+    trained = _train(tiny_model_dir, train_examples, ckpt)
+    assert not marker.exists(), "unpickling the checkpoint ran code"
+    assert trained.resumed_from_step == 0 and trained.weights == reference.weights

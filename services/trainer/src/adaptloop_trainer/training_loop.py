@@ -8,8 +8,10 @@ schedule is fixed up front by the seed and the RNG state travels in the checkpoi
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import os
+import pickle
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -24,6 +26,7 @@ from adaptloop_trainer.snapshot import Example
 from adaptloop_trainer.torch_runtime import deterministic, device, load_base
 from adaptloop_trainer.training_config import TrainingConfig
 
+log = logging.getLogger(__name__)
 ProgressFn = Callable[[int, int, float], None]
 """(step, total_steps, loss) after each step."""
 CHECKPOINT = "checkpoint.pt"
@@ -98,6 +101,24 @@ def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+def _load_checkpoint(path: Path) -> dict[str, Any] | None:
+    """The checkpoint's tensors and plain values, or None (start afresh) when it is missing or refused.
+
+    `weights_only=True`: the unpickler builds only tensors and plain containers, so a file that
+    names any other object (tampered with, or not ours) is refused instead of running code.
+    """
+    import torch
+
+    if not path.exists():
+        return None
+    try:
+        state = torch.load(path, weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as exc:
+        log.warning("checkpoint %s refused, training starts from step 0: %s", path, str(exc).splitlines()[0])
+        return None
+    return state if isinstance(state, dict) else None
+
+
 def _adapter_bytes(model: Any) -> tuple[bytes, bytes]:
     with tempfile.TemporaryDirectory(prefix="adapter-") as out:
         model.save_pretrained(out, save_embedding_layers=False)
@@ -165,13 +186,12 @@ def train_lora(
         start, losses, tokens = 0, [], 0
         parent = hashlib.sha256(init_adapter.weights).hexdigest() if init_adapter is not None else "none"
         fingerprint = f"{config.digest()}:{len(rows)}:{int(ids.sum())}:{parent}"
-        if ckpt_path.exists():
-            state = torch.load(ckpt_path, weights_only=False)
-            if state.get("fingerprint") == fingerprint:
-                set_peft_model_state_dict(model, state["lora"])
-                optimizer.load_state_dict(state["optimizer"])
-                torch.set_rng_state(state["rng"])
-                start, losses, tokens = state["step"], list(state["losses"]), state["tokens"]
+        state = _load_checkpoint(ckpt_path)
+        if state is not None and state.get("fingerprint") == fingerprint:
+            set_peft_model_state_dict(model, state["lora"])
+            optimizer.load_state_dict(state["optimizer"])
+            torch.set_rng_state(state["rng"])
+            start, losses, tokens = state["step"], list(state["losses"]), state["tokens"]
         model.train()
         began = time.perf_counter()
         for step in range(start, steps):
