@@ -114,3 +114,34 @@ def test_malformed_erasure_flags_change_nothing(client: TestClient, body: dict[s
     answer = client.post("/v1/erasures", json=body, headers=auth("admin"))
     assert answer.status_code == status, answer.text
     assert _events(client, "adapter.erasure_pending") == []
+
+
+def test_a_scoped_token_is_issued_only_for_registered_adapters(scoped_client: TestClient, tmp_path: Path,
+                                                                 postgres: tuple[str, str]) -> None:
+    c = scoped_client
+    seed_adapter(c, "ours")
+    audit_before = len(c.get("/v1/audit", params={"limit": 1000}).json())
+    bad = [({"actor": "acme-bot", "role": "trainer", "adapters": ["ours", "ghost"]}, auth("admin"), 404),
+           ({"actor": "acme-bot", "role": "owner", "adapters": ["ours"]}, auth("admin"), 422),
+           ({"actor": "acme bot", "role": "trainer", "adapters": ["ours"]}, auth("admin"), 422),
+           ({"actor": "acme-bot", "role": "trainer", "adapters": []}, auth("admin"), 422),
+           ({"actor": "acme-bot", "role": "trainer", "adapters": ["Ours"]}, auth("admin"), 422),
+           ({"actor": "acme-bot", "role": "trainer", "adapters": ["ours"]}, auth("trainer"), 403),
+           ({"actor": "acme-bot", "role": "trainer", "adapters": ["ours"]}, SCOPED, 403)]
+    for body, headers, status in bad:
+        answer = c.post("/v1/tokens", json=body, headers=headers)
+        assert answer.status_code == status, (body, answer.text)
+    assert "ghost" in c.post("/v1/tokens", json=bad[0][0], headers=auth("admin")).json()["detail"]
+    assert len(c.get("/v1/audit", params={"limit": 1000}).json()) == audit_before
+    issued = c.post("/v1/tokens", json={"actor": "acme-bot", "role": "trainer", "adapters": ["ours"]},
+                    headers=auth("admin"))
+    assert issued.status_code == 201, issued.text
+    token, entry = issued.json()["token"], issued.json()["entry"]
+    assert entry == f"acme-bot:trainer:{hashlib.sha256(token.encode()).hexdigest()}:ours"
+    [row] = [r for r in c.get("/v1/audit", params={"limit": 1000}).json() if r["action"] == "token.issue"]
+    assert row["details"]["adapters"] == ["ours"] and token not in str(row)
+    # the entry works once a service is configured with it
+    with TestClient(create_app(make_settings(postgres, tmp_path, tokens=f"{token_spec()},{entry}"))) as other:
+        bearer = {"Authorization": f"Bearer {token}"}
+        assert other.get("/v1/adapters/ours", headers=bearer).status_code == 200
+        assert other.get("/v1/serving-plan", headers=bearer).status_code == 403

@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from adaptloop_registry import migrate
 from adaptloop_registry.adapters.artifact_store import LocalArtifactStore
 from adaptloop_registry.adapters.db import Database
-from adaptloop_registry.api import aliases, approvals, artifacts, catalog, erasures, plan, rollout, versions
+from adaptloop_registry.api import aliases, approvals, artifacts, catalog, erasures, plan, rollout, tokens, versions
 from adaptloop_registry.api import eval_suites as suite_routes
 from adaptloop_registry.config import Settings
 from adaptloop_registry.errors import RegistryError
@@ -66,7 +66,7 @@ def create_app(settings: Settings, *, runtime: RegistryRuntime | None = None) ->
                   description="Base models, adapters, versions, lineage, aliases, artifacts, serving plan.")
     app.state.runtime = runtime
     app.state.token_table = TokenTable(settings.tokens)
-    for module in (catalog, versions, aliases, approvals, rollout, artifacts, suite_routes, plan, erasures):
+    for module in (catalog, versions, aliases, approvals, rollout, artifacts, suite_routes, plan, erasures, tokens):
         app.include_router(module.router)
     install_common(app, max_body_bytes=settings.max_body_bytes, checks=_readiness_checks(runtime),
                    path_limits={"/v1/artifacts/": settings.max_artifact_bytes})
