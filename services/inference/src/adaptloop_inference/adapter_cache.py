@@ -1,12 +1,15 @@
 """Adapter files on local disk, at a path derived from name, version and hashes only.
 
 Event payload paths are never trusted: files come from the registry by sha256 and are
-verified before they are moved into place.
+verified before they are moved into place. An entry found on disk is used only when it lies
+inside the cache directory: a symbolic link (of the entry, its adapter folder or a file) leading
+elsewhere is refused, removed (the link, never its target) and the version downloaded again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import shutil
 import uuid
@@ -17,7 +20,9 @@ from adaptloop_inference.errors import AdapterRejected
 from adaptloop_inference.plan import VersionArtifacts, VersionRef
 from adaptloop_inference.ports import RegistryPort
 
+log = logging.getLogger(__name__)
 _SAFE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 class AdapterCache:
@@ -32,6 +37,9 @@ class AdapterCache:
     def path_for(self, ref: VersionRef, artifacts: VersionArtifacts) -> Path:
         if not _SAFE_NAME.match(ref.name):
             raise AdapterRejected(f"adapter name {ref.name!r} is not a safe path component", kind="bad_name")
+        for label, digest in (("weights", artifacts.weights_sha256), ("config", artifacts.config_sha256)):
+            if not _SHA256.match(digest):
+                raise AdapterRejected(f"{label} sha256 {digest!r} is not a sha256 hex digest", kind="bad_name")
         return self._root / ref.name / f"{ref.version}-{artifacts.weights_sha256[:16]}-{artifacts.config_sha256[:8]}"
 
     async def materialize(self, ref: VersionRef, artifacts: VersionArtifacts) -> Path:
@@ -40,7 +48,23 @@ class AdapterCache:
         async with self._locks.setdefault(final, asyncio.Lock()):
             return await self._materialize(final, artifacts)
 
+    def outside(self, final: Path) -> Path | None:
+        """The first part of the entry (its adapter folder, itself, a file) that leads outside the cache."""
+        root = self._root.resolve()
+        for part in (final.parent, final, final / WEIGHTS_FILE, final / CONFIG_FILE):
+            if part.is_symlink() or (part.exists() and not part.resolve().is_relative_to(root)):
+                return part
+        return None
+
     async def _materialize(self, final: Path, artifacts: VersionArtifacts) -> Path:
+        escaped = self.outside(final)
+        if escaped is not None:
+            log.warning("adapter cache entry %s leads to %s, outside %s: refused, downloading it again", escaped,
+                        escaped.resolve(), self._root)
+            if escaped.is_symlink():
+                escaped.unlink()
+            else:
+                shutil.rmtree(final, ignore_errors=True)
         if final.is_dir():
             try:
                 verify_adapter_dir(final, artifacts, self._limits)
