@@ -525,3 +525,21 @@ def test_kubectl_kustomize_agrees(build: str) -> None:
 
 def _load_all_text(text: str) -> list[Doc]:
     return [doc for doc in yaml.safe_load_all(text) if doc is not None]
+
+
+def test_the_sasl_tls_overlay_gives_every_workload_the_shared_kafka_settings_and_the_ca() -> None:
+    from adaptloop_kafka import KafkaClientSettings
+
+    secret = _secret_keys()
+    assert {"ca.crt"} <= secret["adaptloop-kafka-ca"]
+    fields = set(KafkaClientSettings.model_fields)
+    assert {key.removeprefix("ADAPTLOOP_KAFKA_").lower() for key in secret["adaptloop-kafka-client"]} <= fields
+    workloads = [d for d in _build("overlays/gpu-kafka-sasl-tls") if d["kind"] in WORKLOAD_KINDS]
+    assert len(workloads) == len(SERVICES) + 1  # the services and the topic Job
+    for workload in workloads:
+        spec = _pod_spec(workload)
+        (ca_volume,) = [v for v in spec["volumes"] if v.get("secret", {}).get("secretName") == "adaptloop-kafka-ca"]
+        for container in spec["containers"]:
+            assert {"secretRef": {"name": "adaptloop-kafka-client"}} in container["envFrom"], workload["metadata"]
+            assert any(m["name"] == ca_volume["name"] and m["mountPath"] == "/etc/adaptloop/kafka"
+                       for m in container["volumeMounts"])
