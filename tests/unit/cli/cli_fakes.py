@@ -31,6 +31,10 @@ class FakeServices:
     requests: list[httpx.Request] = field(default_factory=list)
     down: set[str] = field(default_factory=set)
     new_job_id: str = "6f1c0d1e-0000-4000-8000-000000000001"
+    costs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """GET /v1/adapters/{name}/costs of the trainer (an empty ledger when absent)."""
+    erasure_answer: dict[str, Any] = field(default_factory=dict)
+    """The answer of ingest's POST /v1/erasures (a tenant named `nobody` is a 404)."""
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
@@ -52,6 +56,12 @@ class FakeServices:
             return httpx.Response(401, json={"detail": "unknown bearer token"})
         if parts == ["adapters"]:
             return httpx.Response(200, json=list(self.adapters.values()))
+        if parts == ["tokens"]:
+            body = json.loads(request.content)
+            unknown = [a for a in body["adapters"] if a not in self.adapters]
+            if unknown:
+                return httpx.Response(404, json={"detail": f"adapter {unknown[0]!r} not found"})
+            return httpx.Response(201, json={**body, "token": "tok-123", "entry": f"{body['actor']}:x:y"})
         if parts == ["approvals"]:
             return httpx.Response(200, json=[
                 {"adapter": name, "production_version": self.adapters[name]["aliases"].get("production"), **v}
@@ -72,6 +82,9 @@ class FakeServices:
             return httpx.Response(200, json=adapter)
         if parts[2:] == ["versions"]:
             return httpx.Response(200, json=self.versions.get(name, []))
+        if parts[2] == "versions" and parts[4:] == ["retire"]:
+            return httpx.Response(200, json={"adapter": name, "version": int(parts[3]), "status": "retired",
+                                             "retired_by": "local-admin", "erasure_pending": False})
         if parts[2] == "versions" and parts[4:] in (["approve"], ["reject"]):
             return self._decide(adapter, int(parts[3]), parts[4], json.loads(request.content))
         if parts[2] == "aliases" and request.method == "PUT":
@@ -119,6 +132,9 @@ class FakeServices:
     # -- trainer -----------------------------------------------------------------------------
     def _trainer(self, request: httpx.Request) -> httpx.Response:
         parts = request.url.path.strip("/").split("/")[1:]
+        if parts[:1] == ["adapters"] and parts[2:] == ["costs"]:
+            return httpx.Response(200, json=self.costs.get(parts[1], {
+                "adapter": parts[1], "totals": {"retrains": 0}, "last_24h": {"retrains": 0}, "versions": []}))
         if request.method == "POST" and parts == ["jobs"]:
             if request.headers.get("authorization") != f"Bearer {TOKEN}":
                 return httpx.Response(401, json={"detail": "missing bearer token"})
@@ -151,6 +167,10 @@ class FakeServices:
         return httpx.Response(200, json={"object": "list", "data": []})
 
     def _ingest(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and request.url.path == "/v1/erasures":
+            if json.loads(request.content).get("tenant") == "nobody":
+                return httpx.Response(404, json={"detail": "no examples or pending feedback for this tenant"})
+            return httpx.Response(200, json=self.erasure_answer)
         return httpx.Response(404, json={"detail": "Not Found"})
 
 

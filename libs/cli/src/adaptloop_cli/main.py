@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from pydantic import ValidationError
 
-from adaptloop_cli import adapters, approvals, demo, stack, status, training
+from adaptloop_cli import adapters, approvals, demo, governance, stack, status, training
 from adaptloop_cli.context import CliContext
 from adaptloop_cli.datasets import examples_app, suites_app
 from adaptloop_cli.drift import drift_app
@@ -44,6 +44,10 @@ app.command("reject")(approvals.reject)
 app.command("train")(training.train)
 app.command("jobs")(training.jobs)
 app.command("upgrade-base")(training.upgrade_base)
+app.command("erase")(governance.erase)
+app.command("retire")(governance.retire)
+app.command("costs")(governance.costs)
+app.add_typer(governance.tokens_app, name="tokens")
 app.add_typer(drift_app, name="drift")
 app.add_typer(base_models_app, name="base-models")
 app.add_typer(adapters_app, name="adapters")

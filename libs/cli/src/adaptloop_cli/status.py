@@ -11,6 +11,7 @@ from rich.markup import escape
 from adaptloop_cli.console import stdout
 from adaptloop_cli.context import CliContext, cli_context
 from adaptloop_cli.errors import CliError, reports_errors
+from adaptloop_cli.governance import costs_section
 from adaptloop_cli.tables import (
     adapters_table,
     approvals_table,
@@ -69,8 +70,8 @@ def _jobs(cli: CliContext) -> RenderableType:
 
 @reports_errors
 def status(ctx: typer.Context, services: bool = typer.Option(True, help="Show each service's readiness.")) -> None:
-    """Show adapters with their aliases and versions, versions waiting for approval, drift state per signal, and
-    open training jobs."""
+    """Show adapters with their aliases and versions, versions waiting for approval, drift state per signal (with
+    retrains the budget held back), open training jobs, and what each adapter's retrains cost."""
     cli = cli_context(ctx)
     console = stdout()
     sections: list[tuple[str, Callable[[], RenderableType]]] = []
@@ -81,6 +82,7 @@ def status(ctx: typer.Context, services: bool = typer.Option(True, help="Show ea
         ("approvals", lambda: _approvals(cli)),
         ("drift", lambda: _drift(cli)),
         ("trainer", lambda: _jobs(cli)),
+        ("costs", lambda: costs_section(cli)),
     ]
     failures = [error for name, build in sections if (error := _section(console, name, build)) is not None]
     if failures:

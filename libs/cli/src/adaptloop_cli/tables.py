@@ -195,6 +195,9 @@ def policy_table(policy: Mapping[str, Any]) -> Table | None:
     table.add_column("state")
     for adapter, fields in entries:
         shown = ", ".join(f"{k}={_cell(v)}" for k, v in fields.items() if not isinstance(v, dict | list))
+        held = fields.get("held_back")
+        if isinstance(held, Mapping) and held.get("reason"):
+            shown += f"; held back: {held['reason']}"
         table.add_row(adapter, shown or "-")
     return table
 
