@@ -1,7 +1,8 @@
 """Create every contract topic and its dead-letter topic (used by docker-compose and Kubernetes jobs).
 
 Environment: ADAPTLOOP_KAFKA_BOOTSTRAP, ADAPTLOOP_TOPIC_PREFIX, ADAPTLOOP_TOPIC_REPLICATION_FACTOR (default 1;
-use 3 on a production cluster).
+use 3 on a production cluster), and the shared client settings ADAPTLOOP_KAFKA_SECURITY_PROTOCOL, _SASL_*, _SSL_*
+(adaptloop_kafka.connection) for a secured cluster.
 """
 
 from __future__ import annotations
