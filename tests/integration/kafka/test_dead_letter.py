@@ -8,25 +8,8 @@ import uuid
 
 import pytest
 from adaptloop_contracts import TOPICS, InferenceLog, TopicNames
+from adaptloop_devstack.topic_reader import read_from_start
 from adaptloop_kafka import DLQ_HEADERS, ConsumedEvent, EventConsumer, EventProducer
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
-
-
-def _read_all(bootstrap: str, topic: str, want: int, timeout_s: float = 30.0) -> list:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"reader-{uuid.uuid4()}",
-                         "enable.auto.commit": False})
-    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])  # no group join
-    got = []
-    deadline = time.monotonic() + timeout_s
-    try:
-        while len(got) < want and time.monotonic() < deadline:
-            msg = consumer.poll(0.2)
-            if msg is not None and not msg.error():
-                got.append(msg)
-    finally:
-        consumer.close()
-    return got
 
 
 def _valid_log() -> InferenceLog:
@@ -54,7 +37,7 @@ def test_invalid_messages_go_to_dlq_and_consumer_continues(
     thread = threading.Thread(target=consumer.run, args=(handled.append,), daemon=True)
     thread.start()
     try:
-        dead = _read_all(kafka_bootstrap, topics.dlq(topic_base), len(poison))
+        dead = read_from_start(kafka_bootstrap, topics.dlq(topic_base), want=len(poison))
         deadline = time.monotonic() + 30
         while len(handled) < valid_count and time.monotonic() < deadline:
             time.sleep(0.05)
