@@ -49,8 +49,15 @@ class FakeEngine:
     def tokenize(self, text: str, *, add_special_tokens: bool) -> list[int]:
         return [ord(c) for c in text]
 
-    def render_chat(self, messages: list[dict[str, str]]) -> str:
+    def render_chat(self, messages: list[dict[str, object]], *, tools: list[dict[str, object]] | None = None) -> str:
         return "".join(f"<{m['role']}>{m['content']}" for m in messages) + "<assistant>"
+
+    @property
+    def chat_template_renders_tools(self) -> bool:
+        return False
+
+    def vocab_size(self) -> int:
+        return 0x110000
 
     async def generate(
         self, *, request_id: str, prompt_text: str, prompt_ids: list[int], options: SamplingOptions,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 from adaptloop_inference.errors import NotReady
 from adaptloop_inference.ports import GenerationChunk, LoraHandle, SamplingOptions, TextEngine
@@ -34,8 +35,15 @@ class EngineSlot:
     def tokenize(self, text: str, *, add_special_tokens: bool) -> list[int]:
         return self.engine.tokenize(text, add_special_tokens=add_special_tokens)
 
-    def render_chat(self, messages: list[dict[str, str]]) -> str:
-        return self.engine.render_chat(messages)
+    def render_chat(self, messages: list[dict[str, Any]], *, tools: list[dict[str, Any]] | None = None) -> str:
+        return self.engine.render_chat(messages, tools=tools)
+
+    @property
+    def chat_template_renders_tools(self) -> bool:
+        return self.engine.chat_template_renders_tools
+
+    def vocab_size(self) -> int:
+        return self.engine.vocab_size()
 
     def generate(
         self, *, request_id: str, prompt_text: str, prompt_ids: list[int], options: SamplingOptions,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Literal, Protocol
 
 from adaptloop_contracts import ServingReport
 
@@ -26,28 +26,67 @@ class LoraHandle:
 
 
 @dataclass(frozen=True)
+class StructuredOutput:
+    """Guided decoding: the answer is JSON (any object for `json_object`, else valid against `schema`)."""
+
+    kind: Literal["json_object", "json_schema"]
+    schema: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
 class SamplingOptions:
+    """What the engine is asked for; every field maps onto one of vLLM's `SamplingParams`."""
+
     max_tokens: int
     temperature: float = 1.0
     top_p: float = 1.0
     seed: int | None = None
     stop: tuple[str, ...] = ()
+    n: int = 1
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
+    repetition_penalty: float = 1.0
+    top_k: int = 0
+    min_p: float = 0.0
+    logit_bias: tuple[tuple[int, float], ...] = ()
+    top_logprobs: int | None = None
+    """Alternatives per generated token to return (0: only the sampled token's); None: none returned."""
+    structured: StructuredOutput | None = None
+
+
+@dataclass(frozen=True)
+class TokenLogprob:
+    """The engine's log-probability of one generated token and of its `top` alternatives (best first)."""
+
+    token: str
+    logprob: float
+    top: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True)
 class GenerationChunk:
-    """Text produced since the previous chunk; the last one has `finish_reason` set."""
+    """Text of choice `index` produced since its previous chunk; its last one has `finish_reason` set."""
 
     text: str
     token_count: int
     logprob_sum: float
     finish_reason: str | None = None
+    index: int = 0
+    logprobs: tuple[TokenLogprob, ...] | None = None
+    """Per token, when the request asked for log-probabilities."""
 
 
 class TextEngine(Protocol):
     def tokenize(self, text: str, *, add_special_tokens: bool) -> list[int]: ...
 
-    def render_chat(self, messages: list[dict[str, str]]) -> str: ...
+    def render_chat(self, messages: list[dict[str, Any]], *, tools: list[dict[str, Any]] | None = None) -> str: ...
+
+    @property
+    def chat_template_renders_tools(self) -> bool:
+        """Whether the model's chat template shows `tools` to the model (what `tool_choice=auto` needs)."""
+        ...
+
+    def vocab_size(self) -> int: ...
 
     @property
     def max_model_len(self) -> int: ...

@@ -13,7 +13,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from adaptloop_inference.ports import GenerationChunk, LoraHandle, SamplingOptions
+from adaptloop_inference.errors import InvalidRequest
+from adaptloop_inference.ports import GenerationChunk, LoraHandle, SamplingOptions, TokenLogprob
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,7 @@ class VllmEngine:
         """Start the engine (tens of seconds on a CPU) without blocking the event loop."""
         os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
         from transformers import AutoTokenizer
+        from vllm.config import StructuredOutputsConfig
         from vllm.engine.arg_utils import AsyncEngineArgs
         from vllm.v1.engine.async_llm import AsyncLLM
 
@@ -42,6 +44,9 @@ class VllmEngine:
             max_lora_rank=max_lora_rank, max_cpu_loras=max_cpu_loras, max_model_len=max_model_len,
             max_num_seqs=max_num_seqs, dtype=dtype, seed=seed, gpu_memory_utilization=gpu_memory_utilization,
             disable_log_stats=True,
+            # Guided decoding with xgrammar and no free whitespace: JSON comes out compact, and a small
+            # model cannot spend its token budget on blanks inside the braces.
+            structured_outputs_config=StructuredOutputsConfig(backend="xgrammar", disable_any_whitespace=True),
         )
         llm = await asyncio.to_thread(AsyncLLM.from_engine_args, args)
         tokenizer = await asyncio.to_thread(AutoTokenizer.from_pretrained, str(model_dir))
@@ -55,35 +60,39 @@ class VllmEngine:
     def tokenize(self, text: str, *, add_special_tokens: bool) -> list[int]:
         return list(self._tokenizer(text, add_special_tokens=add_special_tokens).input_ids)
 
-    def render_chat(self, messages: list[dict[str, str]]) -> str:
-        rendered = self._tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    def render_chat(self, messages: list[dict[str, Any]], *, tools: list[dict[str, Any]] | None = None) -> str:
+        rendered = self._tokenizer.apply_chat_template(messages, tools=tools, tokenize=False,
+                                                       add_generation_prompt=True)
         return str(rendered)
+
+    @property
+    def chat_template_renders_tools(self) -> bool:
+        template = getattr(self._tokenizer, "chat_template", None) or ""
+        return "tools" in (template if isinstance(template, str) else str(template))
+
+    def vocab_size(self) -> int:
+        return len(self._tokenizer)
 
     async def generate(
         self, *, request_id: str, prompt_text: str, prompt_ids: list[int], options: SamplingOptions,
         lora: LoraHandle | None,
     ) -> AsyncIterator[GenerationChunk]:
-        from vllm import SamplingParams
         from vllm.lora.request import LoRARequest
-        from vllm.sampling_params import RequestOutputKind
 
-        params = SamplingParams(
-            max_tokens=options.max_tokens, temperature=options.temperature, top_p=options.top_p, seed=options.seed,
-            stop=list(options.stop) or None, logprobs=0, output_kind=RequestOutputKind.DELTA,
-        )
+        params = sampling_params(options)
         lora_request = LoRARequest(lora.lora_name, lora.lora_id, str(lora.path)) if lora else None
         prompt = _engine_input(prompt_ids, prompt_text)
-        async for output in self._llm.generate(prompt, params, request_id, lora_request=lora_request):
-            completion = output.outputs[0]
-            logprob_sum = 0.0
-            for token_id, candidates in zip(completion.token_ids, completion.logprobs or [], strict=False):
-                entry = candidates.get(token_id)
-                if entry is not None:
-                    logprob_sum += float(entry.logprob)
-            yield GenerationChunk(
-                text=completion.text, token_count=len(completion.token_ids), logprob_sum=logprob_sum,
-                finish_reason=completion.finish_reason if output.finished else None,
-            )
+        want = options.top_logprobs
+        started = False
+        try:
+            async for output in self._llm.generate(prompt, params, request_id, lora_request=lora_request):
+                started = True
+                for completion in output.outputs:
+                    yield _chunk(completion, want)
+        except ValueError as exc:
+            if started:
+                raise
+            raise InvalidRequest(f"the engine refused the request: {exc}") from exc
 
     async def add_lora(self, lora: LoraHandle) -> None:
         from vllm.lora.request import LoRARequest
@@ -100,6 +109,49 @@ class VllmEngine:
 
     def shutdown(self) -> None:
         self._llm.shutdown()
+
+
+def sampling_params(options: SamplingOptions) -> Any:
+    """vLLM's `SamplingParams` for one request; the sampled token's log-probability is always asked for."""
+    from vllm import SamplingParams
+    from vllm.sampling_params import RequestOutputKind, StructuredOutputsParams
+
+    structured = None
+    if options.structured is not None:
+        structured = (StructuredOutputsParams(json_object=True) if options.structured.kind == "json_object"
+                      else StructuredOutputsParams(json=options.structured.schema))
+    return SamplingParams(
+        n=options.n, max_tokens=options.max_tokens, temperature=options.temperature, top_p=options.top_p,
+        top_k=options.top_k, min_p=options.min_p, seed=options.seed, stop=list(options.stop) or None,
+        presence_penalty=options.presence_penalty, frequency_penalty=options.frequency_penalty,
+        repetition_penalty=options.repetition_penalty, logit_bias=dict(options.logit_bias) or None,
+        logprobs=options.top_logprobs or 0, structured_outputs=structured, output_kind=RequestOutputKind.DELTA,
+    )
+
+
+def _chunk(completion: Any, want: int | None) -> GenerationChunk:
+    """One choice's delta: its text, token count, the sampled tokens' log-probabilities (and alternatives)."""
+    logprob_sum = 0.0
+    tokens: list[TokenLogprob] = []
+    for token_id, candidates in zip(completion.token_ids, completion.logprobs or [], strict=False):
+        entry = candidates.get(token_id)
+        if entry is None:
+            continue
+        logprob_sum += float(entry.logprob)
+        if want is not None:
+            ranked = sorted((c for c in candidates.values() if c.rank is not None and c.rank <= want),
+                            key=lambda c: c.rank)
+            tokens.append(TokenLogprob(_token_text(entry), float(entry.logprob),
+                                       tuple((_token_text(c), float(c.logprob)) for c in ranked)))
+    return GenerationChunk(
+        text=completion.text, token_count=len(completion.token_ids), logprob_sum=logprob_sum,
+        finish_reason=completion.finish_reason, index=completion.index,
+        logprobs=tuple(tokens) if want is not None else None,
+    )
+
+
+def _token_text(entry: Any) -> str:
+    return entry.decoded_token if entry.decoded_token is not None else ""
 
 
 def _engine_input(prompt_ids: list[int], prompt_text: str) -> Any:

@@ -8,11 +8,19 @@ from fastapi import APIRouter, Request, Response
 
 from adaptloop_inference.api.auth import ApiKey
 from adaptloop_inference.api.deps import Generation, request_id
+from adaptloop_inference.api.options import (
+    ToolCalling,
+    asked,
+    parse_tool_calls,
+    sampling_options,
+    structured_output,
+    tool_calling,
+)
 from adaptloop_inference.api.responses import complete, envelope, stream, usage
 from adaptloop_inference.api.schemas import ChatBody
+from adaptloop_inference.generation import ChoiceResult, GenerationRequest
 from adaptloop_inference.generation import Generation as Admitted
-from adaptloop_inference.generation import GenerationRequest
-from adaptloop_inference.ports import GenerationChunk, SamplingOptions
+from adaptloop_inference.ports import GenerationChunk, TokenLogprob
 
 router = APIRouter(tags=["openai"])
 OBJECT = "chat.completion"
@@ -21,31 +29,75 @@ CHUNK_OBJECT = "chat.completion.chunk"
 
 @router.post("/v1/chat/completions")
 async def create_chat_completion(body: ChatBody, request: Request, service: Generation, _key: ApiKey) -> Response:
-    max_tokens = body.max_completion_tokens or body.max_tokens or request.app.state.settings.default_max_tokens
+    settings = request.app.state.settings
+    max_tokens = body.max_completion_tokens or body.max_tokens or settings.default_max_tokens
+    tools = tool_calling(body, template_renders_tools=service.engine.chat_template_renders_tools,
+                         base_model=settings.base_model)
+    top_logprobs = (body.top_logprobs or 0) if body.logprobs else None
+    options = sampling_options(body, max_tokens=max_tokens, top_logprobs=top_logprobs,
+                               structured=structured_output(body.response_format, tools))
     generation = await service.admit(GenerationRequest(
         request_id=request_id(request, "chatcmpl"), kind="chat", model=body.model,
-        messages=body.rendered_messages(),
-        options=SamplingOptions(max_tokens=max_tokens, temperature=body.temperature, top_p=body.top_p,
-                                seed=body.seed, stop=body.stop_strings()),
-        user=body.user, tenant=request.headers.get("x-adaptloop-tenant"),
+        messages=body.rendered_messages(), tools=[t.model_dump(exclude_none=True) for t in body.tools or []] or None,
+        options=options, user=body.user, tenant=request.headers.get("x-adaptloop-tenant"),
+        asked=asked(body, tools, top_logprobs),
     ))
     if body.stream:
-        include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        opening = {**envelope(generation, CHUNK_OBJECT),
-                   "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]}
-        return stream(service, generation, _chunk, "chat", include_usage=include_usage, object_type=CHUNK_OBJECT,
-                      opening=opening)
-    return await complete(service, generation, _final, "chat")
+        opening = [{**envelope(generation, CHUNK_OBJECT),
+                    "choices": [{"index": i, "delta": {"role": "assistant", "content": ""}, "logprobs": None,
+                                 "finish_reason": None}]} for i in range(body.n)]
+        return stream(service, generation, lambda g, c: _chunk(g, c, tools), "chat",
+                      include_usage=body.include_usage, object_type=CHUNK_OBJECT, opening=opening)
+    return await complete(service, generation, lambda g: _final(g, tools), "chat")
 
 
-def _chunk(generation: Admitted, chunk: GenerationChunk) -> dict[str, Any]:
-    delta = {"content": chunk.text} if chunk.text else {}
-    choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": chunk.finish_reason}
-    return {**envelope(generation, CHUNK_OBJECT), "choices": [choice]}
+def _chunk(generation: Admitted, chunk: GenerationChunk, tools: ToolCalling | None) -> dict[str, Any] | None:
+    """One delta; a tool-calling answer is held back until complete and sent as one `tool_calls` delta."""
+    logprobs = _logprobs(chunk.logprobs) if chunk.logprobs is not None else None
+    if tools is None:
+        delta: dict[str, Any] = {"content": chunk.text} if chunk.text else {}
+        finish = chunk.finish_reason
+    elif chunk.finish_reason is None:
+        return None
+    else:
+        choice = generation.result.choice(chunk.index)
+        message, finish = _tool_message(choice, tools)
+        delta = {key: value for key, value in message.items() if key != "role"}
+        if message.get("tool_calls"):
+            delta["tool_calls"] = [{"index": i, **call} for i, call in enumerate(message["tool_calls"])]
+        if chunk.logprobs is not None:
+            logprobs = _logprobs(choice.logprobs)
+    choice_body = {"index": chunk.index, "delta": delta, "logprobs": logprobs, "finish_reason": finish}
+    return {**envelope(generation, CHUNK_OBJECT), "choices": [choice_body]}
 
 
-def _final(generation: Admitted) -> dict[str, Any]:
-    result = generation.result
-    message = {"role": "assistant", "content": result.text}
-    choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": result.finish_reason}
-    return {**envelope(generation, OBJECT), "choices": [choice], "usage": usage(generation)}
+def _final(generation: Admitted, tools: ToolCalling | None) -> dict[str, Any]:
+    asked_logprobs = generation.request.options.top_logprobs is not None
+    choices = []
+    for index, choice in sorted(generation.result.choices.items()):
+        if tools is None:
+            message: dict[str, Any] = {"role": "assistant", "content": choice.text}
+            finish = choice.finish_reason
+        else:
+            message, finish = _tool_message(choice, tools)
+        choices.append({"index": index, "message": message,
+                        "logprobs": _logprobs(choice.logprobs) if asked_logprobs else None, "finish_reason": finish})
+    return {**envelope(generation, OBJECT), "choices": choices, "usage": usage(generation)}
+
+
+def _tool_message(choice: ChoiceResult, tools: ToolCalling) -> tuple[dict[str, Any], str | None]:
+    """The assistant message of a guided tool-calling answer; cut short by max_tokens it stays text."""
+    calls = parse_tool_calls(choice.text)
+    if calls is None:
+        return {"role": "assistant", "content": choice.text}, choice.finish_reason
+    return {"role": "assistant", "content": None, "tool_calls": calls}, tools.finish_reason
+
+
+def _logprobs(tokens: tuple[TokenLogprob, ...] | list[TokenLogprob]) -> dict[str, Any]:
+    return {"content": [{**_entry(t.token, t.logprob),
+                         "top_logprobs": [_entry(token, logprob) for token, logprob in t.top]} for t in tokens],
+            "refusal": None}
+
+
+def _entry(token: str, logprob: float) -> dict[str, Any]:
+    return {"token": token, "logprob": logprob, "bytes": list(token.encode("utf-8"))}

@@ -17,7 +17,8 @@ from adaptloop_inference.ports import GenerationChunk
 
 log = logging.getLogger(__name__)
 
-ChunkBody = Callable[[Generation, GenerationChunk], dict[str, Any]]
+ChunkBody = Callable[[Generation, GenerationChunk], dict[str, Any] | None]
+"""One chunk's event, or None to send nothing for it (a tool call is sent whole when complete)."""
 
 
 def usage(generation: Generation) -> dict[str, int]:
@@ -45,15 +46,17 @@ async def complete(service: GenerationService, generation: Generation, body: Cal
 
 
 def stream(service: GenerationService, generation: Generation, chunk_body: ChunkBody, endpoint: str,
-           *, include_usage: bool, object_type: str, opening: dict[str, Any] | None = None) -> StreamingResponse:
+           *, include_usage: bool, object_type: str, opening: list[dict[str, Any]] | None = None) -> StreamingResponse:
     """Server-sent events; the version header goes out with the first byte, before any token."""
 
     async def events() -> AsyncIterator[str]:
         try:
-            if opening is not None:
-                yield _sse(opening)
+            for event in opening or ():
+                yield _sse(event)
             async for chunk in service.run(generation):
-                yield _sse(chunk_body(generation, chunk))
+                body = chunk_body(generation, chunk)
+                if body is not None:
+                    yield _sse(body)
             if include_usage:
                 yield _sse({**envelope(generation, object_type), "choices": [], "usage": usage(generation)})
             yield "data: [DONE]\n\n"

@@ -1,0 +1,118 @@
+"""OpenAI request bodies: honoured fields become engine options, anything else is refused by name."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import jsonschema
+import pytest
+from adaptloop_contracts import tool_calls_text
+from adaptloop_inference.api.options import (
+    asked,
+    parse_tool_calls,
+    sampling_options,
+    structured_output,
+    tool_calling,
+)
+from adaptloop_inference.api.schemas import ChatBody, CompletionBody
+from adaptloop_inference.errors import InvalidRequest
+from pydantic import ValidationError
+
+LOOKUP = {"type": "object", "properties": {"part": {"type": "string"}}, "required": ["part"]}
+TOOLS = [{"type": "function", "function": {"name": "lookup", "parameters": LOOKUP}},
+         {"type": "function", "function": {"name": "ping"}}]
+
+
+def chat(**fields: Any) -> ChatBody:
+    return ChatBody.model_validate({"model": "m", "messages": [{"role": "user", "content": "hi"}], **fields})
+
+
+@pytest.mark.parametrize(("fields", "named"), [
+    ({"modalities": ["text"]}, "modalities"),
+    ({"store": True}, "store"),
+    ({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]}, "messages"),
+    ({"top_logprobs": 2}, "top_logprobs needs logprobs"),
+    ({"stream_options": {"include_usage": True}}, "stream_options"),
+    ({"n": 9}, "n"),
+    ({"logit_bias": {"abc": 1}}, "token ids"),
+    ({"tool_choice": "required"}, "tool_choice needs tools"),
+    ({"response_format": {"type": "json_schema"}}, "json_schema"),
+    ({"response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": 3}}}},
+     "not a valid JSON schema"),
+])
+def test_unsupported_or_inconsistent_fields_are_refused_by_name(fields: dict[str, Any], named: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        chat(**fields)
+    assert named in str(caught.value)
+
+
+def test_completion_fields() -> None:
+    with pytest.raises(ValidationError, match="echo"):
+        CompletionBody.model_validate({"model": "m", "prompt": "p", "echo": True})
+    with pytest.raises(ValidationError, match="best_of must equal n"):
+        CompletionBody.model_validate({"model": "m", "prompt": "p", "best_of": 3})
+    body = CompletionBody.model_validate({"model": "m", "prompt": "p", "n": 2, "best_of": 2, "logprobs": 3,
+                                          "response_format": {"type": "json_object"}, "logit_bias": {"7": -100}})
+    options = sampling_options(body, max_tokens=5, top_logprobs=body.logprobs,
+                               structured=structured_output(body.response_format, None))
+    assert (options.n, options.top_logprobs, options.logit_bias) == (2, 3, ((7, -100.0),))
+    assert options.structured is not None and options.structured.kind == "json_object"
+    assert asked(body, None, 3) == {"response_format": "json_object", "n": 2, "logprobs": 3}
+
+
+def test_sampling_fields_reach_the_engine_options() -> None:
+    body = chat(temperature=0.5, top_p=0.9, seed=3, stop=["\n"], presence_penalty=0.5, frequency_penalty=-0.5,
+                top_k=5, min_p=0.1, repetition_penalty=1.1, n=2,
+                response_format={"type": "json_schema", "json_schema": {"name": "x", "schema": LOOKUP,
+                                                                        "strict": True}})
+    options = sampling_options(body, max_tokens=9, top_logprobs=None,
+                               structured=structured_output(body.response_format, None))
+    assert (options.temperature, options.top_p, options.seed, options.stop, options.presence_penalty,
+            options.frequency_penalty, options.top_k, options.min_p, options.repetition_penalty, options.n) == (
+        0.5, 0.9, 3, ("\n",), 0.5, -0.5, 5, 0.1, 1.1, 2)
+    assert options.structured is not None and options.structured.schema == LOOKUP
+    assert asked(body, None, None) == {"response_format": "json_schema", "response_format_name": "x", "n": 2}
+
+
+def test_required_and_named_tool_choices_decode_under_the_tools_schemas() -> None:
+    required = tool_calling(chat(tools=TOOLS, tool_choice="required"), template_renders_tools=False,
+                            base_model="tiny")
+    assert required is not None and required.finish_reason == "tool_calls"
+    schema = required.schema()
+    jsonschema.validate([{"name": "lookup", "parameters": {"part": "pad"}}, {"name": "ping", "parameters": {}}],
+                        schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate([{"name": "lookup", "parameters": {}}], schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate([], schema)
+    single = tool_calling(chat(tools=TOOLS, tool_choice="required", parallel_tool_calls=False),
+                          template_renders_tools=False, base_model="tiny")
+    assert single is not None and single.schema()["maxItems"] == 1
+
+    body = chat(tools=TOOLS, tool_choice={"type": "function", "function": {"name": "lookup"}})
+    named = tool_calling(body, template_renders_tools=False, base_model="tiny")
+    assert named is not None and named.finish_reason == "stop"
+    assert named.schema()["items"]["properties"]["name"]["enum"] == ["lookup"]
+    assert asked(body, named, None) == {"tools": ["lookup", "ping"], "tool_choice": "function:lookup"}
+    with pytest.raises(ValidationError, match="not in tools"):
+        chat(tools=TOOLS, tool_choice={"type": "function", "function": {"name": "other"}})
+
+
+def test_auto_needs_a_template_that_shows_tools_and_none_is_free_text() -> None:
+    with pytest.raises(InvalidRequest, match="does not render `tools`") as caught:
+        tool_calling(chat(tools=TOOLS), template_renders_tools=False, base_model="tiny")
+    assert caught.value.param == "tool_choice"
+    with pytest.raises(InvalidRequest, match="no tool-call parser"):
+        tool_calling(chat(tools=TOOLS, tool_choice="auto"), template_renders_tools=True, base_model="tiny")
+    assert tool_calling(chat(tools=TOOLS, tool_choice="none"), template_renders_tools=False,
+                        base_model="tiny") is None
+
+
+def test_a_guided_answer_becomes_openai_tool_calls_and_back() -> None:
+    text = '[{"name":"lookup","parameters":{"part":"pad"}}]'
+    [call] = parse_tool_calls(text) or []
+    assert call["type"] == "function" and call["id"].startswith("call_")
+    assert call["function"] == {"name": "lookup", "arguments": json.dumps({"part": "pad"}, separators=(",", ":"))}
+    assert tool_calls_text([call]) == text
+    assert parse_tool_calls('[{"name":"lookup","parameters":{"pa') is None
