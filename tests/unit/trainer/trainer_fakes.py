@@ -76,6 +76,7 @@ class FakeRegistry:
         self.adapter_records: dict[str, dict[str, Any]] = {}
         self.artifacts: dict[str, bytes] = {}
         self.registered: dict[str, list[dict[str, Any]]] = {}
+        self.suites: dict[str, list[dict[str, Any]]] = {}
 
     def adapter(self, name: str) -> dict[str, Any] | None:
         return self.adapter_records.get(name)
@@ -102,6 +103,9 @@ class FakeRegistry:
 
     def download_artifact(self, sha256: str) -> bytes:
         return self.artifacts[sha256]
+
+    def eval_suites(self, name: str) -> list[dict[str, Any]]:
+        return list(self.suites.get(name, []))
 
     def register_version(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
         versions = self.registered.setdefault(name, [])

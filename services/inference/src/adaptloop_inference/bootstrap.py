@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from adaptloop_inference.adapter_cache import AdapterCache
-from adaptloop_inference.adapter_files import AdapterLimits
+from adaptloop_inference.adapter_files import AdapterLimits, base_shapes
 from adaptloop_inference.adapters.kafka_logs import KafkaLogPublisher
 from adaptloop_inference.adapters.registry_client import RegistryClient
 from adaptloop_inference.adapters.registry_events import RegistryEventFollower
@@ -73,7 +73,8 @@ def build_app(settings: Settings, *, engine_factory: EngineFactory = start_vllm)
         settings.registry_url, timeout_s=settings.registry_timeout_s,
         token=settings.registry_token.get_secret_value() if settings.registry_token else None,
     )
-    limits = AdapterLimits(max_rank=settings.max_lora_rank, supported_modules=settings.supported_modules)
+    limits = AdapterLimits(max_rank=settings.max_lora_rank, supported_modules=settings.supported_modules,
+                           base=base_shapes(settings.base_model_dir))
     cache = AdapterCache(settings.adapter_cache_dir, registry=registry, limits=limits)
     privacy = PrivacyPolicy(settings.privacy)
 

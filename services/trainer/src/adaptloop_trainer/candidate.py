@@ -14,6 +14,7 @@ from adaptloop_trainer.candidate_evaluation import AdapterFiles, Baseline, evalu
 from adaptloop_trainer.evaluation import GateResult
 from adaptloop_trainer.ports import Registry
 from adaptloop_trainer.snapshot import Example, Snapshot
+from adaptloop_trainer.suites import LoadedSuite
 from adaptloop_trainer.training_config import TrainingConfig
 from adaptloop_trainer.training_loop import ProgressFn, TrainedAdapter, train_lora
 
@@ -68,11 +69,13 @@ def train_evaluate_register(
     heldout_tolerance: float = 0.0,
     init_adapter: AdapterFiles | None = None,
     lineage: dict[str, Any] | None = None,
+    suites: Sequence[LoadedSuite] = (),
 ) -> CandidateResult:
     """The expensive part of a job; the registry's request_id makes a repeated registration harmless.
 
     `init_adapter` warm-starts training (incremental mode); `lineage` is recorded on the version
-    under `metrics.lineage` (mode, parent weights, window, replay sample, snapshot).
+    under `metrics.lineage` (mode, parent weights, window, replay sample, snapshot). `suites` are the
+    adapter's evaluation suites, run by the gate on candidate and baseline.
     """
     timings: dict[str, float] = {}
     trained = train_lora(
@@ -85,7 +88,7 @@ def train_evaluate_register(
     gate = evaluate_candidate(
         base_dir=base_dir, candidate=AdapterFiles(trained.weights, trained.config), baseline=baseline,
         heldout=snapshot.heldout, regression=regression, thresholds=config.gate, threads=params.threads,
-        heldout_tolerance=heldout_tolerance,
+        heldout_tolerance=heldout_tolerance, suites=suites,
     )
     timings["evaluation_s"] = time.perf_counter() - started
     started = time.perf_counter()

@@ -15,6 +15,7 @@ from adaptloop_trainer.jobs import Job, JobStore
 from adaptloop_trainer.lineage import adapter_files, base_model_dir, baseline_of, production_version
 from adaptloop_trainer.ports import ExampleSource, Registry
 from adaptloop_trainer.readiness import Readiness, WaitFn, wait_for_new_examples
+from adaptloop_trainer.suites import load_suites
 from adaptloop_trainer.training_config import TrainingConfig, resolve_training_config
 from adaptloop_trainer.training_loop import ProgressFn
 from adaptloop_trainer.training_set import as_utc, prepare_training, resume_prepared
@@ -87,7 +88,7 @@ def run_train_job(
         snapshot=snapshot, config=config, baseline=baseline, regression=regression,
         parent_version=production.number if production else None, request_id=request.event_id,
         checkpoint_dir=params.checkpoint_dir(job.job_id), on_progress=on_progress, should_stop=should_stop,
-        init_adapter=prepared.init_adapter, lineage=prepared.lineage,
+        init_adapter=prepared.init_adapter, lineage=prepared.lineage, suites=load_suites(registry, request.model),
     )
     if result.gate.passed:
         store.pin_regression(request.model, snapshot.heldout[: params.regression_per_snapshot],

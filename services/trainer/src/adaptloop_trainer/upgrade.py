@@ -19,6 +19,7 @@ from adaptloop_trainer.jobs import Job, JobStore
 from adaptloop_trainer.lineage import base_model_dir, baseline_for, production_version, snapshot_sha_of
 from adaptloop_trainer.ports import Registry
 from adaptloop_trainer.snapshot import parse_snapshot
+from adaptloop_trainer.suites import load_suites
 from adaptloop_trainer.training_config import resolve_training_config
 from adaptloop_trainer.training_job import JobOutcome
 from adaptloop_trainer.training_loop import ProgressFn
@@ -128,6 +129,7 @@ def _carry(
         parent_version=production.number if production else record.get("version"),
         request_id=uuid.uuid5(job.request_id, name), checkpoint_dir=params.checkpoint_dir(job.job_id, name),
         on_progress=on_progress, should_stop=should_stop, heldout_tolerance=config.gate.max_regression_increase,
+        suites=load_suites(registry, name),
         lineage={"mode": "full", "requested_mode": config.mode,
                  "fallback_reason": "a base-model upgrade retrains in full" if config.mode != "full" else None,
                  "parent_version": record.get("version"), "parent_weights_sha256": record.get("weights_sha256"),

@@ -66,6 +66,10 @@ class RegistryClient:
     def versions(self, name: str) -> list[dict[str, Any]]:
         return _items(self._get_optional(f"/v1/adapters/{name}/versions"), "versions")
 
+    def eval_suites(self, name: str) -> list[dict[str, Any]]:
+        """The latest version of every evaluation suite attached to the adapter."""
+        return _items(self._get_optional(f"/v1/adapters/{name}/eval-suites"), "suites")
+
     @_transient
     def upload_artifact(self, data: bytes, filename: str) -> dict[str, Any]:
         sha = hashlib.sha256(data).hexdigest()
