@@ -17,9 +17,11 @@ from adaptloop_trainer.candidate_evaluation import AdapterFiles
 from adaptloop_trainer.snapshot import parse_snapshot
 from adaptloop_trainer.training_config import resolve_training_config
 from adaptloop_trainer.training_loop import train_lora
-from trainer_stack import TRAINING_CONFIG, Stack, wait_until
+from trainer_stack import JOB_TIMEOUT_S, STACK_START_TIMEOUT_S, TRAINING_CONFIG, Stack, wait_until
 
-JOB_TIMEOUT_S = 900
+# Waits beyond the global timeout: the first test pays the stack and the module's two training jobs,
+# and a test that trains again waits for its own job too.
+pytestmark = pytest.mark.timeout(STACK_START_TIMEOUT_S + 3 * JOB_TIMEOUT_S + 60)
 CONFIG = {**TRAINING_CONFIG, "replay": {"max_examples": 24, "share": 0.5}}
 
 

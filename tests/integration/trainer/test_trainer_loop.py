@@ -17,9 +17,11 @@ from adaptloop_trainer.snapshot import parse_snapshot
 from adaptloop_trainer.training_config import resolve_training_config
 from adaptloop_trainer.training_loop import train_lora
 from confluent_kafka import Consumer, TopicPartition
-from trainer_stack import TRAINING_CONFIG, Stack, wait_until
+from trainer_stack import JOB_TIMEOUT_S, STACK_START_TIMEOUT_S, TRAINING_CONFIG, Stack, wait_until
 
-JOB_TIMEOUT_S = 900
+# Waits beyond the global timeout: the first test pays the stack and the module's training job,
+# and a test that trains again waits for its own job too.
+pytestmark = pytest.mark.timeout(STACK_START_TIMEOUT_S + 2 * JOB_TIMEOUT_S + 60)
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,18 @@ from pathlib import Path
 import pytest
 from adaptloop_contracts import RetrainRequested
 from adaptloop_scenarios.corpus import generate_pairs
-from trainer_stack import TRAINING_CONFIG, Stack, make_stack, wait_until
+from trainer_stack import (
+    JOB_TIMEOUT_S,
+    SERVICE_START_TIMEOUT_S,
+    STACK_START_TIMEOUT_S,
+    TRAINING_CONFIG,
+    Stack,
+    make_stack,
+    wait_until,
+)
 
 STEPS = 40
+FIRST_CHECKPOINTS_TIMEOUT_S = 600
 
 
 @pytest.fixture
@@ -26,6 +35,7 @@ def restart_stack(kafka_bootstrap: str, pg_dsn: str, tiny_model_dir: Path, tmp_p
         running.stop()
 
 
+@pytest.mark.timeout(STACK_START_TIMEOUT_S + FIRST_CHECKPOINTS_TIMEOUT_S + SERVICE_START_TIMEOUT_S + JOB_TIMEOUT_S + 60)
 def test_killed_trainer_resumes_from_its_checkpoint_and_registers_once(restart_stack: Stack) -> None:
     stack = restart_stack
     assert stack.trainer is not None
@@ -38,7 +48,8 @@ def test_killed_trainer_resumes_from_its_checkpoint_and_registers_once(restart_s
     def past_a_checkpoint() -> bool:
         jobs = stack.jobs(adapter)
         return bool(jobs) and jobs[0]["progress"] >= 0.9 * 10 / STEPS
-    wait_until(past_a_checkpoint, timeout_s=600, what="training past its first checkpoints", every_s=0.5)
+    wait_until(past_a_checkpoint, timeout_s=FIRST_CHECKPOINTS_TIMEOUT_S, what="training past its first checkpoints",
+               every_s=0.5)
     killed = stack.jobs(adapter)[0]
     stack.trainer.kill()
     assert killed["state"] == "running" and killed["attempts"] == 1
@@ -46,7 +57,7 @@ def test_killed_trainer_resumes_from_its_checkpoint_and_registers_once(restart_s
     assert checkpoints, "no checkpoint on disk when the trainer was killed"
 
     stack.trainer.start()
-    job = stack.wait_final_job(adapter, timeout_s=900)
+    job = stack.wait_final_job(adapter, timeout_s=JOB_TIMEOUT_S)
     assert job["job_id"] == killed["job_id"] and job["state"] == "succeeded", job
     assert job["attempts"] == 2
     assert job["metrics"]["resumed_from_step"] >= 4

@@ -32,6 +32,13 @@ def auth(role: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {TOKENS[role]}"}
 
 
+SERVICE_START_TIMEOUT_S = 180.0
+STACK_START_TIMEOUT_S = 3 * SERVICE_START_TIMEOUT_S
+"""Registry, ingest and trainer, one after the other: what a test pays when it starts a stack."""
+JOB_TIMEOUT_S = 900.0
+"""The longest a test waits for one training job on the tiny model to reach a final state."""
+
+
 def wait_until(check: Callable[[], Any], *, timeout_s: float, what: str, every_s: float = 0.3) -> Any:
     deadline = time.monotonic() + timeout_s
     last: Any = None
@@ -59,7 +66,7 @@ class ServiceProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, *, timeout_s: float = 180.0) -> ServiceProcess:
+    def start(self, *, timeout_s: float = SERVICE_START_TIMEOUT_S) -> ServiceProcess:
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
         self.process = subprocess.Popen(self.argv, env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                         cwd=repo_root(), start_new_session=True)
