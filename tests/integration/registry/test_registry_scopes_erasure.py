@@ -145,3 +145,18 @@ def test_a_scoped_token_is_issued_only_for_registered_adapters(scoped_client: Te
         bearer = {"Authorization": f"Bearer {token}"}
         assert other.get("/v1/adapters/ours", headers=bearer).status_code == 200
         assert other.get("/v1/serving-plan", headers=bearer).status_code == 403
+
+
+def test_serving_reports_add_up_tokens_served(client: TestClient) -> None:
+    seeded = seed_adapter(client)
+    name = seeded["name"]
+    assert client.post(f"/v1/adapters/{name}/versions", json=version_body(seeded),
+                       headers=auth("trainer")).status_code == 201
+    report = {"report_id": str(uuid.uuid4()), "replica": "r", "adapter": name, "counts": {"1": 3},
+              "tokens": {"1": 240}, "period_start": "2026-01-01T10:00:00Z", "period_end": "2026-01-01T10:00:10Z"}
+    for _ in range(2):  # counted once per report_id
+        assert client.post("/v1/serving-reports", json=report, headers=auth("trainer")).status_code in (200, 201)
+    version = client.get(f"/v1/adapters/{name}/versions/1").json()
+    assert (version["served_requests"], version["served_tokens"]) == (3, 240)
+    stray = {**report, "report_id": str(uuid.uuid4()), "tokens": {"2": 5}}
+    assert client.post("/v1/serving-reports", json=stray, headers=auth("trainer")).status_code == 422

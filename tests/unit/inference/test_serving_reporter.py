@@ -69,12 +69,13 @@ async def test_one_report_per_adapter_with_counts_per_version() -> None:
     port = FakeReportRegistry()
     counting = reporter(port)
     for adapter, version in [("support", 2)] * 5 + [("support", 3)] * 2 + [("billing", 1)]:
-        counting.record(adapter, version)
+        counting.record(adapter, version, tokens=10)
 
     assert await counting.flush() is True
 
     by_adapter = {r.adapter: r for r in port.received}
     assert by_adapter["support"].counts == {"2": 5, "3": 2} and by_adapter["billing"].counts == {"1": 1}
+    assert by_adapter["support"].tokens == {"2": 50, "3": 20} and by_adapter["billing"].tokens == {"1": 10}
     assert by_adapter["support"].replica == "replica-a"
     assert by_adapter["support"].period_start <= by_adapter["support"].period_end
     assert by_adapter["support"].report_id != by_adapter["billing"].report_id
@@ -155,19 +156,22 @@ async def test_generation_tells_the_reporter_what_an_adapter_version_served(tmp_
                         registry=registry, base_model="tiny", replica_id="r")
     await swaps.converge(registry.plan)
     served: list[tuple[str, int]] = []
+    tokens: list[int] = []
 
     class Sink:
         def submit(self, *_args: object, **_kwargs: object) -> bool:
             return True
 
     service = GenerationService(engine=engine, swaps=swaps, logs=Sink(), base_model="tiny", is_ready=lambda: True,
-                                served=lambda adapter, version: served.append((adapter, version)))
+                                served=lambda adapter, version, n: (served.append((adapter, version)),
+                                                                    tokens.append(n)))
     for model in ("support", "support@1", "tiny"):
         generation = await service.admit(GenerationRequest(
             request_id="r", kind="completion", model=model, prompt="hi", options=SamplingOptions(max_tokens=4)))
         [chunk async for chunk in service.run(generation)]
 
     assert served == [("support", 1), ("support", 1)]  # the base model is not an adapter version
+    assert all(n > 2 for n in tokens)  # prompt and completion tokens of each request
 
 
 @pytest.mark.parametrize(("status", "permanent"), [(503, False), (401, False), (429, False), (404, True),

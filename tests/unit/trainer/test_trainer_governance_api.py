@@ -37,7 +37,8 @@ def _job(store: InMemoryJobStore, adapter: str, *, snapshot: str | None, version
 def world() -> World:
     store, registry = InMemoryJobStore(), FakeRegistry()
     registry.adapter_records = {n: {"name": n, "base_model": "tiny-llama"} for n in ("ours", "theirs")}
-    registry.registered = {"ours": [{"version": 1, "served_requests": 120}, {"version": 2, "served_requests": 30}]}
+    registry.registered = {"ours": [{"version": 1, "served_requests": 120, "served_tokens": 2400},
+                                    {"version": 2, "served_requests": 30}]}
     erased = Example("my card?", "ends 42", example_key("my card?", "ends 42"), "train", ERASED_ID)
     other = Example("hi", "hello", example_key("hi", "hello"), "heldout", str(uuid.uuid4()))
     with_erased = registry.upload_artifact(seal_snapshot([erased, other]).content, "snapshot.jsonl")["sha256"]
@@ -67,6 +68,7 @@ def test_the_cost_ledger_sums_the_jobs_of_one_adapter(world: World) -> None:
     assert costs["last_24h"] == {"retrains": 2, "training_seconds": 40.0}
     by_version = {row["version"]: row for row in costs["versions"]}
     assert by_version[1]["quality_gained"] == 0.2 and by_version[1]["requests_served"] == 120
+    assert by_version[1]["tokens_served"] == 2400 and costs["totals"]["tokens_served"] == 2400
     assert client.get("/v1/adapters/nobody/costs").status_code == 404
 
 

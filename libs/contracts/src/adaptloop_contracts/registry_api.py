@@ -19,6 +19,7 @@ MAX_EVIDENCE_BYTES = 8192
 MAX_REPORT_VERSIONS = 256
 """Most versions one serving report may count."""
 MAX_REPORT_COUNT = 10**12
+MAX_REPORT_TOKENS = 10**15
 
 RolloutAction = Literal["graduate_canary", "abandon_canary", "rollback_production"]
 ACTOR_OF_ACTION: dict[str, str] = {
@@ -60,11 +61,17 @@ class ServingReport(_Body):
     period_end: AwareDatetime
     counts: dict[VersionKey, Annotated[int, Field(ge=0, le=MAX_REPORT_COUNT)]] = Field(
         min_length=1, max_length=MAX_REPORT_VERSIONS)
+    tokens: dict[VersionKey, Annotated[int, Field(ge=0, le=MAX_REPORT_TOKENS)]] = Field(
+        default_factory=dict, max_length=MAX_REPORT_VERSIONS)
+    """Tokens (prompt + completion) each version served in the period; versions of `counts` only."""
 
     @model_validator(mode="after")
     def _period_in_order(self) -> Self:
         if self.period_end < self.period_start:
             raise ValueError("period_end is before period_start")
+        extra = set(self.tokens) - set(self.counts)
+        if extra:
+            raise ValueError(f"tokens names versions without counts: {sorted(extra)}")
         return self
 
 

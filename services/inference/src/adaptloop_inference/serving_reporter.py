@@ -44,19 +44,24 @@ class ServingReporter:
         self._backoff_s = backoff_s
         self._clock = clock
         self._open: dict[str, Counter[int]] = {}
+        self._tokens: dict[str, Counter[int]] = {}
         self._since: dict[str, datetime] = {}
         self._pending: dict[str, deque[ServingReport]] = {}
         self._stop = asyncio.Event()
         self._flushing = asyncio.Lock()
 
     # -- request path ---------------------------------------------------------------------------
-    def record(self, adapter: str, version: int) -> None:
-        """One request served by `adapter` version `version` (called once per finished request)."""
+    def record(self, adapter: str, version: int, tokens: int = 0) -> None:
+        """One request served by `adapter` version `version` with `tokens` prompt + completion tokens (called once
+        per finished request)."""
         counts = self._open.get(adapter)
         if counts is None:
             counts = self._open[adapter] = Counter()
+            self._tokens[adapter] = Counter()
             self._since[adapter] = self._clock()
         counts[version] += 1
+        if tokens > 0:
+            self._tokens[adapter][version] += tokens
         metrics.SERVING_UNREPORTED.inc()
 
     # -- background -----------------------------------------------------------------------------
@@ -79,10 +84,12 @@ class ServingReporter:
                 sealed_all = False
                 continue
             counts = self._open.pop(adapter)
+            tokens = self._tokens.pop(adapter, Counter())
             since = self._since.pop(adapter)
             queue.append(ServingReport(
                 report_id=uuid.uuid4(), replica=self._replica, adapter=adapter, period_start=since,
                 period_end=max(now, since), counts={str(v): n for v, n in sorted(counts.items())},
+                tokens={str(v): n for v, n in sorted(tokens.items())},
             ))
         metrics.SERVING_PENDING_REPORTS.set(self.pending_reports)
         return sealed_all

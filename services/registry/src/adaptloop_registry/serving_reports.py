@@ -1,6 +1,7 @@
 """Serving reports: what each version of an adapter served on a replica, counted once per `report_id`.
 
-A report only adds to `served_requests`; it never moves an alias (verdicts arrive as rollout decisions).
+A report only adds to `served_requests` (and `served_tokens`); it never moves an alias (verdicts arrive as
+rollout decisions).
 """
 
 from __future__ import annotations
@@ -32,14 +33,16 @@ def record_serving_report(conn: Connection, report: ServingReport, *, caller: Ca
     missing = [n for n in numbers if n not in known]
     if missing:
         raise NotFound(f"adapter {adapter.name!r} has no version {', '.join(map(str, missing))}")
+    tokens = {str(int(k)): int(v) for k, v in report.tokens.items()}
     for number, served in counts.items():
-        if served:
+        if served or tokens.get(number):
             conn.execute(update(versions).where(versions.c.adapter_id == adapter.id,
                                                 versions.c.version == int(number))
-                         .values(served_requests=versions.c.served_requests + served))
+                         .values(served_requests=versions.c.served_requests + served,
+                                 served_tokens=versions.c.served_tokens + tokens.get(number, 0)))
     conn.execute(insert(serving_reports).values(
         report_id=str(report.report_id), adapter_id=adapter.id, replica=report.replica,
-        period_start=report.period_start, period_end=report.period_end, counts=counts,
+        period_start=report.period_start, period_end=report.period_end, counts=counts, tokens=tokens or None,
         requests=sum(counts.values()), reported_by=caller.actor, received_at=utc_now(),
     ))
     row = conn.execute(select(serving_reports).where(serving_reports.c.report_id == str(report.report_id))).one()

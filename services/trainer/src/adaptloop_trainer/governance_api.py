@@ -24,12 +24,13 @@ def _parts(request: Request) -> tuple[JobStore, Registry]:
 @router.get("/adapters/{name}/costs")
 def costs(name: AdapterPath, request: Request) -> dict[str, Any]:
     """Per job and version: training/evaluation seconds, examples and tokens trained, quality gained, requests
-    served; totals and the last 24 hours."""
+    and tokens served; totals and the last 24 hours."""
     store, registry = _parts(request)
     try:
         if registry.adapter(name) is None:
             raise HTTPException(404, f"adapter {name!r} is not registered")
-        served = {int(v["version"]): int(v.get("served_requests") or 0) for v in registry.versions(name)}
+        served = {int(v["version"]): (int(v.get("served_requests") or 0), int(v.get("served_tokens") or 0))
+                  for v in registry.versions(name)}
     except UpstreamError as exc:
         raise HTTPException(503, f"the registry is unavailable: {exc}", headers={"Retry-After": "5"}) from exc
     return adapter_costs(name, store.list_jobs(adapter=name, limit=1000), served=served)

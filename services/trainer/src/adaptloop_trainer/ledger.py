@@ -2,7 +2,8 @@
 
 Per job (and so per candidate version): training, preparation and evaluation seconds, examples and
 tokens trained, and the quality gained per the gate's figures (`heldout_improvement`, the relative
-held-out loss reduction against the baseline). Requests served come from the registry's versions.
+held-out loss reduction against the baseline). Requests and tokens served come from the registry's versions
+(added up from the inference replicas' serving reports).
 """
 
 from __future__ import annotations
@@ -41,15 +42,19 @@ def _sum(rows: list[dict[str, Any]], key: str) -> float:
     return round(sum(r[key] or 0.0 for r in rows), 3)
 
 
-def adapter_costs(adapter: str, jobs: list[Job], *, served: dict[int, int] | None = None,
+def adapter_costs(adapter: str, jobs: list[Job], *, served: dict[int, tuple[int, int]] | None = None,
                   now: datetime | None = None) -> dict[str, Any]:
-    """The ledger of one adapter: a row per job (newest first), totals, and the last 24 hours."""
+    """The ledger of one adapter: a row per job (newest first), totals, and the last 24 hours.
+
+    `served` maps a version to its (requests, tokens) served.
+    """
     now = now or datetime.now(UTC)
     served = served or {}
     ordered = sorted(jobs, key=lambda j: j.created_at, reverse=True)
     rows = [job_costs(j) for j in ordered]
     for row in rows:
-        row["requests_served"] = served.get(row["version"]) if row["version"] is not None else None
+        requests, tokens = served.get(row["version"], (None, None)) if row["version"] is not None else (None, None)
+        row["requests_served"], row["tokens_served"] = requests, tokens
     recent = [r for r, j in zip(rows, ordered, strict=True) if now - j.created_at <= DAY]
     gains = [r["quality_gained"] for r in rows if r["quality_gained"] is not None]
     return {
@@ -58,7 +63,8 @@ def adapter_costs(adapter: str, jobs: list[Job], *, served: dict[int, int] | Non
             "retrains": len(rows), "succeeded": sum(1 for r in rows if r["state"] == "succeeded"),
             "training_seconds": _sum(rows, "training_seconds"), "evaluation_seconds": _sum(rows, "evaluation_seconds"),
             "examples_trained": _sum(rows, "examples_trained"), "tokens_trained": _sum(rows, "tokens_trained"),
-            "requests_served": sum(served.values()),
+            "requests_served": sum(r for r, _ in served.values()),
+            "tokens_served": sum(t for _, t in served.values()),
             "mean_quality_gained": round(sum(gains) / len(gains), 6) if gains else None,
         },
         "last_24h": {"retrains": len(recent), "training_seconds": _sum(recent, "training_seconds")},

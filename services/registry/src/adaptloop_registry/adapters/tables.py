@@ -80,6 +80,7 @@ versions = Table(
     Column("metrics", JSON, nullable=False),
     Column("status", String(16), nullable=False),
     Column("served_requests", BigInteger, nullable=False, server_default=text("0")),
+    Column("served_tokens", BigInteger, nullable=False, server_default=text("0")),  # 0005
     Column("registered_by", String(200), nullable=False),
     Column("registered_at", DateTime(timezone=True), nullable=False),
     Column("retired_by", String(200), nullable=True),
@@ -189,6 +190,7 @@ serving_reports = Table(
     Column("period_start", DateTime(timezone=True), nullable=False),
     Column("period_end", DateTime(timezone=True), nullable=False),
     Column("counts", JSON, nullable=False),
+    Column("tokens", JSON, nullable=True),  # tokens served per version (0005)
     Column("requests", BigInteger, nullable=False),
     Column("reported_by", String(200), nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False),
