@@ -20,7 +20,7 @@ from opentelemetry.context import Context
 
 from adaptloop_inference import metrics
 from adaptloop_inference.errors import InvalidRequest, ModelNotFound, NotReady
-from adaptloop_inference.ports import GenerationChunk, SamplingOptions, TextEngine
+from adaptloop_inference.ports import GenerationChunk, SamplingOptions, TextEngine, TokenLogprob
 from adaptloop_inference.swap_manager import Admission, SwapManager
 
 RequestKind = Literal["completion", "chat"]
@@ -39,23 +39,66 @@ class GenerationRequest:
     model: str
     options: SamplingOptions
     prompt: str | None = None
-    messages: list[dict[str, str]] | None = None
+    messages: list[dict[str, Any]] | None = None
+    tools: list[dict[str, Any]] | None = None
+    """Tool definitions handed to the chat template (templates that do not render tools ignore them)."""
     user: str | None = None
     tenant: str | None = None
+    asked: dict[str, Any] = field(default_factory=dict)
+    """What the caller asked beyond plain text (response format, tool names, n): recorded in the log's metadata."""
 
 
 @dataclass
-class GenerationResult:
+class ChoiceResult:
+    """One of the request's `n` answers as it grows."""
+
     text: str = ""
     completion_tokens: int = 0
     logprob_sum: float = 0.0
     finish_reason: str | None = None
+    logprobs: list[TokenLogprob] = field(default_factory=list)
 
     @property
     def mean_logprob(self) -> float | None:
         if not self.completion_tokens:
             return None
         return min(0.0, self.logprob_sum / self.completion_tokens)
+
+
+@dataclass
+class GenerationResult:
+    """Every choice by index; the first one is what the inference log records."""
+
+    choices: dict[int, ChoiceResult] = field(default_factory=dict)
+
+    def choice(self, index: int) -> ChoiceResult:
+        return self.choices.setdefault(index, ChoiceResult())
+
+    def add(self, chunk: GenerationChunk) -> None:
+        choice = self.choice(chunk.index)
+        choice.text += chunk.text
+        choice.completion_tokens += chunk.token_count
+        choice.logprob_sum += chunk.logprob_sum
+        if chunk.logprobs:
+            choice.logprobs.extend(chunk.logprobs)
+        if chunk.finish_reason is not None:
+            choice.finish_reason = chunk.finish_reason
+
+    def ordered(self) -> list[ChoiceResult]:
+        return [self.choices[i] for i in sorted(self.choices)]
+
+    @property
+    def text(self) -> str:
+        return self.choice(0).text
+
+    @property
+    def finish_reason(self) -> str | None:
+        return self.choice(0).finish_reason
+
+    @property
+    def completion_tokens(self) -> int:
+        """Over every choice, as OpenAI's `usage` counts them."""
+        return sum(c.completion_tokens for c in self.choices.values())
 
 
 @dataclass
@@ -103,7 +146,7 @@ class GenerationService:
             raise NotReady("the engine is starting or the serving plan is not synced yet")
         engine = self.engine
         if request.kind == "chat":
-            prompt_text = engine.render_chat(request.messages or [])
+            prompt_text = engine.render_chat(request.messages or [], tools=request.tools)
             prompt_ids = engine.tokenize(prompt_text, add_special_tokens=False)
         else:
             prompt_text = request.prompt or ""
@@ -116,6 +159,11 @@ class GenerationService:
                 f"This model's maximum context length is {engine.max_model_len} tokens; the prompt has "
                 f"{len(prompt_ids)} and max_tokens asks for {request.options.max_tokens}"
             )
+        vocab = engine.vocab_size()
+        outside = [token for token, _ in request.options.logit_bias if not 0 <= token < vocab]
+        if outside:
+            raise InvalidRequest(f"logit_bias: token ids {outside[:5]} are outside the vocabulary (0-{vocab - 1})",
+                                 param="logit_bias")
         split_key = request.user or request.request_id
         try:
             admission = await self._swaps.admit(request.model, split_key=split_key)
@@ -137,11 +185,7 @@ class GenerationService:
                 request_id=request.request_id, prompt_text=generation.prompt_text, prompt_ids=generation.prompt_ids,
                 options=request.options, lora=generation.admission.lora,
             ):
-                result.text += chunk.text
-                result.completion_tokens += chunk.token_count
-                result.logprob_sum += chunk.logprob_sum
-                if chunk.finish_reason is not None:
-                    result.finish_reason = chunk.finish_reason
+                result.add(chunk)
                 yield chunk
         finally:
             metrics.IN_FLIGHT.dec()
@@ -171,9 +215,9 @@ class GenerationService:
             prompt=generation.prompt_text[:65_536],
             completion=result.text[:65_536],
             prompt_tokens=generation.prompt_tokens,
-            completion_tokens=result.completion_tokens,
+            completion_tokens=result.choice(0).completion_tokens,
             latency_ms=round(latency_s * 1000, 3),
-            mean_logprob=result.mean_logprob,
+            mean_logprob=result.choice(0).mean_logprob,
             metadata=_metadata(generation),
         )
         self._logs.submit(event, key=adapter_of(request.model), headers=trace_headers(generation.trace_context))
@@ -186,4 +230,5 @@ def _metadata(generation: Generation) -> dict[str, Any]:
         out["alias"] = generation.admission.resolution.alias
     if request.user:
         out["user"] = request.user[:256]
+    out.update(request.asked)
     return out
