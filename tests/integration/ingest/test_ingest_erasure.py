@@ -17,7 +17,8 @@ from adaptloop_contracts import InferenceLog
 from adaptloop_devstack.inprocess import serve_app
 from adaptloop_ingest.adapters.db import make_engine
 from adaptloop_ingest.adapters.erasure_db import PostgresErasureStore
-from adaptloop_ingest.adapters.lineage_client import HttpLineage, LineageSettings
+from adaptloop_ingest.adapters.lineage_client import HttpLineage
+from adaptloop_ingest.config import Settings
 from adaptloop_kafka import EventProducer
 from adaptloop_registry.bootstrap import create_app as registry_app
 from adaptloop_registry.config import Settings as RegistrySettings
@@ -33,7 +34,7 @@ class TracedLineage(HttpLineage):
     """The registry over HTTP; the trainer's answer from a snapshot of the example ids it was given."""
 
     def __init__(self, registry_url: str, snapshot: dict[str, Any]) -> None:
-        super().__init__(LineageSettings(registry_url=registry_url))
+        super().__init__(Settings(registry_url=registry_url))
         self.snapshot: dict[str, Any] = snapshot
         self.asked: list[dict[str, Any]] = []
 

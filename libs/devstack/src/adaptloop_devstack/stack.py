@@ -170,7 +170,7 @@ class Stack:
         }
         specific: dict[str, dict[str, str]] = {
             "registry": {"DATABASE_URL": db_url, "ARTIFACT_DIR": str(home / "registry" / "artifacts")},
-            "ingest": {"DATABASE_URL": db_url},
+            "ingest": {"DATABASE_URL": db_url, "REGISTRY_URL": cfg.url("registry"), "TRAINER_URL": cfg.url("trainer")},
             "drift": {
                 "DATA_DIR": str(home / "drift"),
                 "REGISTRY_URL": cfg.url("registry"),

@@ -50,3 +50,9 @@ class Settings(ServiceSettings):
     """The de-duplication memory of event ids; keep it longer than the topics' retention."""
 
     export_page_size: int = Field(default=500, ge=1, le=10_000)
+
+    registry_url: str = "http://127.0.0.1:8002"
+    """Where an erasure flags the versions trained on erased examples (`POST /v1/erasures` of the registry)."""
+    trainer_url: str = "http://127.0.0.1:8003"
+    """Where an erasure asks which dataset snapshots held the erased examples."""
+    lineage_timeout_s: float = Field(default=120.0, gt=0)

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-class LineageSettings(BaseSettings):
-    """Where ingest asks about lineage during an erasure (`ADAPTLOOP_INGEST_REGISTRY_URL`, `..._TRAINER_URL`)."""
+class LineageSettings(Protocol):
+    """Where ingest asks about lineage during an erasure (the ingest settings `registry_url`, `trainer_url`)."""
 
-    model_config = SettingsConfigDict(env_prefix="ADAPTLOOP_INGEST_", extra="ignore")
-
-    registry_url: str = "http://127.0.0.1:8002"
-    trainer_url: str = "http://127.0.0.1:8003"
-    lineage_timeout_s: float = 120.0
+    registry_url: str
+    trainer_url: str
+    lineage_timeout_s: float
 
 
 class LineageUnavailable(Exception):

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from adaptloop_ingest.adapters.db import make_engine
 from adaptloop_ingest.adapters.erasure_db import PostgresErasureStore
-from adaptloop_ingest.adapters.lineage_client import HttpLineage, LineageSettings, LineageUnavailable
+from adaptloop_ingest.adapters.lineage_client import HttpLineage, LineageUnavailable
 from adaptloop_ingest.erasure import ErasureRequest, ErasureStore, Lineage, UnknownSubject, erase_subject
 
 router = APIRouter(prefix="/v1", tags=["erasure"])
@@ -23,7 +23,7 @@ def _parts(request: Request) -> tuple[ErasureStore, Lineage]:
     if getattr(state, "erasure", None) is None:
         settings = state.components.settings
         engine = make_engine(settings.database_url, schema=settings.db_schema, pool_size=1)
-        state.erasure = (PostgresErasureStore(engine), HttpLineage(LineageSettings()))
+        state.erasure = (PostgresErasureStore(engine), HttpLineage(settings))
     parts: tuple[ErasureStore, Lineage] = state.erasure
     return parts
 
