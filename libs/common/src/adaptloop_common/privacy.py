@@ -24,7 +24,7 @@ from adaptloop_contracts import InferenceFeedback, InferenceLog, adapter_of
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from adaptloop_common.redaction import BUILTIN_ORDER, Redactor, Replacement, compile_rules, placeholder
+from adaptloop_common.redaction import BUILTIN_ORDER, Redactor, Replacement, compile_rules, typed_placeholder
 
 
 class PrivacyMode(StrEnum):
@@ -87,9 +87,9 @@ class PrivacyPolicy:
         key = settings.hash_key.get_secret_value().encode() if settings.hash_key is not None else b""
         self.settings = settings
         self._redactors: dict[PrivacyMode, Redactor] = {
-            PrivacyMode.REDACT: Redactor(rules, placeholder),
+            PrivacyMode.REDACT: Redactor(rules, typed_placeholder),
             PrivacyMode.HASH: Redactor(rules, keyed_token(key)),
-            PrivacyMode.DROP: _Dropping(rules, placeholder),
+            PrivacyMode.DROP: _Dropping(rules, typed_placeholder),
             PrivacyMode.OFF: Redactor(()),
         }
 

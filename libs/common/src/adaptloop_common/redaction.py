@@ -22,7 +22,7 @@ Replacement = Callable[[str, str], str]
 """`(label, matched text) -> what to write instead`."""
 
 
-def placeholder(label: str, _found: str) -> str:
+def typed_placeholder(label: str, _found: str) -> str:
     return f"[{label.upper()}]"
 
 
@@ -77,9 +77,9 @@ class RedactionRule:
 
     @property
     def placeholder(self) -> str:
-        return placeholder(self.label, "")
+        return typed_placeholder(self.label, "")
 
-    def apply(self, text: str, replace: Replacement = placeholder) -> str:
+    def apply(self, text: str, replace: Replacement = typed_placeholder) -> str:
         def _replace(match: re.Match[str]) -> str:
             found = match.group(self.group)
             if self.accept is not None and not self.accept(found):
@@ -176,7 +176,7 @@ def compile_rules(builtin: Iterable[str], custom: Mapping[str, str]) -> tuple[Re
 class Redactor:
     """Applies the rules, in order, to every text it is given; `replace` decides what a match becomes."""
 
-    def __init__(self, rules: Iterable[RedactionRule], replace: Replacement = placeholder) -> None:
+    def __init__(self, rules: Iterable[RedactionRule], replace: Replacement = typed_placeholder) -> None:
         self.rules = tuple(rules)
         self._replace = replace
 

@@ -30,7 +30,9 @@ def read_every_topic(target: BrokerTarget, topics: TopicNames, *, timeout_s: flo
             if msg is None or msg.error():
                 continue
             blobs += [msg.key() or b"", msg.value() or b""]
-            blobs += [v if isinstance(v, bytes) else str(v).encode() for _, v in msg.headers() or [] if v]
+            for header in msg.headers() or []:
+                value = header[1]
+                blobs.append(value if isinstance(value, bytes) else str(value or "").encode())
             position = (msg.topic() or "", msg.partition() or 0)
             if (msg.offset() or 0) + 1 >= ends.get(position, 0):
                 ends.pop(position, None)
