@@ -23,6 +23,7 @@ from adaptloop_devstack.stack import DEFAULT_PORTS, Stack, StackConfig, StackErr
 from adaptloop_kafka import GROUP_SESSION_TIMEOUT_MS
 from adaptloop_scenarios.corpus import generate_pairs
 from confluent_kafka import Consumer, Producer
+from e2e_waits import DRIFT_COUNTED_S, LISTED_S, SERVED_S, SWAP_S, timeout_for
 
 
 @pytest.fixture(scope="session")
@@ -68,6 +69,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 ADAPTER = "support"
 SERVICES = ("inference", "ingest", "registry", "trainer", "drift", "dashboard")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that may be the one to set up the shared stack pays for its waits on top of its own budget."""
+    for item in items:
+        limit = timeout_for(set(getattr(item, "fixturenames", ())))
+        if limit is not None and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(limit))
 
 
 def wait_for(what: str, check, timeout_s: float):  # type: ignore[no-untyped-def]
@@ -141,9 +150,9 @@ def closed_loop(stack: Stack) -> ClosedLoop:
     assert resp.status_code == 201, resp.text
 
     # Inference learns of new adapters from the registry's serving plan (periodic reconciliation).
-    wait_for("inference to list the adapter", lambda: _lists_model(stack, ADAPTER), 60)
+    wait_for("inference to list the adapter", lambda: _lists_model(stack, ADAPTER), LISTED_S)
     first = complete(stack, pairs[0].prompt)
-    wait_for("drift to count the logged request", lambda: _drift_observations(stack) >= 1, 60)
+    wait_for("drift to count the logged request", lambda: _drift_observations(stack) >= 1, DRIFT_COUNTED_S)
 
     producer = Producer({"bootstrap.servers": stack.config.bootstrap})
     producer.produce(
@@ -165,14 +174,14 @@ def closed_loop(stack: Stack) -> ClosedLoop:
     )
     assert producer.flush(10) == 0
 
-    moved = _await_registry_event(stack, "adapter.alias_moved", timeout_s=600)
+    moved = _await_registry_event(stack, "adapter.alias_moved", timeout_s=SWAP_S)
     new_version = int(moved["version"])
     served = wait_for(
         f"inference to serve version {new_version}",
         lambda: (
             (r := complete(stack, pairs[1].prompt)).headers["x-adaptloop-adapter-version"] == str(new_version) and r
         ),
-        120,
+        SERVED_S,
     )
     return ClosedLoop(
         versions_before,

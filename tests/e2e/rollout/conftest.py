@@ -14,6 +14,7 @@ import httpx
 import pytest
 from adaptloop_devstack.stack import Stack
 from adaptloop_scenarios.corpus import generate_pairs
+from e2e_waits import WRONG_JOB_S
 from rollout_testkit import Registry, TrainedAdapters, wait_for
 
 WRONG = "rl-wrong-answers"
@@ -48,7 +49,7 @@ def trained(stack: Stack, closed_loop: Any) -> TrainedAdapters:
         job = httpx.get(stack.config.url("trainer") + f"/v1/jobs/{job_id}", timeout=10).json()
         return job if job["state"] in ("succeeded", "failed", "cancelled", "rejected") else None
 
-    job = wait_for("the wrong-answer training job", finished, 600, interval_s=1.0)
+    job = wait_for("the wrong-answer training job", finished, WRONG_JOB_S, interval_s=1.0)
     assert job["state"] == "succeeded", job
     bad = registry.version(WRONG, int(job["candidate_version"]))
     return TrainedAdapters(_artifacts(good), _artifacts(bad), questions)
