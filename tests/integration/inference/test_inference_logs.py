@@ -9,7 +9,9 @@ from typing import Any
 import httpx
 from adaptloop_contracts import InferenceLog, TopicNames
 from adaptloop_devstack.broker import BrokerProcess, start_broker
+from adaptloop_devstack.topic_dump import read_every_topic
 from adaptloop_kafka import ensure_topics
+from adaptloop_scenarios.personal_data import leaks, unique_sentence
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from inference_stack import PROMPTS, InferenceService, LoraFactory, Registry, complete, wait_until
 
@@ -57,6 +59,32 @@ def test_each_request_is_logged_with_version_logprob_and_trace(
     assert str(event.event_id) == response.headers["x-adaptloop-event-id"]
     assert event.mean_logprob is not None and event.mean_logprob <= 0
     assert headers["traceparent"].decode().split("-")[1] == traceparent.split("-")[1]
+
+
+def test_logs_reach_the_broker_redacted(
+    inference: InferenceService, registry: Registry, loras: LoraFactory, adapter_name: str,
+    stack_broker: BrokerProcess, stack_topics: TopicNames,
+) -> None:
+    """Requests full of personal data: the logs carry placeholders and no topic holds any raw value."""
+    version = registry.register_version(adapter_name, loras.adapter(505))
+    registry.move_alias(adapter_name, "production", version)
+    wait_until(lambda: complete(inference.url, adapter_name, PROMPTS[0])[1] == str(version), timeout_s=15,
+               what="promotion")
+    delivered_before = inference.state()["logs"]["delivered"]
+    sentence = unique_sentence()
+    for path, body in (("/v1/completions", {"prompt": sentence}),
+                       ("/v1/chat/completions", {"messages": [{"role": "user", "content": sentence}]})):
+        response = httpx.post(f"{inference.url}{path}", json={"model": adapter_name, "max_tokens": 4, **body},
+                              timeout=60)
+        assert response.status_code == 200, response.text
+    wait_until(lambda: inference.state()["logs"]["delivered"] >= delivered_before + 2, timeout_s=30,
+               what="both logs delivered")
+
+    blobs = read_every_topic(stack_broker.bootstrap, stack_topics)
+    logs = [InferenceLog.from_json_bytes(b) for b in blobs if sentence[-9:].encode() in b]
+    assert len(logs) == 2
+    assert all(tag in e.prompt for e in logs for tag in ("[EMAIL]", "[PHONE]", "[CARD]", "[IBAN]", "[SECRET]"))
+    assert leaks(blobs) == []
 
 
 def test_broker_outage_never_fails_a_request(
