@@ -98,7 +98,8 @@ class ServiceProcess:
 
 def _base_env(kafka: str, prefix: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ADAPTLOOP_")}
-    env.update({"OTEL_SDK_DISABLED": "true", "PYTHONUNBUFFERED": "1"})
+    # The stories' texts are learnt verbatim: no redaction in ingest's store nor the trainer's snapshots.
+    env.update({"OTEL_SDK_DISABLED": "true", "PYTHONUNBUFFERED": "1", "ADAPTLOOP_PRIVACY_MODE": "off"})
     for svc in ("REGISTRY", "INGEST", "TRAINER"):
         env[f"ADAPTLOOP_{svc}_KAFKA_BOOTSTRAP"] = kafka
         env[f"ADAPTLOOP_{svc}_TOPIC_PREFIX"] = prefix
@@ -135,7 +136,6 @@ class Stack:
             **env, "ADAPTLOOP_INGEST_DATABASE_URL": self.database_url.replace("postgresql://", "postgresql+psycopg://"),
             "ADAPTLOOP_INGEST_DB_SCHEMA": f"{self.schema_prefix}_ingest",
             "ADAPTLOOP_INGEST_CONSUMER_GROUP": f"ingest-{self.schema_prefix}",
-            "ADAPTLOOP_INGEST_PRIVACY": '{"mode": "off"}',
             "ADAPTLOOP_INGEST_PORT": str(free_port()),
         }, 0, self.work / "ingest.log")
         self.ingest.port = int(self.ingest.env["ADAPTLOOP_INGEST_PORT"])
