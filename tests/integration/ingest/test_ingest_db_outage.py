@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from adaptloop_common.privacy import PrivacySettings
 from adaptloop_contracts import TopicNames
 from adaptloop_devstack.tcp_proxy import TcpProxy
 from adaptloop_kafka import ensure_topics
@@ -33,7 +34,7 @@ def outage(kafka_bootstrap: str, pg_dsn: str) -> Iterator[Outage]:
     topics = TopicNames(f"t{uuid.uuid4().hex[:8]}.")
     ensure_topics(kafka_bootstrap, topics.all_with_partitions())
     settings = make_settings(kafka_bootstrap, topics, proxy.dsn(pg_dsn), f"s_{uuid.uuid4().hex[:10]}",
-                             redaction_rules=[])
+                             privacy=PrivacySettings(rules=[]))
     try:
         with RunningIngest(settings) as ingest:
             yield Outage(proxy, ingest, kafka_bootstrap, topics)
