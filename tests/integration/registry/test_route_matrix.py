@@ -176,6 +176,8 @@ def _registry_routes() -> dict[tuple[str, str], AdapterRoute]:
         ("POST", "/v1/erasures"): lambda client: ("admin", Call("POST", "/v1/erasures", json={
             "erasure_id": str(uuid.uuid4()), "reason": "x",
             "snapshots": [{"adapter": _adapter(client), "sha256": "d" * 64}]})),
+        ("POST", "/v1/tokens"): lambda client: ("admin", Call("POST", "/v1/tokens", json={
+            "actor": "acme-bot", "role": "reader", "adapters": [_adapter(client)]})),
     }
 
 
