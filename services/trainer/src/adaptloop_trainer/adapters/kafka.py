@@ -3,7 +3,8 @@
 A request's offset is committed only once its job is in a recorded final state. While a
 job runs, its partition is paused and the consumer keeps polling, so the group membership
 survives jobs of any length; after the commit the partition is rewound to the next offset
-and resumed. Invalid requests go to `retrain.requested.dlq` with the reason.
+and resumed. Invalid requests go to `retrain.requested.dlq` with the reason; their offset is
+committed only once the dead letter is acknowledged.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from adaptloop_kafka import (
     BrokerTarget,
     EventProducer,
     KafkaConnection,
+    PublishError,
     dead_letter_headers,
     trace_headers,
 )
@@ -103,7 +105,10 @@ class RetrainRequestConsumer:
         try:
             request = RetrainRequested.from_json_bytes(msg.value())
         except InvalidEvent as exc:
-            self._dead_letter(msg, exc.reason)
+            if not self._dead_letter(msg, exc.reason):
+                self._rewind(partition, offset)  # not lost: dead-lettered again on the next poll
+                time.sleep(1.0)
+                return
             self._commit(partition, offset + 1)
             return
         traceparent = headers_to_dict(msg.headers()).get("traceparent")
@@ -151,12 +156,28 @@ class RetrainRequestConsumer:
                             attempt + 1, exc)
                 time.sleep(0.2 * (attempt + 1))
 
-    def _dead_letter(self, msg: Message, reason: str) -> None:
+    def _dead_letter(self, msg: Message, reason: str) -> bool:
+        """Write the message to the dead-letter topic; False when the broker did not acknowledge it."""
         log.warning("dead-lettering %s[%s]@%s: %s", msg.topic(), msg.partition(), msg.offset(), reason)
         headers: list[tuple[str, Any]] = list(msg.headers() or []) + dead_letter_headers(
             topic=self._topic, partition=msg.partition() or 0, offset=msg.offset() or 0, reason=reason,
             consumer=self._group_id)
         done = threading.Event()
+        failures: list[object] = []
+
+        def delivered(err: KafkaError | None, _msg: Message) -> None:
+            if err is not None:
+                failures.append(err)
+            done.set()
+
         self._producer.produce_raw(self._topic + ".dlq", msg.value(), key=msg.key(), headers=headers,
-                                   on_delivery=lambda err, _m: done.set())
-        self._producer.wait(done, 30.0)
+                                   on_delivery=delivered)
+        try:
+            self._producer.wait(done, 30.0)
+        except PublishError as exc:
+            failures.append(exc)
+        if failures:
+            log.error("dead-letter write for %s[%s]@%s failed (%s); the request stays uncommitted",
+                      msg.topic(), msg.partition(), msg.offset(), failures[0])
+            return False
+        return True
