@@ -72,8 +72,13 @@ def install_database_unavailable_handler(app: FastAPI, *, retry_after_s: int = 1
 
 def wait_for_database(ping: Callable[[], Any], *, should_stop: Callable[[], bool] = lambda: False,
                       max_wait_s: float | None = None, where: str = "") -> bool:
-    """Call `ping` with a growing pause (0.5 s to 5 s) until it succeeds; False if stopped or timed out."""
-    return _retry(ping, should_stop=should_stop, max_wait_s=max_wait_s, where=where)[0]
+    """Call `ping` with a growing pause (0.5 s to 5 s) until it succeeds; False if it failed otherwise,
+    `should_stop()` held or `max_wait_s` passed."""
+    try:
+        retry_while_unavailable(ping, should_stop=should_stop, max_wait_s=max_wait_s, where=where)
+    except Exception:
+        return False
+    return True
 
 
 def retry_while_unavailable(call: Callable[[], T], *, should_stop: Callable[[], bool] = lambda: False,
@@ -83,29 +88,17 @@ def retry_while_unavailable(call: Callable[[], T], *, should_stop: Callable[[], 
     Any other error, and the outage's error once `max_wait_s` has passed or `should_stop()` holds,
     is raised to the caller.
     """
-    ok, value, error = _retry(call, should_stop=should_stop, max_wait_s=max_wait_s, where=where, reraise=True)
-    if not ok:
-        assert error is not None
-        raise error
-    return value  # type: ignore[return-value]
-
-
-def _retry(call: Callable[[], T], *, should_stop: Callable[[], bool], max_wait_s: float | None, where: str,
-           reraise: bool = False) -> tuple[bool, T | None, BaseException | None]:
     start = time.monotonic()
     pause = 0.5
     while True:
         try:
-            return True, call(), None
+            return call()
         except Exception as exc:
             if not is_database_unavailable(exc):
-                if reraise:
-                    raise
-                return False, None, exc
+                raise
             DATABASE_UNAVAILABLE.labels(where).inc()
-            waited = time.monotonic() - start
-            if should_stop() or (max_wait_s is not None and waited + pause > max_wait_s):
-                return False, None, exc
+            if should_stop() or (max_wait_s is not None and time.monotonic() - start + pause > max_wait_s):
+                raise
             log.warning("%s: database unavailable (%s); retrying in %.1fs", where or "database", _short(exc), pause)
             _pause(pause, should_stop)
             pause = min(pause * 2, 5.0)
