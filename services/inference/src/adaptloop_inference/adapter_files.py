@@ -13,12 +13,14 @@ from pathlib import Path
 
 from adaptloop_common import lora_files
 from adaptloop_common.lora_files import CONFIG_FILE, WEIGHTS_FILE
+from adaptloop_common.lora_files import LoraLimits as AdapterLimits
+from adaptloop_common.lora_files import LoraSummary as AdapterSummary
 
 from adaptloop_inference.errors import AdapterRejected
 from adaptloop_inference.plan import VersionArtifacts
 
-AdapterLimits = lora_files.LoraLimits
-AdapterSummary = lora_files.LoraSummary
+__all__ = ["CONFIG_FILE", "WEIGHTS_FILE", "AdapterLimits", "AdapterSummary", "base_shapes", "check_config",
+           "check_weights", "sha256_of", "verify_adapter_dir"]
 _CHUNK = 1 << 20
 log = logging.getLogger(__name__)
 
