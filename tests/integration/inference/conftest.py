@@ -31,6 +31,22 @@ from inference_stack import (
 BASE_MODEL = "tiny-llama"
 
 
+GLOBAL_TIMEOUT_S = 900
+"""pytest's `--timeout` (pyproject.toml): what a test's own steps may take."""
+REGISTRY_READY_S, INFERENCE_READY_S = 120, 600
+SESSION_FIXTURE_WAITS_S = {"registry": REGISTRY_READY_S, "inference": INFERENCE_READY_S}
+"""The session fixtures' waits: whichever test comes first pays for them on top of its own steps."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that may start the shared registry and engine declares the global timeout plus their waits."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        waits = [s for name, s in SESSION_FIXTURE_WAITS_S.items() if name in fixtures]
+        if waits and item.get_closest_marker("timeout") is None and "integration/inference" in item.nodeid:
+            item.add_marker(pytest.mark.timeout(GLOBAL_TIMEOUT_S + sum(waits)))
+
+
 @pytest.fixture(scope="session")
 def tiny_model() -> Path:
     from adaptloop_scenarios.tiny_model import ensure_tiny_model
@@ -75,7 +91,7 @@ def registry(
     service = Registry(f"http://127.0.0.1:{port}", process, work / "artifacts", work / "registry.log")
     try:
         wait_until(lambda: process.poll() is None and httpx.get(f"{service.url}/readyz", timeout=2).status_code == 200,
-                   timeout_s=120, what=f"registry ready (log {work / 'registry.log'})")
+                   timeout_s=REGISTRY_READY_S, what=f"registry ready (log {work / 'registry.log'})")
         service.register_base_model(BASE_MODEL, tiny_model)
         yield service
     finally:
@@ -117,7 +133,7 @@ def inference(
     service = InferenceService(int(env["ADAPTLOOP_INFERENCE_PORT"]), env, work / "inference.log")
     service.start()
     try:
-        service.wait_ready()
+        service.wait_ready(timeout_s=INFERENCE_READY_S)
         yield service
     finally:
         service.stop()

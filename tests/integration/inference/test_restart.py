@@ -20,16 +20,20 @@ def test_promotion_while_down_is_served_before_ready(
     registry.move_alias(adapter_name, "production", new)
     inference.start()
 
-    def answer_before_ready() -> bool:
+    answers: list[tuple[int, str | None]] = []
+
+    def ready_while_answering() -> bool:
+        """Ask for a completion, then whether the replica is ready; every answer is kept for the check below."""
         try:
             response = httpx.post(f"{inference.url}/v1/completions", timeout=5, json={
                 "model": adapter_name, "prompt": PROMPTS[2], "max_tokens": 4, "temperature": 0})
+            answers.append((response.status_code, response.headers.get("x-adaptloop-adapter-version")))
+            return httpx.get(f"{inference.url}/readyz", timeout=5).status_code == 200
         except httpx.HTTPError:
             return False
-        # Until the first sync the replica refuses rather than serving a stale version.
-        assert response.status_code == 503 or response.headers["x-adaptloop-adapter-version"] == str(new)
-        return True
 
-    wait_until(answer_before_ready, timeout_s=300, interval_s=0.5, what="HTTP server up")
-    inference.wait_ready()
+    wait_until(ready_while_answering, timeout_s=600, interval_s=0.5, what="the replica ready")
+    # Until the first sync the replica refuses rather than serving a stale version.
+    stale = [(status, version) for status, version in answers if status != 503 and version != str(new)]
+    assert answers and not stale, f"answers before ready: {answers}"
     assert complete(inference.url, adapter_name, PROMPTS[2]) == reference_new
