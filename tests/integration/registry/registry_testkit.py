@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -13,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import uvicorn
 from adaptloop_devstack.broker import free_port
+from adaptloop_devstack.inprocess import serve_app
 from adaptloop_registry.bootstrap import create_app
 from adaptloop_registry.config import Settings
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
@@ -46,20 +45,8 @@ def live_server(settings: Settings) -> Iterator[str]:
     """The app under uvicorn on a free loopback port, in a thread; yields its base URL."""
     port = free_port()
     settings = settings.model_copy(update={"host": "127.0.0.1", "port": port})
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning",
-                                           limit_concurrency=200))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("registry did not start within 30s")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(30)
+    with serve_app(create_app(settings), port=port, limit_concurrency=200) as url:
+        yield url
 
 
 def safetensors_bytes(seed: int = 0) -> bytes:

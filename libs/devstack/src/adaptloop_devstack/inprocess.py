@@ -14,10 +14,10 @@ from adaptloop_devstack.broker import free_port
 
 
 @contextmanager
-def serve_app(app: Any, *, start_timeout_s: float = 30.0) -> Iterator[str]:
-    """Yields the base URL once the server accepts connections; stops it on exit."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+def serve_app(app: Any, *, port: int | None = None, start_timeout_s: float = 30.0, **config: Any) -> Iterator[str]:
+    """Yields the base URL once the server accepts connections; stops it on exit. `config`: more uvicorn options."""
+    port = port or free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **config))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + start_timeout_s
