@@ -21,6 +21,11 @@ def test_unkeepable_text_is_named_with_its_path(body: bytes, problem: str) -> No
     assert found is not None and found.startswith(problem)
 
 
+def test_nesting_past_the_parser_is_left_to_the_route_not_raised() -> None:
+    deep = b"[" * 100_000 + b'"\\ud800"' + b"]" * 100_000
+    assert unkeepable_text(deep) is None
+
+
 @pytest.mark.parametrize("body", [
     rb'{"prompt": "\ud83d\ude00 a pair is one character"}',
     rb'{"prompt": "\\ud800 is an escaped backslash, not a surrogate"}',

@@ -37,9 +37,12 @@ def unkeepable_text(body: bytes) -> str | None:
         return None
     try:
         document = json.loads(body)
-    except ValueError:
-        return None  # not JSON: the route answers that itself
-    return _find_unkeepable(document, "body")
+    except (ValueError, RecursionError):
+        return None  # not JSON (or nested past the parser): the route answers that itself
+    try:
+        return _find_unkeepable(document, "body")
+    except RecursionError:
+        return "body nests too deeply to be checked"
 
 
 def _find_unkeepable(value: Any, path: str) -> str | None:
