@@ -142,11 +142,14 @@ class PostgresExampleStore:
             _lock_log(conn, rating.inference_event_id)
             if not _first_sighting(conn, rating.event_id, "feedback"):
                 return "duplicate_event"
-            example_id = conn.execute(
+            seen_log = conn.execute(
                 select(seen_events.c.example_id).where(
                     seen_events.c.event_id == rating.inference_event_id, seen_events.c.kind == "log"
                 )
-            ).scalar_one_or_none()
+            ).first()
+            if seen_log is not None and seen_log.example_id is None:
+                return "not_kept"  # its log was erased (a tombstone): the rating is not kept either
+            example_id = None if seen_log is None else seen_log.example_id
             if example_id is None:
                 conn.execute(pg_insert(pending_feedback).values(
                     event_id=rating.event_id, inference_event_id=rating.inference_event_id, model=rating.model,
