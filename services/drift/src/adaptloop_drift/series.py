@@ -59,7 +59,7 @@ class SignalSeries:
     def snapshot(self) -> dict[str, Any]:
         points = [[t, n, _num(r), _num(b)]
                   for t, n, r, b in zip(self.at, self.observations, self.recent, self.baseline, strict=True)]
-        if self.last is not None and (not points or self.last[1] > points[-1][1]):
+        if self.last is not None and (not self.observations or self.last[1] > self.observations[-1]):
             t, n, r, b = self.last
             points.append([t, n, _num(r), _num(b)])
         return {
