@@ -62,19 +62,14 @@ def test_each_request_is_logged_with_version_logprob_and_trace(
 
 
 def test_logs_reach_the_broker_redacted(
-    inference: InferenceService, registry: Registry, loras: LoraFactory, adapter_name: str,
-    stack_broker: BrokerProcess, stack_topics: TopicNames,
+    inference: InferenceService, stack_broker: BrokerProcess, stack_topics: TopicNames,
 ) -> None:
-    """Requests full of personal data: the logs carry placeholders and no topic holds any raw value."""
-    version = registry.register_version(adapter_name, loras.adapter(505))
-    registry.move_alias(adapter_name, "production", version)
-    wait_until(lambda: complete(inference.url, adapter_name, PROMPTS[0])[1] == str(version), timeout_s=15,
-               what="promotion")
+    """Requests full of personal data (to the base model): the logs carry placeholders, no topic a raw value."""
     delivered_before = inference.state()["logs"]["delivered"]
     sentence = unique_sentence()
     for path, body in (("/v1/completions", {"prompt": sentence}),
                        ("/v1/chat/completions", {"messages": [{"role": "user", "content": sentence}]})):
-        response = httpx.post(f"{inference.url}{path}", json={"model": adapter_name, "max_tokens": 4, **body},
+        response = httpx.post(f"{inference.url}{path}", json={"model": "tiny-llama", "max_tokens": 4, **body},
                               timeout=60)
         assert response.status_code == 200, response.text
     wait_until(lambda: inference.state()["logs"]["delivered"] >= delivered_before + 2, timeout_s=30,
