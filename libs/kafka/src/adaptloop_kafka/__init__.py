@@ -9,22 +9,22 @@ from adaptloop_kafka.producer import EventProducer, PublishError
 from adaptloop_kafka.tracing import context_from_headers, trace_headers
 
 __all__ = [
-    "BrokerTarget",
-    "KafkaClientSettings",
-    "KafkaConnection",
-    "new_admin",
-    "new_consumer",
-    "new_producer",
     "DLQ_HEADERS",
     "GROUP_SESSION_TIMEOUT_MS",
+    "BrokerTarget",
     "ConsumedEvent",
     "EventConsumer",
     "EventProducer",
+    "KafkaClientSettings",
+    "KafkaConnection",
     "PublishError",
     "RejectedEvent",
     "context_from_headers",
     "dead_letter_headers",
     "ensure_topics",
+    "new_admin",
+    "new_consumer",
+    "new_producer",
     "trace_headers",
     "wait_for_broker",
 ]

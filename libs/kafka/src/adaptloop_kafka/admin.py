@@ -27,7 +27,8 @@ def wait_for_broker(bootstrap: BrokerTarget, *, timeout_s: float = 30.0) -> None
         except KafkaException as exc:
             last = exc
         time.sleep(0.2)
-    raise BrokerUnavailable(f"Kafka broker at {KafkaConnection.of(bootstrap).bootstrap} did not answer within {timeout_s}s: {last}")
+    where = KafkaConnection.of(bootstrap).bootstrap
+    raise BrokerUnavailable(f"Kafka broker at {where} did not answer within {timeout_s}s: {last}")
 
 
 def ensure_topics(
