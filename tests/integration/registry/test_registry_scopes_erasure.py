@@ -105,14 +105,15 @@ def test_erasure_flags_versions_on_the_snapshot_and_their_descendants(client: Te
     assert retired.json()["erasure_pending"] is False
 
 
-@pytest.mark.parametrize("body, status", [
-    ({"reason": "x", "snapshots": []}, 422),
-    ({"erasure_id": "not-a-uuid", "reason": "x", "snapshots": []}, 422),
-    ({"erasure_id": str(uuid.uuid4()), "reason": "x", "snapshots": [{"adapter": "nobody", "sha256": "d" * 64}]}, 404),
-])
-def test_malformed_erasure_flags_change_nothing(client: TestClient, body: dict[str, Any], status: int) -> None:
-    answer = client.post("/v1/erasures", json=body, headers=auth("admin"))
-    assert answer.status_code == status, answer.text
+def test_malformed_erasure_flags_change_nothing(client: TestClient) -> None:
+    for body, status in [
+        ({"reason": "x", "snapshots": []}, 422),
+        ({"erasure_id": "not-a-uuid", "reason": "x", "snapshots": []}, 422),
+        ({"erasure_id": str(uuid.uuid4()), "reason": "x", "snapshots": [{"adapter": "nobody", "sha256": "d" * 64}]},
+         404),
+    ]:
+        answer = client.post("/v1/erasures", json=body, headers=auth("admin"))
+        assert answer.status_code == status, answer.text
     assert _events(client, "adapter.erasure_pending") == []
 
 
