@@ -24,6 +24,7 @@ from adaptloop_contracts import AdapterName
 from pydantic import TypeAdapter, ValidationError
 
 from adaptloop_cli.clients.registry import RegistryClient
+from adaptloop_cli.console import stderr
 from adaptloop_cli.context import CliContext, cli_context
 from adaptloop_cli.errors import ServiceRefused, reports_errors
 from adaptloop_cli.onboarding_io import (
@@ -105,7 +106,8 @@ def add_base_model(
     """Verify DIR (safetensors only), write its manifest.json when missing, and register it as NAME."""
     registry = cli_context(ctx).registry
     _check_model_dir(require_dir(directory))
-    manifest, written = _manifest(directory)
+    with stderr().status(f"hashing the files of {directory}"):
+        manifest, written = _manifest(directory)
     digest = str(manifest["weights_sha256"])
     existing = registry.base_model(name)
     if existing is not None:
