@@ -264,7 +264,11 @@ class Stack:
     def register_local_base_model(self) -> bool:
         """Register the stack's base model (from its manifest.json) unless the registry knows it; True if it did."""
         name = self.config.base_model
-        manifest = json.loads((self.config.models_dir / name / "manifest.json").read_text())
+        path = self.config.models_dir / name / "manifest.json"
+        if not path.is_file():
+            log.warning("base model %s not registered: %s missing (run `make model`)", name, path)
+            return False
+        manifest = json.loads(path.read_text())
         response = httpx.post(self.config.url("registry") + "/v1/base-models", timeout=30,
                               headers={"Authorization": f"Bearer {self.tokens.token('admin')}"},
                               json={"name": name, "version": str(manifest["weights_sha256"])[:12],
