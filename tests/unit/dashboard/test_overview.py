@@ -17,6 +17,7 @@ def _registry(request: httpx.Request) -> httpx.Response:
         "/v1/approvals": [{"adapter": "b", "version": 2, "production_version": 1}],
         "/v1/jobs": {"jobs": [{"job_id": "j1", "state": "running", "progress": 0.5}]},
         "/v1/adapters/b/signals": {"adapter": "b", "versions": [{"adapter_version": 1, "signals": {}}]},
+        "/v1/adapters/b/costs": {"adapter": "b", "totals": {"retrains": 2, "training_seconds": 40.0}},
     }
     if request.url.host == "inference.test":
         return httpx.Response(503, text="warming up")
@@ -32,6 +33,7 @@ def test_the_overview_gathers_every_part_and_names_what_did_not_answer() -> None
     a, b = doc["adapters"]
     assert a["signals"] is None, "an adapter without drift state (404) has no series, and is no error"
     assert b["signals"]["versions"][0]["adapter_version"] == 1
+    assert b["costs"]["totals"]["retrains"] == 2 and a["costs"] is None  # the trainer's cost ledger
     assert b["versions"] == [{"version": 1, "status": "production"}]
     assert doc["approvals"] == [{"adapter": "b", "version": 2, "production_version": 1}]
     assert doc["alias_moves"][0]["adapter"] == "b"

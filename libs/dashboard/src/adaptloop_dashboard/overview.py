@@ -49,7 +49,7 @@ def items(doc: Any, key: str) -> list[dict[str, Any]]:
 
 def gather(settings: Settings, *, transport: httpx.BaseTransport | None = None) -> dict[str, Any]:
     """One document for the page: per adapter its versions (with evaluation and suites), alias history and
-    signal series; pending approvals, recent alias moves and inference swaps, training jobs."""
+    signal series and cost ledger totals; pending approvals, recent alias moves and inference swaps, training jobs."""
     registry, drift = settings.registry_url, settings.drift_url
     with httpx.Client(timeout=settings.timeout_s, transport=transport) as client:
         fetch = Fetcher(client)
@@ -66,6 +66,7 @@ def gather(settings: Settings, *, transport: httpx.BaseTransport | None = None) 
                 "adapter": item,
                 "versions": items(fetch.get("registry", f"{registry}/v1/adapters/{name}/versions"), "versions"),
                 "signals": fetch.get("drift", f"{drift}/v1/adapters/{name}/signals", missing_ok=True),
+                "costs": fetch.get("trainer", f"{settings.trainer_url}/v1/adapters/{name}/costs", missing_ok=True),
             })
         serving = fetch.get("inference", settings.inference_url + "/v1/serving-state")
         jobs = items(fetch.get("trainer", f"{settings.trainer_url}/v1/jobs?limit={settings.jobs_shown}"), "jobs")
