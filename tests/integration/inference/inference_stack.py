@@ -8,13 +8,16 @@ import os
 import signal
 import subprocess
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+from adaptloop_contracts import InferenceLog, TopicNames
 from adaptloop_devstack.paths import repo_root, venv_python
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 ADMIN_TOKEN = "inference-tests-admin-token"
 TRAINER_TOKEN = "inference-tests-trainer-token"
@@ -252,6 +255,34 @@ PROMPTS = [
 ]
 
 
+# Structured-output and tool-calling requests (the acceptance tests and the guided-decoding benchmark)
+TICKET = {
+    "type": "object",
+    "properties": {
+        "severity": {"type": "string", "enum": ["low", "medium", "high"]},
+        "component": {"type": "string", "maxLength": 20},
+        "escalate": {"type": "boolean"},
+        "parts": {"type": "integer", "minimum": 0, "maximum": 99},
+    },
+    "required": ["severity", "component", "escalate", "parts"],
+    "additionalProperties": False,
+}
+LOOKUP = {"type": "object", "properties": {"part": {"type": "string", "maxLength": 16},
+                                           "urgent": {"type": "boolean"}},
+          "required": ["part", "urgent"], "additionalProperties": False}
+TOOLS: list[Any] = [
+    {"type": "function", "function": {"name": "lookup_part", "description": "Find a spare part",
+                                      "parameters": LOOKUP}},
+    {"type": "function", "function": {"name": "open_ticket", "description": "Open a support ticket",
+                                      "parameters": TICKET}},
+]
+SUBJECTS = ["brake pads", "the VPN gateway", "a repo desk limit", "the torque spec", "a flat tyre", "the login page",
+            "an overdue invoice", "the coolant level", "a failed backup", "the wiper blades", "a margin call",
+            "the firewall rule", "an oil leak", "a password reset", "the battery", "a trade settlement",
+            "the air filter", "a certificate expiry", "the gearbox", "a disk alert"]
+PROMPTS_20 = [f"File a ticket about {subject}." for subject in SUBJECTS]
+
+
 def complete(url: str, model: str, prompt: str, *, max_tokens: int = 16, user: str | None = None,
              client: httpx.Client | None = None) -> tuple[str, str]:
     """Greedy completion: (text, value of x-adaptloop-adapter-version)."""
@@ -262,3 +293,27 @@ def complete(url: str, model: str, prompt: str, *, max_tokens: int = 16, user: s
     if response.status_code != 200:
         raise AssertionError(f"completion for {model} -> {response.status_code}: {response.text}")
     return response.json()["choices"][0]["text"], response.headers["x-adaptloop-adapter-version"]
+
+
+def read_logs(bootstrap: str, topics: TopicNames, key: str, count: int, timeout_s: float,
+              until: Callable[[list[Any]], bool] | None = None) -> list[Any]:
+    """Up to `count` inference logs keyed `key` (event, headers), read from the start of the topic
+    (stops early once `until` holds for what was read)."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"t-{uuid.uuid4().hex[:8]}",
+                         "enable.auto.commit": False})
+    topic = topics("inference.logs")
+    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
+    found: list[Any] = []
+    deadline = time.monotonic() + timeout_s
+    try:
+        while len(found) < count and time.monotonic() < deadline:
+            msg = consumer.poll(0.5)
+            if msg is None or msg.error() or msg.key() != key.encode():
+                continue
+            found.append((InferenceLog.from_json_bytes(msg.value()), dict(msg.headers() or [])))
+            if until is not None and until(found):
+                break
+    finally:
+        consumer.close()
+    return found
