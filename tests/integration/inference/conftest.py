@@ -16,6 +16,7 @@ from adaptloop_contracts import TopicNames
 from adaptloop_devstack.broker import BrokerProcess, free_port, start_broker
 from adaptloop_devstack.paths import repo_root
 from adaptloop_devstack.postgres import sqlalchemy_url
+from adaptloop_devstack.tcp_proxy import TcpProxy
 from adaptloop_kafka import ensure_topics
 from inference_stack import (
     ADMIN_TOKEN,
@@ -71,15 +72,25 @@ def stack_topics(stack_broker: BrokerProcess) -> TopicNames:
 
 
 @pytest.fixture(scope="session")
+def registry_db(pg_dsn: str) -> Iterator[TcpProxy]:
+    """The registry reaches PostgreSQL through this proxy, so a test can take the database away."""
+    proxy = TcpProxy.for_dsn(pg_dsn).start()
+    try:
+        yield proxy
+    finally:
+        proxy.stop()
+
+
+@pytest.fixture(scope="session")
 def registry(
-    pg_dsn: str, stack_broker: BrokerProcess, stack_topics: TopicNames, tiny_model: Path,
+    pg_dsn: str, registry_db: TcpProxy, stack_broker: BrokerProcess, stack_topics: TopicNames, tiny_model: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Registry]:
     work = tmp_path_factory.mktemp("registry")
     port = free_port()
     env = {
         "ADAPTLOOP_REGISTRY_PORT": str(port),
-        "ADAPTLOOP_REGISTRY_DATABASE_URL": sqlalchemy_url(pg_dsn),
+        "ADAPTLOOP_REGISTRY_DATABASE_URL": sqlalchemy_url(registry_db.dsn(pg_dsn)),
         "ADAPTLOOP_REGISTRY_DB_SCHEMA": f"reg_{uuid.uuid4().hex[:8]}",
         "ADAPTLOOP_REGISTRY_KAFKA_BOOTSTRAP": stack_broker.bootstrap,
         "ADAPTLOOP_REGISTRY_TOPIC_PREFIX": stack_topics.prefix,
