@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 from adaptloop_inference.api import models
-from adaptloop_inference.api.auth import ApiKey, key_scopes
+from adaptloop_inference.api.auth import ApiKey, key_scopes, refuse_scoped_key
 from adaptloop_inference.api.errors import install_error_handlers
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.testclient import TestClient
 
 
@@ -26,6 +26,10 @@ def client_and_calls() -> tuple[TestClient, list[str]]:
     app.state.swaps = SimpleNamespace(table=SimpleNamespace(model_ids=lambda: ids))
     install_error_handlers(app)
     app.include_router(models.router)
+
+    @app.get("/v1/serving-state", dependencies=[Depends(refuse_scoped_key)])
+    async def serving_state() -> dict[str, Any]:
+        return {"routes": {}}
     calls: list[str] = []
 
     @app.post("/v1/completions")
@@ -54,6 +58,9 @@ def test_a_scoped_key_uses_and_sees_only_its_adapters(client_and_calls: tuple[Te
     assert len(client.get("/v1/models", headers=open_key).json()["data"]) == 6
     assert client.post("/v1/completions", json={"model": "support"}, headers={"Authorization": "Bearer x"}
                        ).status_code == 401
+    assert client.get("/v1/serving-state", headers=acme).status_code == 403
+    assert client.get("/v1/serving-state", headers=open_key).status_code == 200
+    assert client.get("/v1/serving-state").status_code == 200  # the operators' read, open as before
 
 
 def test_a_malformed_key_scope_is_refused() -> None:

@@ -45,6 +45,16 @@ def allowed(scope: frozenset[str] | None, model: str) -> bool:
     return scope is None or adapter_part(model) in scope
 
 
+def _lookup(request: Request, key: str) -> tuple[bool, frozenset[str] | None]:
+    """(known, scope) of a presented key."""
+    scopes = getattr(request.app.state, "api_key_scopes", None)
+    if scopes is None:
+        scopes = request.app.state.api_key_scopes = key_scopes(request.app.state.api_key_digests)
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()
+    known = next((d for d in scopes if hmac.compare_digest(digest, d)), None)
+    return (False, None) if known is None else (True, scopes[known])
+
+
 async def require_api_key(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> frozenset[str] | None:
@@ -54,14 +64,9 @@ async def require_api_key(
         return None
     if credentials is None:
         raise InvalidApiKey("You didn't provide an API key (Authorization: Bearer <key>)")
-    scopes = getattr(request.app.state, "api_key_scopes", None)
-    if scopes is None:
-        scopes = request.app.state.api_key_scopes = key_scopes(digests)
-    digest = hashlib.sha256(credentials.credentials.encode("utf-8")).hexdigest()
-    known = next((d for d in scopes if hmac.compare_digest(digest, d)), None)
-    if known is None:
+    known, scope = _lookup(request, credentials.credentials)
+    if not known:
         raise InvalidApiKey("Incorrect API key provided")
-    scope = scopes[known]
     if scope is not None and request.method == "POST":
         try:
             model = json.loads(await request.body()).get("model")
@@ -73,3 +78,13 @@ async def require_api_key(
 
 
 ApiKey = Annotated[frozenset[str] | None, Depends(require_api_key)]
+
+
+def refuse_scoped_key(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    """For operator reads spanning every adapter (open without a key): 403 to a key limited to adapters."""
+    if credentials is not None and request.app.state.api_key_digests:
+        known, scope = _lookup(request, credentials.credentials)
+        if known and scope is not None:
+            raise ModelNotAllowed("An API key limited to adapters may not read every adapter's serving state")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
+
+from adaptloop_inference.api.auth import refuse_scoped_key
 
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/v1/serving-state")
+@router.get("/v1/serving-state", dependencies=[Depends(refuse_scoped_key)])
 async def serving_state(request: Request) -> dict[str, Any]:
     state = request.app.state
     swaps = state.swaps
