@@ -17,9 +17,12 @@ import pytest
 from adaptloop_contracts import RetrainRequested
 from adaptloop_devstack.tcp_proxy import TcpProxy
 from adaptloop_scenarios.corpus import generate_pairs
-from trainer_stack import TRAINING_CONFIG, Stack, auth, make_stack, wait_until
+from trainer_stack import STACK_START_TIMEOUT_S, TRAINING_CONFIG, Stack, auth, make_stack, wait_until
 
 MIN_EXAMPLES = 20
+STEP_TIMEOUT_S = 120.0
+"""Each wait of the test (the job recorded, meeting the outage, waiting, ending)."""
+pytestmark = pytest.mark.timeout(STACK_START_TIMEOUT_S + 4 * STEP_TIMEOUT_S + 60)
 
 
 @dataclass
@@ -69,9 +72,9 @@ def test_a_job_accepted_before_an_outage_finishes_after_it(outage: Outage) -> No
     outage.shared_db.cut()
     try:
         stack.publish("retrain.requested", RetrainRequested(model=adapter, reason="drift", requested_by="drift-policy"))
-        accepted = wait_until(lambda: stack.jobs(adapter), timeout_s=120, what="the job recorded")[0]
-        wait_until(lambda: _metric(trainer_url, "adaptloop_trainer_jobs_interrupted_total") >= 1, timeout_s=120,
-                   what="the job meeting the outage")
+        accepted = wait_until(lambda: stack.jobs(adapter), timeout_s=STEP_TIMEOUT_S, what="the job recorded")[0]
+        wait_until(lambda: _metric(trainer_url, "adaptloop_trainer_jobs_interrupted_total") >= 1,
+                   timeout_s=STEP_TIMEOUT_S, what="the job meeting the outage")
 
         # Then it reaches the trainer's own database.
         outage.trainer_db.cut()
@@ -90,13 +93,13 @@ def test_a_job_accepted_before_an_outage_finishes_after_it(outage: Outage) -> No
                 assert ready.status_code == 503 and ready.json()["checks"]["database"]["ok"] is False
                 assert trainer.get("/healthz").status_code == 200
             wait_until(lambda: _metric(trainer_url, "adaptloop_database_unavailable_total", 'where="trainer:jobs"')
-                       > waits, timeout_s=60, what="the job waiting for the trainer's database")
+                       > waits, timeout_s=STEP_TIMEOUT_S, what="the job waiting for the trainer's database")
         finally:
             outage.trainer_db.restore()
     finally:
         outage.shared_db.restore()
 
-    job = stack.wait_final_job(adapter, timeout_s=300)
+    job = stack.wait_final_job(adapter, timeout_s=STEP_TIMEOUT_S)
     assert job["job_id"] == accepted["job_id"] and job["state"] == "rejected", job
     assert "too little data: 8 usable examples" in job["error"], job["error"]
     assert job["attempts"] == 1, "the outage was counted as an attempt"
