@@ -116,3 +116,42 @@ def test_a_guided_answer_becomes_openai_tool_calls_and_back() -> None:
     assert call["function"] == {"name": "lookup", "arguments": json.dumps({"part": "pad"}, separators=(",", ":"))}
     assert tool_calls_text([call]) == text
     assert parse_tool_calls('[{"name":"lookup","parameters":{"pa') is None
+
+
+async def test_the_engines_refusal_is_a_400_and_its_outputs_become_choices_with_logprobs() -> None:
+    from types import SimpleNamespace
+
+    from adaptloop_inference.adapters.vllm_engine import VllmEngine, sampling_params
+    from adaptloop_inference.ports import SamplingOptions, StructuredOutput
+    from vllm.exceptions import VLLMValidationError
+
+    def lp(logprob: float, rank: int, token: str) -> SimpleNamespace:
+        return SimpleNamespace(logprob=logprob, rank=rank, decoded_token=token)
+
+    class Llm:
+        def __init__(self, refuse: bool) -> None:
+            self.refuse = refuse
+            self.params: Any = None
+
+        async def generate(self, prompt: Any, params: Any, request_id: str, lora_request: Any = None) -> Any:
+            self.params = params
+            if self.refuse:
+                raise VLLMValidationError("grammar not supported", parameter="response_format")
+            second = SimpleNamespace(index=1, text="b", token_ids=[8], finish_reason="stop",
+                                     logprobs=[{8: lp(-1.5, 2, "b"), 7: lp(-0.2, 1, "a")}])
+            yield SimpleNamespace(outputs=[second], finished=False)
+
+    options = SamplingOptions(max_tokens=4, n=2, top_logprobs=2, logit_bias=((7, 5.0),),
+                              structured=StructuredOutput("json_schema", LOOKUP))
+    with pytest.raises(InvalidRequest, match="grammar not supported") as caught:
+        [c async for c in VllmEngine(Llm(True), None, 256).generate(
+            request_id="r", prompt_text="p", prompt_ids=[1], options=options, lora=None)]
+    assert caught.value.param == "response_format"
+    llm = Llm(False)
+    [chunk] = [c async for c in VllmEngine(llm, None, 256).generate(
+        request_id="r", prompt_text="p", prompt_ids=[1], options=options, lora=None)]
+    assert (chunk.index, chunk.text, chunk.finish_reason, chunk.logprob_sum) == (1, "b", "stop", -1.5)
+    assert chunk.logprobs is not None and chunk.logprobs[0].top == (("a", -0.2), ("b", -1.5))
+    params = sampling_params(options)
+    assert (params.n, params.logprobs, params.logit_bias) == (2, 2, {7: 5.0})
+    assert params.structured_outputs.json == LOOKUP and llm.params.n == 2

@@ -18,6 +18,13 @@ from adaptloop_inference.ports import GenerationChunk, LoraHandle, SamplingOptio
 
 log = logging.getLogger(__name__)
 
+try:
+    from vllm.exceptions import VLLMValidationError
+
+    _REFUSALS: tuple[type[Exception], ...] = (ValueError, VLLMValidationError)
+except ImportError:  # releases before vllm.exceptions raised ValueError only
+    _REFUSALS = (ValueError,)
+
 
 class VllmEngine:
     """Owns one `AsyncLLM`; tokenization and chat rendering use the model directory's own tokenizer."""
@@ -89,10 +96,11 @@ class VllmEngine:
                 started = True
                 for completion in output.outputs:
                     yield _chunk(completion, want)
-        except ValueError as exc:
+        except _REFUSALS as exc:
             if started:
                 raise
-            raise InvalidRequest(f"the engine refused the request: {exc}") from exc
+            raise InvalidRequest(f"the engine refused the request: {exc}",
+                                 param=getattr(exc, "parameter", None)) from exc
 
     async def add_lora(self, lora: LoraHandle) -> None:
         from vllm.lora.request import LoRARequest
