@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import time
 import uuid
-from typing import Any
 
 import httpx
 from adaptloop_contracts import InferenceLog, TopicNames
@@ -12,27 +10,7 @@ from adaptloop_devstack.broker import BrokerProcess, start_broker
 from adaptloop_devstack.topic_dump import read_every_topic
 from adaptloop_kafka import ensure_topics
 from adaptloop_scenarios.personal_data import leaks, unique_sentence
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
-from inference_stack import PROMPTS, InferenceService, LoraFactory, Registry, complete, wait_until
-
-
-def _read_logs(bootstrap: str, topics: TopicNames, key: str, count: int, timeout_s: float) -> list[Any]:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"t-{uuid.uuid4().hex[:8]}",
-                         "enable.auto.commit": False})
-    topic = topics("inference.logs")
-    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
-    found: list[Any] = []
-    deadline = time.monotonic() + timeout_s
-    try:
-        while len(found) < count and time.monotonic() < deadline:
-            msg = consumer.poll(0.5)
-            if msg is None or msg.error() or msg.key() != key.encode():
-                continue
-            found.append((InferenceLog.from_json_bytes(msg.value()), dict(msg.headers() or [])))
-    finally:
-        consumer.close()
-    return found
+from inference_stack import PROMPTS, InferenceService, LoraFactory, Registry, complete, read_logs, wait_until
 
 
 def test_each_request_is_logged_with_version_logprob_and_trace(
@@ -48,7 +26,7 @@ def test_each_request_is_logged_with_version_logprob_and_trace(
         "model": f"{adapter_name}:production", "messages": [{"role": "user", "content": "Brakes squeal."}],
         "max_tokens": 8, "temperature": 0, "user": "tenant-user-1"}, timeout=60)
     assert response.status_code == 200
-    logs = _read_logs(stack_broker.bootstrap, stack_topics, adapter_name, count=10, timeout_s=20)
+    logs = read_logs(stack_broker.bootstrap, stack_topics, adapter_name, count=10, timeout_s=20)
     chat = [(e, h) for e, h in logs if e.model == f"{adapter_name}:production"]
     assert len(chat) == 1
     event, headers = chat[0]
