@@ -6,9 +6,9 @@ caller gets must never be dropped without a word. docs/inference.md lists both s
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 MAX_N = 8
 """Choices per request (`n`, `best_of`)."""
@@ -18,6 +18,22 @@ MAX_TOOLS = 64
 FUNCTION_NAME = r"^[A-Za-z0-9_-]{1,64}$"
 
 _STRICT = ConfigDict(extra="forbid")
+
+
+def check_json_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """A JSON schema that is itself valid (Draft 2020-12 meta-schema); else a 400 naming the problem."""
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        raise ValueError(f"not a valid JSON schema: {exc.message}") from exc
+    return schema
+
+
+JsonSchema = Annotated[dict[str, Any], AfterValidator(check_json_schema)]
+"""A JSON schema that is itself valid JSON Schema."""
 
 
 class StreamOptions(BaseModel):
@@ -31,14 +47,9 @@ class JsonSchemaFormat(BaseModel):
 
     name: str = Field(pattern=FUNCTION_NAME)
     description: str | None = Field(default=None, max_length=4096)
-    schema_: dict[str, Any] = Field(default_factory=dict, alias="schema")
+    schema_: JsonSchema = Field(default_factory=dict, alias="schema")
     strict: bool | None = None
     """Guided decoding enforces the schema whether `strict` is true or not."""
-
-    @field_validator("schema_")
-    @classmethod
-    def _valid_schema(cls, value: dict[str, Any]) -> dict[str, Any]:
-        return check_json_schema(value)
 
 
 class ResponseFormat(BaseModel):
@@ -59,14 +70,9 @@ class FunctionDefinition(BaseModel):
 
     name: str = Field(pattern=FUNCTION_NAME)
     description: str | None = Field(default=None, max_length=4096)
-    parameters: dict[str, Any] | None = None
+    parameters: JsonSchema | None = None
     strict: bool | None = None
     """Arguments are always decoded under `parameters` (guided decoding) for `required` and named choices."""
-
-    @field_validator("parameters")
-    @classmethod
-    def _valid_schema(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        return None if value is None else check_json_schema(value)
 
 
 class Tool(BaseModel):
@@ -241,15 +247,3 @@ class ChatBody(_SamplingFields):
 
     def rendered_messages(self) -> list[dict[str, Any]]:
         return [m.rendered() for m in self.messages]
-
-
-def check_json_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    """A JSON schema that is itself valid (Draft 2020-12 meta-schema); else a 400 naming the problem."""
-    from jsonschema import Draft202012Validator
-    from jsonschema.exceptions import SchemaError
-
-    try:
-        Draft202012Validator.check_schema(schema)
-    except SchemaError as exc:
-        raise ValueError(f"not a valid JSON schema: {exc.message}") from exc
-    return schema
