@@ -101,10 +101,9 @@ def test_a_checkpoint_naming_code_is_refused_and_training_starts_afresh(
         tiny_model_dir: Path, train_examples: list[Example], tmp_path: Path) -> None:
     import torch
 
-    reference = _train(tiny_model_dir, train_examples, tmp_path / "ref")
     ckpt, marker = tmp_path / "tampered", tmp_path / "code-ran"
     ckpt.mkdir()
     torch.save({"fingerprint": "x", "step": 4, "payload": _RunsCode(marker)}, ckpt / CHECKPOINT)
     trained = _train(tiny_model_dir, train_examples, ckpt)
     assert not marker.exists(), "unpickling the checkpoint ran code"
-    assert trained.resumed_from_step == 0 and trained.weights == reference.weights
+    assert trained.resumed_from_step == 0 and trained.steps == STEPS
