@@ -84,3 +84,11 @@ def test_wrong_input_is_one_line_and_exit_2(case: str, tmp_path: Path, monkeypat
     result = services.cli("examples", "import", adapter, str(file))
     assert result.exit_code == 2 and services.posted == []
     assert result.stderr.count("error:") == 1 and expected in result.stderr, result.stderr
+
+
+def test_a_file_over_one_import_is_refused_whole(tmp_path: Path) -> None:
+    services = Services()
+    pairs = [json.dumps({"prompt": f"p{i}", "answer": f"a{i}"}) for i in range(datasets.BATCH + 1)]
+    result = services.cli("examples", "import", "support", str(write(tmp_path / "big.jsonl", *pairs)))
+    assert result.exit_code == 2 and services.posted == []
+    assert f"{datasets.BATCH + 1} examples; one import takes at most {datasets.BATCH}" in result.output

@@ -37,7 +37,7 @@ suites_app = typer.Typer(help="Evaluation suites: your prompts and checks, run b
 
 MAX_EXAMPLES_BYTES = 64 * 1024 * 1024
 BATCH = 1000
-"""Examples per request: the ingest service's default limit, stored in one transaction."""
+"""Examples per import: the ingest service's default limit per request, stored in one transaction."""
 SHOWN_LINE_ERRORS = 20
 
 
@@ -101,24 +101,22 @@ def import_examples(
         raise BadInput(f"{path}: {len(errors)} bad line(s){more}; nothing was imported")
     if not pairs:
         raise BadInput(f"{path}: no examples in the file")
+    if len(pairs) > BATCH:
+        raise BadInput(f"{path}: {len(pairs)} examples; one import takes at most {BATCH} (stored in one "
+                       "transaction, so nothing is half-imported): split the file; nothing was imported")
     adapter_or_bad_input(cli.registry, name)
-    imported = duplicates = 0
     with progress_bar() as progress:
         task = progress.add_task(f"importing {len(pairs)} examples", total=len(pairs))
-        for start in range(0, len(pairs), BATCH):
-            chunk = [{"adapter": name, "prompt": p, "answer": a} for p, a in pairs[start:start + BATCH]]
-            try:
-                answer = cli.ingest.request("POST", "/v1/examples", json=chunk, auth=True).json()
-            except CliError as exc:
-                if start == 0:
-                    raise as_bad_input(exc) if isinstance(exc, ServiceRefused) else exc from None
-                raise CliError(f"{exc.message}; {start} of {len(pairs)} examples were imported before, "
-                               "importing the file again skips them as duplicates") from None
-            if answer.get("rejected"):
-                raise CliError(f"ingest rejected {len(answer['rejected'])} examples: {answer['rejected'][:3]}")
-            imported += int(answer.get("imported", 0))
-            duplicates += int(answer.get("duplicates", 0))
-            progress.advance(task, len(chunk))
+        chunk = [{"adapter": name, "prompt": p, "answer": a} for p, a in pairs]
+        try:
+            answer = cli.ingest.request("POST", "/v1/examples", json=chunk, auth=True).json()
+        except ServiceRefused as exc:
+            raise as_bad_input(exc) from None
+        if answer.get("rejected"):
+            raise CliError(f"ingest rejected {len(answer['rejected'])} examples: {answer['rejected'][:3]}")
+        imported = int(answer.get("imported", 0))
+        duplicates = int(answer.get("duplicates", 0))
+        progress.advance(task, len(chunk))
     result = {"adapter": name, "lines": len(pairs), "imported": imported, "duplicates": duplicates}
     emit(output, result, f"[green]imported {imported} examples[/] into {name} ({duplicates} already there)")
 
