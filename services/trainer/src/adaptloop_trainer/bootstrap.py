@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 from adaptloop_trainer import api, governance_api, handlers
 from adaptloop_trainer.adapters.db import SqlJobStore, make_engine, migrate
 from adaptloop_trainer.adapters.ingest_client import IngestClient
+from adaptloop_trainer.adapters.judge_client import judge_answer
 from adaptloop_trainer.adapters.kafka import KafkaTrainingEvents, RetrainRequestConsumer
 from adaptloop_trainer.adapters.registry_client import RegistryClient
 from adaptloop_trainer.candidate import TrainerParams
@@ -87,6 +88,7 @@ def build(settings: Settings) -> Trainer:
         min_examples=settings.min_examples, threads=settings.torch_threads,
         checkpoint_every=settings.checkpoint_every, regression_per_snapshot=settings.regression_per_snapshot,
         code_revision=code_revision(settings), default_training_config=dict(settings.default_training_config),
+        judge=judge_answer,
     )
     examples = RedactedExamples(ingest, PrivacyPolicy(settings.privacy))
     runner = JobRunner(store=store, registry=registry, examples=examples, events=events, params=params)

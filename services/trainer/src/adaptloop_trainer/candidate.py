@@ -14,14 +14,14 @@ from adaptloop_trainer.candidate_evaluation import AdapterFiles, Baseline, evalu
 from adaptloop_trainer.evaluation import GateResult
 from adaptloop_trainer.ports import Registry
 from adaptloop_trainer.snapshot import Example, Snapshot
-from adaptloop_trainer.suites import LoadedSuite
+from adaptloop_trainer.suites import JudgeFn, LoadedSuite
 from adaptloop_trainer.training_config import TrainingConfig
 from adaptloop_trainer.training_loop import ProgressFn, TrainedAdapter, train_lora
 
 
 @dataclass(frozen=True)
 class TrainerParams:
-    """Service-level knobs the domain needs (from Settings)."""
+    """Service-level knobs the domain needs (from Settings), and the judge the gate asks for `judge` suites."""
 
     models_dir: Path
     work_dir: Path
@@ -31,6 +31,8 @@ class TrainerParams:
     regression_per_snapshot: int = 16
     code_revision: str = "unknown"
     default_training_config: dict[str, Any] = field(default_factory=dict)
+    judge: JudgeFn | None = None
+    """Grades answers of `judge` suites; bootstrap wires the HTTP judge client (None: such suites fail, saying so)."""
 
     def checkpoint_dir(self, job_id: uuid.UUID, part: str = "") -> Path:
         path = self.work_dir / "jobs" / str(job_id)
@@ -88,7 +90,7 @@ def train_evaluate_register(
     gate = evaluate_candidate(
         base_dir=base_dir, candidate=AdapterFiles(trained.weights, trained.config), baseline=baseline,
         heldout=snapshot.heldout, regression=regression, thresholds=config.gate, threads=params.threads,
-        heldout_tolerance=heldout_tolerance, suites=suites,
+        heldout_tolerance=heldout_tolerance, suites=suites, judge=params.judge,
     )
     timings["evaluation_s"] = time.perf_counter() - started
     started = time.perf_counter()

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from adaptloop_contracts.eval_suites import EvalSuiteItem, JudgeSettings
+
 from adaptloop_trainer.evaluation import GateResult, LossStats, answer_loss, decide, greedy_outputs
 from adaptloop_trainer.snapshot import Example
 from adaptloop_trainer.suites import JudgeFn, LoadedSuite, apply_suites, score_suite
@@ -37,6 +39,10 @@ class Baseline:
 
 
 SUITE_BATCH = 16
+
+
+def _no_judge(_settings: JudgeSettings, _item: EvalSuiteItem, _answer: str) -> float:
+    raise RuntimeError("no judge is wired into this trainer")
 
 
 def _suite_outputs(model: Any, tokenizer: Any, suites: Sequence[LoadedSuite]) -> list[list[str]]:
@@ -113,8 +119,6 @@ def evaluate_candidate(
     result.metrics["behaviour_samples"] = [{"prompt": p, "base": b, "candidate": c} for p, b, c in samples]
     if not suites:
         return result
-    if judge is None:
-        from adaptloop_trainer.adapters.judge_client import judge_answer as judge
     return apply_suites(result, [
-        score_suite(suite, cand, base, baseline_name=baseline.name, judge=judge)
+        score_suite(suite, cand, base, baseline_name=baseline.name, judge=judge or _no_judge)
         for suite, cand, base in zip(suites, cand_suites, base_suites, strict=True)])
