@@ -1,7 +1,7 @@
 """Every message shape of adaptloop, next to the topic it travels on."""
 
 from adaptloop_contracts.base import AdapterName, Event, InvalidEvent, ModelName, adapter_of, new_event_id, utc_now
-from adaptloop_contracts.drift import DriftDetected
+from adaptloop_contracts.drift import DriftDetected, SetPaused
 from adaptloop_contracts.inference import InferenceFeedback, InferenceLog, tool_calls_text
 from adaptloop_contracts.registry import RegistryEvent, RegistryEventType
 from adaptloop_contracts.registry_api import (
@@ -36,6 +36,7 @@ __all__ = [
     "RolloutDecisionAnswer",
     "ServingReport",
     "ServingReportAnswer",
+    "SetPaused",
     "TopicNames",
     "TopicSpec",
     "TrainingEvent",

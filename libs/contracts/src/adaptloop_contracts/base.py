@@ -107,21 +107,7 @@ class Event(BaseModel):
     @classmethod
     def from_json_bytes(cls, raw: bytes | str | None) -> Self:
         """Decode and validate; every failure becomes `InvalidEvent` with a readable reason."""
-        if raw is None:
-            raise InvalidEvent("empty message (no value)")
-        if len(raw) > MAX_EVENT_BYTES:
-            raise InvalidEvent(f"message of {len(raw)} bytes exceeds {MAX_EVENT_BYTES}")
-        try:
-            text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-        except UnicodeDecodeError as exc:
-            raise InvalidEvent(f"not UTF-8: {exc}") from exc
-        try:
-            payload = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InvalidEvent(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
-        if not isinstance(payload, dict):
-            raise InvalidEvent(f"expected a JSON object, got {type(payload).__name__}")
-        return cls.from_payload(payload)
+        return cls.from_payload(json_object(raw))
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> Self:
@@ -129,6 +115,25 @@ class Event(BaseModel):
             return cls.model_validate(payload)
         except ValidationError as exc:
             raise InvalidEvent(describe_validation_error(exc)) from exc
+
+
+def json_object(raw: bytes | str | None) -> dict[str, Any]:
+    """The JSON object a message holds; `InvalidEvent` if it is empty, too large, not UTF-8 or not an object."""
+    if raw is None:
+        raise InvalidEvent("empty message (no value)")
+    if len(raw) > MAX_EVENT_BYTES:
+        raise InvalidEvent(f"message of {len(raw)} bytes exceeds {MAX_EVENT_BYTES}")
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    except UnicodeDecodeError as exc:
+        raise InvalidEvent(f"not UTF-8: {exc}") from exc
+    try:
+        payload = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidEvent(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+    if not isinstance(payload, dict):
+        raise InvalidEvent(f"expected a JSON object, got {type(payload).__name__}")
+    return payload
 
 
 def describe_validation_error(exc: ValidationError) -> str:

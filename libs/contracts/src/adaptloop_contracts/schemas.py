@@ -1,4 +1,4 @@
-"""Export the JSON Schema of every event, and of the HTTP bodies other services send the registry."""
+"""Export the JSON Schema of every event, of the HTTP bodies other services send the registry, and of commands."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from adaptloop_contracts import registry_api
+from adaptloop_contracts import drift, registry_api
 from adaptloop_contracts.topics import TOPICS
 
 HTTP_SHAPES: dict[str, type[BaseModel]] = {
@@ -20,6 +20,10 @@ HTTP_SHAPES: dict[str, type[BaseModel]] = {
     "pending-approval": registry_api.PendingApproval,
 }
 """Registry request and answer bodies, written to `<out_dir>/http/<name>.schema.json`."""
+COMMAND_SHAPES: dict[str, type[BaseModel]] = {
+    "drift-set-paused": drift.SetPaused,
+}
+"""Commands on a service's internal topics, written to `<out_dir>/commands/<name>.schema.json`."""
 
 
 def export(out_dir: Path) -> list[Path]:
@@ -35,9 +39,18 @@ def export(out_dir: Path) -> list[Path]:
 
 
 def export_http(out_dir: Path) -> list[Path]:
+    return export_shapes(out_dir, HTTP_SHAPES)
+
+
+def export_commands(out_dir: Path) -> list[Path]:
+    return export_shapes(out_dir, COMMAND_SHAPES)
+
+
+def export_shapes(out_dir: Path, shapes: dict[str, type[BaseModel]]) -> list[Path]:
+    """One `<name>.schema.json` per model, titled with its name and class."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, model in HTTP_SHAPES.items():
+    for name, model in shapes.items():
         path = out_dir / f"{name}.schema.json"
         schema = model.model_json_schema()
         schema["title"] = f"{name} ({model.__name__})"
@@ -48,5 +61,5 @@ def export_http(out_dir: Path) -> list[Path]:
 
 if __name__ == "__main__":
     root = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/schemas")
-    for p in export(root) + export_http(root / "http"):
+    for p in export(root) + export_http(root / "http") + export_commands(root / "commands"):
         print(p)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import threading
 from dataclasses import asdict, dataclass
 
 import uvicorn
-from adaptloop_contracts import TopicNames
+from adaptloop_contracts import SetPaused, TopicNames
 from adaptloop_kafka import EventProducer, ensure_topics, wait_for_broker
 from fastapi import FastAPI
 
@@ -49,8 +48,9 @@ class DriftService:
         return thread
 
     def set_paused(self, adapter: str, paused: bool, actor: str) -> None:
-        command = json.dumps({"adapter": adapter, "paused": paused, "actor": actor}).encode()
-        self.producer.produce_raw(control_topic(self.settings.app_id), command, key=adapter.encode(), headers=None)
+        command = SetPaused(adapter=adapter, paused=paused, actor=actor)
+        self.producer.produce_raw(control_topic(self.settings.app_id), command.to_json_bytes(), key=adapter.encode(),
+                                  headers=None)
         if self.producer.flush(10.0):
             raise RuntimeError("pause command not acknowledged by the broker")
 

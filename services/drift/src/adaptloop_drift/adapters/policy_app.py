@@ -17,6 +17,7 @@ from adaptloop_contracts import (
     DriftDetected,
     InvalidEvent,
     RegistryEvent,
+    SetPaused,
     TopicNames,
     TrainingEvent,
     adapter_of,
@@ -111,8 +112,8 @@ def build_policy_app(
         base = names[message.topic]
         try:
             if base == "control":
-                command = json.loads(message.value)
-                adapter, paused = str(command["adapter"]), bool(command["paused"])
+                command = SetPaused.from_json_bytes(message.value)
+                adapter = command.adapter
             elif base == DRIFT_DETECTED:
                 event: Any = DriftDetected.from_json_bytes(message.value)
                 adapter = adapter_of(event.model)
@@ -123,18 +124,15 @@ def build_policy_app(
                 event = RegistryEvent.from_json_bytes(message.value)
                 adapter = adapter_of(event.model)
         except InvalidEvent as exc:
-            dead_letter(message, exc.reason)
-            return
-        except (ValueError, KeyError, TypeError) as exc:
-            dead_letter(message, f"invalid control command: {exc}")
+            dead_letter(message, f"invalid control command: {exc.reason}" if base == "control" else exc.reason)
             return
         key = adapter.encode()
         raw = table.get(key)
         before = json.loads(raw) if raw is not None else None
         state = AdapterPolicyState.from_json(before)
         if base == "control":
-            policy.set_paused(state, paused)
-            log.info("adapter %s %s (actor %s)", adapter, "paused" if paused else "resumed", command.get("actor"))
+            policy.set_paused(state, command.paused)
+            log.info("adapter %s %s (actor %s)", adapter, "paused" if command.paused else "resumed", command.actor)
         elif base == DRIFT_DETECTED:
             held_before = state.held_back_total
             request = policy.on_drift_detected(state, event)
