@@ -1,14 +1,10 @@
-"""`adaptloop train --follow` and `upgrade-base` through the trainer API; `drift eval` through the offline evaluator."""
+"""`adaptloop train --follow` and `upgrade-base` through the trainer API."""
 
 from __future__ import annotations
 
 import json
-import types
-from pathlib import Path
 
 import pytest
-from adaptloop_cli import drift as drift_command
-from adaptloop_cli.errors import CliError
 from cli_fakes import TOKEN, Cli, FakeServices, make_job
 
 
@@ -104,44 +100,3 @@ def test_upgrade_base_explains_an_unknown_new_base(cli: Cli, fake: FakeServices)
     assert result.exit_code == 1
     assert "base model 'mystery' is not registered" in result.output
     assert not [r for r in fake.mutations() if r.url.path == "/v1/jobs"]
-
-
-def test_drift_eval_calls_the_offline_evaluators_main(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-                                                      cli: Cli) -> None:
-    seen: list[list[str]] = []
-
-    def main(argv: list[str]) -> int:
-        seen.append(argv)
-        return 0
-
-    monkeypatch.setattr(drift_command, "_find_offline", lambda: True)
-    monkeypatch.setattr(drift_command.importlib, "import_module", lambda _name: types.SimpleNamespace(main=main))
-    events = tmp_path / "events.jsonl"
-    events.write_text("{}\n")
-
-    result = cli("drift", "eval", str(events), "--detectors", "{}")
-
-    assert result.exit_code == 0, result.output
-    assert seen == [[str(events), "--detectors", "{}", "--format", "table"]]
-
-
-def test_drift_eval_keeps_an_explicit_format(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, cli: Cli) -> None:
-    seen: list[list[str]] = []
-    monkeypatch.setattr(drift_command, "_find_offline", lambda: True)
-    monkeypatch.setattr(drift_command.importlib, "import_module",
-                        lambda _name: types.SimpleNamespace(main=lambda argv: seen.append(argv) or 2))
-    events = tmp_path / "events.jsonl"
-    events.write_text("{}\n")
-
-    result = cli("drift", "eval", str(events), "--format", "json")
-
-    assert result.exit_code == 2
-    assert seen == [[str(events), "--format", "json"]]
-
-
-def test_drift_eval_without_the_evaluator_says_what_is_missing(monkeypatch: pytest.MonkeyPatch,
-                                                               tmp_path: Path) -> None:
-    monkeypatch.setattr(drift_command, "_find_offline", lambda: False)
-
-    with pytest.raises(CliError, match="offline drift evaluator"):
-        drift_command.run_offline(tmp_path / "x.jsonl", [])

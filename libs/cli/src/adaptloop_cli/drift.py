@@ -1,10 +1,12 @@
-"""`adaptloop drift eval FILE`: the drift service's own signals and detectors over a JSON-lines file, offline."""
+"""`adaptloop drift eval FILE`: the drift service's own signals and detectors over a JSON-lines file, offline.
+
+The evaluator is the drift service's (`python -m adaptloop_drift.offline`): the CLI runs it as a child
+process of its own interpreter and never imports it, as libs never import services.
+"""
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
-import inspect
 import subprocess
 import sys
 from pathlib import Path
@@ -13,41 +15,23 @@ import typer
 
 from adaptloop_cli.errors import CliError, reports_errors
 
-OFFLINE_MODULE = "adaptloop_drift.offline"
+OFFLINE_PACKAGE = "adaptloop_drift"
+OFFLINE_MODULE = f"{OFFLINE_PACKAGE}.offline"
 
 drift_app = typer.Typer(help="Drift detection tools.", no_args_is_help=True)
 
 
 def _find_offline() -> bool:
-    try:
-        return importlib.util.find_spec(OFFLINE_MODULE) is not None
-    except ModuleNotFoundError:
-        return False
+    """Whether the drift service is installed next to the CLI (found, not imported)."""
+    return importlib.util.find_spec(OFFLINE_PACKAGE) is not None
 
 
 def run_offline(file: Path, extra: list[str]) -> int:
-    """Call `adaptloop_drift.offline.main(argv)` when it takes argv, else run the module as a subprocess."""
+    """Run `python -m adaptloop_drift.offline FILE EXTRA...`; its output is the command's, its exit code too."""
     if not _find_offline():
         raise CliError(f"the offline drift evaluator ({OFFLINE_MODULE}) is not installed in {sys.executable}",
                        hint="install the drift service into this environment (`make setup`)")
-    argv = [str(file), *extra]
-    module = importlib.import_module(OFFLINE_MODULE)
-    entry = getattr(module, "main", None)
-    if callable(entry) and _takes_argv(entry):
-        try:
-            return int(entry(argv) or 0)
-        except SystemExit as stop:
-            return stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
-    return subprocess.run([sys.executable, "-m", OFFLINE_MODULE, *argv], check=False).returncode
-
-
-def _takes_argv(entry: object) -> bool:
-    try:
-        params = list(inspect.signature(entry).parameters.values())  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return False
-    return bool(params) and params[0].kind in (inspect.Parameter.POSITIONAL_ONLY,
-                                                inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return subprocess.run([sys.executable, "-m", OFFLINE_MODULE, str(file), *extra], check=False).returncode
 
 
 @drift_app.command("eval", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
