@@ -22,7 +22,6 @@ import json
 import os
 import platform
 import subprocess
-import sys
 import time
 import uuid
 from datetime import UTC, datetime
@@ -30,13 +29,12 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests" / "integration" / "inference"))
 
+from adaptloop_devstack.inference_stack import PROMPTS_20, TICKET, TOOLS  # noqa: E402
 from adaptloop_inference.adapters.vllm_engine import VllmEngine  # noqa: E402
 from adaptloop_inference.api.options import tool_calling  # noqa: E402
 from adaptloop_inference.api.schemas import ChatBody  # noqa: E402
 from adaptloop_inference.ports import SamplingOptions, StructuredOutput  # noqa: E402
-from inference_stack import PROMPTS_20, TICKET, TOOLS  # noqa: E402
 
 BASE_MODEL = "tiny-llama"
 

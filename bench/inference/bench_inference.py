@@ -10,7 +10,8 @@ a registry and the inference service, trains small real LoRA adapters, then meas
 - ``adapter_over_base_throughput``: completion tokens/s through an adapter over the base model's;
 - ``failed_requests``: failed requests during the swap run.
 
-Writes ``bench/results/inference.json``. The stack helpers are the integration tests' own.
+Writes ``bench/results/inference.json``. The stack helpers (``adaptloop_devstack.inference_stack``) are
+the ones the integration tests use.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import json
 import os
 import platform
 import statistics
-import sys
 import threading
 import time
 import uuid
@@ -28,15 +28,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests" / "integration" / "inference"))
-
-import httpx  # noqa: E402
-from adaptloop_contracts import RegistryEvent, TopicNames  # noqa: E402
-from adaptloop_devstack.broker import free_port, start_broker  # noqa: E402
-from adaptloop_devstack.postgres import create_test_database, drop_database, sqlalchemy_url  # noqa: E402
-from adaptloop_kafka import GROUP_SESSION_TIMEOUT_MS, ensure_topics, new_consumer  # noqa: E402
-from inference_stack import (  # noqa: E402
+import httpx
+from adaptloop_contracts import RegistryEvent, TopicNames
+from adaptloop_devstack.broker import free_port, start_broker
+from adaptloop_devstack.inference_stack import (
     ADMIN_TOKEN,
     PROMPTS,
     TRAINER_TOKEN,
@@ -47,6 +42,10 @@ from inference_stack import (  # noqa: E402
     spawn,
     wait_until,
 )
+from adaptloop_devstack.postgres import create_test_database, drop_database, sqlalchemy_url
+from adaptloop_kafka import GROUP_SESSION_TIMEOUT_MS, ensure_topics, new_consumer
+
+REPO = Path(__file__).resolve().parents[2]
 
 BASE_MODEL = "tiny-llama"
 MAX_TOKENS = 16

@@ -42,3 +42,25 @@ def test_the_contracts_cover_every_package() -> None:
     assert set(contracts["services never import each other"]["modules"]) == services
     guarded = {m.split(".")[0] for c in contracts.values() if c["type"] == "protected" for m in c["protected_modules"]}
     assert guarded == services
+
+
+def test_benchmarks_import_no_test_code() -> None:
+    """Benchmarks share helpers with tests through libs (adaptloop_devstack), never through tests/."""
+    import ast
+
+    test_modules = {path.stem for path in (ROOT / "tests").rglob("*.py")}
+    found = []
+    for path in sorted((ROOT / "bench").rglob("*.py")):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                names = []
+            found += [f"{path.relative_to(ROOT)}:{node.lineno} imports {name}" for name in names
+                      if name.split(".")[0] in test_modules | {"tests"}]
+            if isinstance(node, ast.Attribute) and node.attr == "path" and getattr(node.value, "id", "") == "sys":
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno} changes sys.path")
+    assert not found, "\n".join(found)
