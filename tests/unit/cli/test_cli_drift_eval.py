@@ -41,29 +41,21 @@ def _record_runs(monkeypatch: pytest.MonkeyPatch, returncode: int) -> list[list[
     return runs
 
 
-def test_drift_eval_passes_options_through_and_defaults_to_a_table(monkeypatch: pytest.MonkeyPatch,
-                                                                   tmp_path: Path, cli: Cli) -> None:
-    runs = _record_runs(monkeypatch, 0)
+@pytest.mark.parametrize(("options", "evaluator_argv", "exit_code"), [
+    (["--detectors", "{}"], ["--detectors", "{}", "--format", "table"], 0),  # a table unless a format is given
+    (["--format", "json"], ["--format", "json"], 2),
+])
+def test_drift_eval_passes_options_through_and_returns_the_evaluators_exit_code(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, cli: Cli, options: list[str], evaluator_argv: list[str],
+        exit_code: int) -> None:
+    runs = _record_runs(monkeypatch, exit_code)
     events = tmp_path / "events.jsonl"
     events.write_text("{}\n")
 
-    result = cli("drift", "eval", str(events), "--detectors", "{}")
+    result = cli("drift", "eval", str(events), *options)
 
-    assert result.exit_code == 0, result.output
-    assert runs == [[sys.executable, "-m", "adaptloop_drift.offline", str(events), "--detectors", "{}",
-                     "--format", "table"]]
-
-
-def test_drift_eval_keeps_an_explicit_format_and_the_evaluators_exit_code(monkeypatch: pytest.MonkeyPatch,
-                                                                          tmp_path: Path, cli: Cli) -> None:
-    runs = _record_runs(monkeypatch, 2)
-    events = tmp_path / "events.jsonl"
-    events.write_text("{}\n")
-
-    result = cli("drift", "eval", str(events), "--format", "json")
-
-    assert result.exit_code == 2
-    assert runs == [[sys.executable, "-m", "adaptloop_drift.offline", str(events), "--format", "json"]]
+    assert result.exit_code == exit_code, result.output
+    assert runs == [[sys.executable, "-m", "adaptloop_drift.offline", str(events), *evaluator_argv]]
 
 
 def test_drift_eval_without_the_evaluator_says_what_is_missing(monkeypatch: pytest.MonkeyPatch,

@@ -54,12 +54,15 @@ def test_a_rollout_decision_refuses(bad: dict[str, Any]) -> None:
         RolloutDecision.model_validate(_decision(**bad))
 
 
-def test_published_http_schemas_match_the_code(tmp_path: Path) -> None:
-    from adaptloop_contracts.schemas import HTTP_SHAPES, export_http
+@pytest.mark.parametrize("kind", ["http", "commands"])
+def test_published_http_and_command_schemas_match_the_code(tmp_path: Path, kind: str) -> None:
+    from adaptloop_contracts import schemas
 
-    docs = Path(__file__).resolve().parents[3] / "docs" / "schemas" / "http"
-    written = export_http(tmp_path)
-    assert {p.name for p in written} == {f"{name}.schema.json" for name in HTTP_SHAPES}
+    shapes, export = {"http": (schemas.HTTP_SHAPES, schemas.export_http),
+                      "commands": (schemas.COMMAND_SHAPES, schemas.export_commands)}[kind]
+    docs = Path(__file__).resolve().parents[3] / "docs" / "schemas" / kind
+    written = export(tmp_path)
+    assert {p.name for p in written} == {f"{name}.schema.json" for name in shapes}
     for path in written:
         published = docs / path.name
         assert published.exists(), f"{published} missing: run `make schemas`"
