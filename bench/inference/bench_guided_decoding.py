@@ -34,7 +34,7 @@ from adaptloop_devstack.inference_stack import PROMPTS_20, TICKET, TOOLS  # noqa
 from adaptloop_inference.adapters.vllm_engine import VllmEngine  # noqa: E402
 from adaptloop_inference.api.options import tool_calling  # noqa: E402
 from adaptloop_inference.api.schemas import ChatBody  # noqa: E402
-from adaptloop_inference.ports import SamplingOptions, StructuredOutput  # noqa: E402
+from adaptloop_inference.ports import SamplingOptions, StructuredOutput, ToolSupport  # noqa: E402
 
 BASE_MODEL = "tiny-llama"
 
@@ -42,7 +42,7 @@ BASE_MODEL = "tiny-llama"
 def modes() -> dict[str, StructuredOutput | None]:
     body = ChatBody.model_validate({"model": BASE_MODEL, "messages": [{"role": "user", "content": "x"}],
                                     "tools": TOOLS, "tool_choice": "required"})
-    tools = tool_calling(body, template_renders_tools=False, base_model=BASE_MODEL)
+    tools = tool_calling(body, support=ToolSupport(), base_model=BASE_MODEL)
     assert tools is not None
     return {"free": None, "json_schema": StructuredOutput("json_schema", TICKET),
             "json_object": StructuredOutput("json_object"), "tool_required": StructuredOutput("json_schema",

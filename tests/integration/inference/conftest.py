@@ -138,6 +138,7 @@ def inference(
         "ADAPTLOOP_INFERENCE_RECONCILE_INTERVAL_S": "5",
         "ADAPTLOOP_INFERENCE_SERVING_REPORT_INTERVAL_S": "1",
         "ADAPTLOOP_INFERENCE_LOG_DELIVERY_TIMEOUT_MS": "5000",
+        "ADAPTLOOP_INFERENCE_TOOL_CALL_PARSER": "hermes",  # loaded at start; the tiny model's template lacks tools
         "ADAPTLOOP_SPAN_FILE": str(work / "spans.jsonl"),
         "VLLM_CPU_KVCACHE_SPACE": "1",
     }

@@ -11,7 +11,7 @@ import numpy as np
 from adaptloop_inference.adapter_files import CONFIG_FILE, WEIGHTS_FILE, sha256_of
 from adaptloop_inference.errors import AdapterRejected
 from adaptloop_inference.plan import AdapterPlan, AliasTarget, ServingPlan, VersionArtifacts, VersionRef
-from adaptloop_inference.ports import GenerationChunk, LoraHandle, SamplingOptions
+from adaptloop_inference.ports import GenerationChunk, LoraHandle, ParsedToolCalls, SamplingOptions, ToolSupport
 from safetensors.numpy import save_file
 
 PREFIX = "base_model.model.model.layers.0.self_attn"
@@ -53,8 +53,11 @@ class FakeEngine:
         return "".join(f"<{m['role']}>{m['content']}" for m in messages) + "<assistant>"
 
     @property
-    def chat_template_renders_tools(self) -> bool:
-        return False
+    def tool_support(self) -> ToolSupport:
+        return ToolSupport()
+
+    def extract_tool_calls(self, text: str, tools: list[dict[str, object]]) -> ParsedToolCalls:
+        return ParsedToolCalls(text)
 
     def vocab_size(self) -> int:
         return 0x110000

@@ -17,6 +17,7 @@ from adaptloop_inference.api.options import (
 )
 from adaptloop_inference.api.schemas import ChatBody, CompletionBody
 from adaptloop_inference.errors import InvalidRequest
+from adaptloop_inference.ports import ToolSupport
 from pydantic import ValidationError
 
 LOOKUP = {"type": "object", "properties": {"part": {"type": "string"}}, "required": ["part"]}
@@ -76,7 +77,7 @@ def test_sampling_fields_reach_the_engine_options() -> None:
 
 
 def test_required_and_named_tool_choices_decode_under_the_tools_schemas() -> None:
-    required = tool_calling(chat(tools=TOOLS, tool_choice="required"), template_renders_tools=False,
+    required = tool_calling(chat(tools=TOOLS, tool_choice="required"), support=ToolSupport(),
                             base_model="tiny")
     assert required is not None and required.finish_reason == "tool_calls"
     schema = required.schema()
@@ -87,26 +88,16 @@ def test_required_and_named_tool_choices_decode_under_the_tools_schemas() -> Non
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate([], schema)
     single = tool_calling(chat(tools=TOOLS, tool_choice="required", parallel_tool_calls=False),
-                          template_renders_tools=False, base_model="tiny")
+                          support=ToolSupport(), base_model="tiny")
     assert single is not None and single.schema()["maxItems"] == 1
 
     body = chat(tools=TOOLS, tool_choice={"type": "function", "function": {"name": "lookup"}})
-    named = tool_calling(body, template_renders_tools=False, base_model="tiny")
+    named = tool_calling(body, support=ToolSupport(), base_model="tiny")
     assert named is not None and named.finish_reason == "stop"
     assert named.schema()["items"]["properties"]["name"]["enum"] == ["lookup"]
     assert asked(body, named, None) == {"tools": ["lookup", "ping"], "tool_choice": "function:lookup"}
     with pytest.raises(ValidationError, match="not in tools"):
         chat(tools=TOOLS, tool_choice={"type": "function", "function": {"name": "other"}})
-
-
-def test_auto_needs_a_template_that_shows_tools_and_none_is_free_text() -> None:
-    with pytest.raises(InvalidRequest, match="does not render `tools`") as caught:
-        tool_calling(chat(tools=TOOLS), template_renders_tools=False, base_model="tiny")
-    assert caught.value.param == "tool_choice"
-    with pytest.raises(InvalidRequest, match="no tool-call parser"):
-        tool_calling(chat(tools=TOOLS, tool_choice="auto"), template_renders_tools=True, base_model="tiny")
-    assert tool_calling(chat(tools=TOOLS, tool_choice="none"), template_renders_tools=False,
-                        base_model="tiny") is None
 
 
 def test_a_guided_answer_becomes_openai_tool_calls_and_back() -> None:

@@ -59,7 +59,7 @@ async def start_vllm(settings: Settings) -> TextEngine:
         settings.base_model_dir, max_loras=settings.max_loras, max_lora_rank=settings.max_lora_rank,
         max_cpu_loras=settings.max_cpu_loras, max_model_len=settings.max_model_len,
         max_num_seqs=settings.max_num_seqs, dtype=settings.dtype, seed=settings.seed,
-        gpu_memory_utilization=settings.gpu_memory_utilization,
+        gpu_memory_utilization=settings.gpu_memory_utilization, tool_call_parser=settings.tool_call_parser or None,
     )
 
 

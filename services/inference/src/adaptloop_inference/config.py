@@ -60,6 +60,9 @@ class Settings(ServiceSettings):
     """Accepted client API keys as sha256 hex digests separated by commas; empty means no key needed.
     `digest:support|billing` limits a key to those adapters (their aliases and versions)."""
     default_max_tokens: int = 16
+    tool_call_parser: str = ""
+    """vLLM's tool-call parser for the base model's call syntax (e.g. `hermes`), as vLLM's `--tool-call-parser`;
+    with a chat template that renders `tools` it enables `tool_choice: auto`. Empty: `auto` is a 400."""
 
     @property
     def base_model_dir(self) -> Path:

@@ -6,7 +6,14 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from adaptloop_inference.errors import NotReady
-from adaptloop_inference.ports import GenerationChunk, LoraHandle, SamplingOptions, TextEngine
+from adaptloop_inference.ports import (
+    GenerationChunk,
+    LoraHandle,
+    ParsedToolCalls,
+    SamplingOptions,
+    TextEngine,
+    ToolSupport,
+)
 
 
 class EngineSlot:
@@ -39,8 +46,11 @@ class EngineSlot:
         return self.engine.render_chat(messages, tools=tools)
 
     @property
-    def chat_template_renders_tools(self) -> bool:
-        return self.engine.chat_template_renders_tools
+    def tool_support(self) -> ToolSupport:
+        return self.engine.tool_support
+
+    def extract_tool_calls(self, text: str, tools: list[dict[str, Any]]) -> ParsedToolCalls:
+        return self.engine.extract_tool_calls(text, tools)
 
     def vocab_size(self) -> int:
         return self.engine.vocab_size()

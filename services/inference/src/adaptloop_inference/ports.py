@@ -52,6 +52,37 @@ class SamplingOptions:
     top_logprobs: int | None = None
     """Alternatives per generated token to return (0: only the sampled token's); None: none returned."""
     structured: StructuredOutput | None = None
+    skip_special_tokens: bool = True
+    """False when a tool-call parser reads special tokens (e.g. `<tool_call>`) in the answer's text."""
+
+
+@dataclass(frozen=True)
+class ToolSupport:
+    """What `tool_choice: auto` needs from the base model: a chat template that shows it the tools, and a
+    parser of the syntax its calls are written in (one of vLLM's tool-call parsers, named in the settings)."""
+
+    template_renders_tools: bool = False
+    parser: str | None = None
+    keeps_special_tokens: bool = False
+    """The parser reads special tokens, so they are kept in the answer's text."""
+
+    def lacks(self) -> list[str]:
+        """What is missing for `auto`, in words for a 400; empty when the model can do it."""
+        missing = []
+        if not self.template_renders_tools:
+            missing.append("its chat template does not render `tools`")
+        if self.parser is None:
+            missing.append("no tool-call parser is configured (ADAPTLOOP_INFERENCE_TOOL_CALL_PARSER, e.g. hermes)")
+        return missing
+
+
+@dataclass(frozen=True)
+class ParsedToolCalls:
+    """A free answer read by the tool-call parser: text around the calls, and each call's name and arguments."""
+
+    content: str | None
+    calls: tuple[tuple[str, str], ...] = ()
+    """(function name, arguments as a JSON string)."""
 
 
 @dataclass(frozen=True)
@@ -82,8 +113,12 @@ class TextEngine(Protocol):
     def render_chat(self, messages: list[dict[str, Any]], *, tools: list[dict[str, Any]] | None = None) -> str: ...
 
     @property
-    def chat_template_renders_tools(self) -> bool:
-        """Whether the model's chat template shows `tools` to the model (what `tool_choice=auto` needs)."""
+    def tool_support(self) -> ToolSupport:
+        """Whether the model can answer `tool_choice: auto`, and what it lacks."""
+        ...
+
+    def extract_tool_calls(self, text: str, tools: list[dict[str, Any]]) -> ParsedToolCalls:
+        """The calls in a free answer, read by the configured tool-call parser (needs `tool_support.parser`)."""
         ...
 
     def vocab_size(self) -> int: ...

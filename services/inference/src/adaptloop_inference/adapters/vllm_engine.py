@@ -13,8 +13,16 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from adaptloop_inference.adapters.vllm_tools import VllmToolCalls
 from adaptloop_inference.errors import InvalidRequest
-from adaptloop_inference.ports import GenerationChunk, LoraHandle, SamplingOptions, TokenLogprob
+from adaptloop_inference.ports import (
+    GenerationChunk,
+    LoraHandle,
+    ParsedToolCalls,
+    SamplingOptions,
+    TokenLogprob,
+    ToolSupport,
+)
 
 log = logging.getLogger(__name__)
 
@@ -29,15 +37,23 @@ except ImportError:  # releases before vllm.exceptions raised ValueError only
 class VllmEngine:
     """Owns one `AsyncLLM`; tokenization and chat rendering use the model directory's own tokenizer."""
 
-    def __init__(self, llm: Any, tokenizer: Any, max_model_len: int) -> None:
+    def __init__(self, llm: Any, tokenizer: Any, max_model_len: int, *, tool_call_parser: str | None = None) -> None:
         self._llm = llm
         self._tokenizer = tokenizer
         self._max_model_len = max_model_len
+        self._tool_call_parser = tool_call_parser
+        self._tools: VllmToolCalls | None = None
+
+    @property
+    def _tool_calls(self) -> VllmToolCalls:
+        if self._tools is None:
+            self._tools = VllmToolCalls(self._tokenizer, self._tool_call_parser)
+        return self._tools
 
     @classmethod
     async def start(
         cls, model_dir: Path, *, max_loras: int, max_lora_rank: int, max_cpu_loras: int, max_model_len: int,
-        max_num_seqs: int, dtype: str, seed: int, gpu_memory_utilization: float,
+        max_num_seqs: int, dtype: str, seed: int, gpu_memory_utilization: float, tool_call_parser: str | None = None,
     ) -> VllmEngine:
         """Start the engine (tens of seconds on a CPU) without blocking the event loop."""
         os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
@@ -55,10 +71,13 @@ class VllmEngine:
             # model cannot spend its token budget on blanks inside the braces.
             structured_outputs_config=StructuredOutputsConfig(backend="xgrammar", disable_any_whitespace=True),
         )
-        llm = await asyncio.to_thread(AsyncLLM.from_engine_args, args)
         tokenizer = await asyncio.to_thread(AutoTokenizer.from_pretrained, str(model_dir))
-        log.info("vLLM engine ready for %s (max_loras=%d, max_lora_rank=%d)", model_dir, max_loras, max_lora_rank)
-        return cls(llm, tokenizer, max_model_len)
+        engine = cls(None, tokenizer, max_model_len, tool_call_parser=tool_call_parser)
+        support = engine.tool_support  # an unknown or unfit parser fails the start before the engine loads
+        engine._llm = await asyncio.to_thread(AsyncLLM.from_engine_args, args)
+        log.info("vLLM engine ready for %s (max_loras=%d, max_lora_rank=%d, tool_choice auto: %s)", model_dir,
+                 max_loras, max_lora_rank, "; ".join(support.lacks()) or f"yes, parser {support.parser}")
+        return engine
 
     @property
     def max_model_len(self) -> int:
@@ -73,9 +92,11 @@ class VllmEngine:
         return str(rendered)
 
     @property
-    def chat_template_renders_tools(self) -> bool:
-        template = getattr(self._tokenizer, "chat_template", None) or ""
-        return "tools" in (template if isinstance(template, str) else str(template))
+    def tool_support(self) -> ToolSupport:
+        return self._tool_calls.support
+
+    def extract_tool_calls(self, text: str, tools: list[dict[str, Any]]) -> ParsedToolCalls:
+        return self._tool_calls.extract(text, tools)
 
     def vocab_size(self) -> int:
         return len(self._tokenizer)
@@ -134,6 +155,7 @@ def sampling_params(options: SamplingOptions) -> Any:
         presence_penalty=options.presence_penalty, frequency_penalty=options.frequency_penalty,
         repetition_penalty=options.repetition_penalty, logit_bias=dict(options.logit_bias) or None,
         logprobs=options.top_logprobs or 0, structured_outputs=structured, output_kind=RequestOutputKind.DELTA,
+        skip_special_tokens=options.skip_special_tokens,
     )
 
 
