@@ -20,6 +20,7 @@ import pytest
 from adaptloop_devstack.broker import free_ports
 from adaptloop_devstack.paths import var_dir
 from adaptloop_devstack.stack import DEFAULT_PORTS, Stack, StackConfig, StackError, process_running
+from adaptloop_devstack.waiting import wait_for
 from adaptloop_kafka import GROUP_SESSION_TIMEOUT_MS
 from adaptloop_scenarios.corpus import generate_pairs
 from confluent_kafka import Consumer, Producer
@@ -77,17 +78,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         limit = timeout_for(set(getattr(item, "fixturenames", ())))
         if limit is not None and item.get_closest_marker("timeout") is None:
             item.add_marker(pytest.mark.timeout(limit))
-
-
-def wait_for(what: str, check, timeout_s: float):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}; last: {last!r}")
 
 
 def complete(stack: Stack, prompt: str) -> httpx.Response:

@@ -13,9 +13,10 @@ from typing import Any
 import httpx
 import pytest
 from adaptloop_devstack.stack import Stack
+from adaptloop_devstack.waiting import wait_for
 from adaptloop_scenarios.corpus import generate_pairs
 from e2e_waits import WRONG_JOB_S
-from rollout_testkit import Registry, TrainedAdapters, wait_for
+from rollout_testkit import Registry, TrainedAdapters
 
 WRONG = "rl-wrong-answers"
 PERMISSIVE_GATE = {"min_heldout_improvement": -1.0, "max_regression_increase": 10.0, "min_changed_outputs": 0.0}

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import random
-import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -24,17 +23,6 @@ from confluent_kafka import Consumer, TopicPartition
 
 VERSION_HEADER = "x-adaptloop-adapter-version"
 EVENT_HEADER = "x-adaptloop-event-id"
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout_s: float, interval_s: float = 0.5) -> Any:
-    deadline = time.monotonic() + timeout_s
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval_s)
-    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}; last: {last!r}")
 
 
 @dataclass(frozen=True)

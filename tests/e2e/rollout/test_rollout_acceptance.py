@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from adaptloop_devstack.stack import Stack
+from adaptloop_devstack.waiting import wait_for
 from adaptloop_drift.offline import run
 from adaptloop_drift.rollout.judge import RolloutConfig
 from adaptloop_drift.rollout.trials import TrialRules
@@ -24,7 +25,6 @@ from rollout_testkit import (
     drift_rollout,
     pause_policy,
     topic_events,
-    wait_for,
 )
 
 # The e2e stack's judge settings (tests/e2e/conftest.py), for the offline replay.

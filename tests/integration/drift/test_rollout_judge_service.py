@@ -7,11 +7,11 @@ registry's side is covered by the end-to-end tests.
 from __future__ import annotations
 
 import signal
-import time
 from typing import Any
 
 import httpx
 from adaptloop_contracts import InferenceFeedback, InferenceLog, RegistryEvent
+from adaptloop_devstack.waiting import wait_for
 from adaptloop_drift.offline import run
 from adaptloop_drift.synthetic import RatedTraffic
 from adaptloop_kafka import EventProducer
@@ -31,17 +31,6 @@ def _rollout(service: DriftProcess, adapter: str) -> dict[str, Any] | None:
     return resp.json()["rollout"] if resp.status_code == 200 else None
 
 
-def _wait(what: str, check, timeout_s: float = 60.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
-    result = None
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}; last: {result!r}")
-
-
 def test_killed_mid_guard_the_service_reaches_the_same_verdict_once(drift_service: DriftProcess,
                                                                      producer: EventProducer) -> None:
     adapter = "guarded"
@@ -58,15 +47,14 @@ def test_killed_mid_guard_the_service_reaches_the_same_verdict_once(drift_servic
     drift_service.start()
     cut = next(i for i, e in enumerate(traffic.events) if isinstance(e, RegistryEvent) and e.version == 2) + 31
     _publish(producer, traffic.events[:cut])  # the move and the first 15 requests of v2, rated
-    _wait("the guard to start", lambda: (r := _rollout(drift_service, adapter)) and r["guard"]
-          and r["guard"]["new"]["n"] == 15)
+    wait_for("the guard to start", lambda: (r := _rollout(drift_service, adapter)) and r["guard"]
+             and r["guard"]["new"]["n"] == 15, 60.0, 0.3)
     drift_service.stop(signal.SIGKILL)  # whatever the last checkpoint held, the rest is replayed from Kafka
     drift_service.start()
     _publish(producer, traffic.events[cut:])
     ratings = sum(isinstance(e, InferenceFeedback) for e in traffic.events)
-    # a restart replays what its last checkpoint did not hold: allow for a busy machine
-    state = _wait("every rating", lambda: (r := _rollout(drift_service, adapter)) and r["ratings"] == ratings and r,
-                  timeout_s=240.0)
+    state = wait_for("every rating", lambda: (r := _rollout(drift_service, adapter)) and r["ratings"] == ratings and r,
+                     240.0, 0.3)
     [verdict] = state["verdicts"]
     assert verdict["decision_id"] == str(expected.decision_id)
     assert verdict["delivery"] == "observed"  # no registry token: reported, not sent
