@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from adaptloop_common.redaction import Redactor
 from adaptloop_contracts import InferenceFeedback, InferenceLog
 from adaptloop_ingest.examples import (
     CuratedExample,
@@ -17,7 +18,6 @@ from adaptloop_ingest.examples import (
     rating_from_feedback,
     target_of,
 )
-from adaptloop_common.redaction import Redactor
 from pydantic import ValidationError
 
 REDACT_EMAIL = Redactor.from_config(["email"], {})

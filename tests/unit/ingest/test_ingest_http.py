@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 from adaptloop_common.auth import token_digest
+from adaptloop_common.privacy import PrivacyPolicy, PrivacySettings
 from adaptloop_contracts import Event
 from adaptloop_ingest.api.deps import Components
 from adaptloop_ingest.bootstrap import Runtime, create_app
 from adaptloop_ingest.config import Settings
 from adaptloop_ingest.errors import NotAcknowledged, QueueFull
 from adaptloop_ingest.examples import ExampleDraft, Rating, StoredExample, StoreOutcome
-from adaptloop_common.privacy import PrivacyPolicy, PrivacySettings
 from fastapi.testclient import TestClient
 
 WRITER = {"Authorization": "Bearer w"}

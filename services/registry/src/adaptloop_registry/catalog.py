@@ -21,7 +21,8 @@ def register_base_model(conn: Connection, spec: BaseModelSpec, *, caller: Caller
         select(base_models.c.id).where(base_models.c.name == spec.successor_of)
     ).first():
         raise Invalid(f"successor_of names unknown base model {spec.successor_of!r}")
-    conn.execute(insert(base_models).values(**spec.model_dump(exclude={"reason"}), created_by=caller.actor, created_at=utc_now()))
+    conn.execute(insert(base_models).values(**spec.model_dump(exclude={"reason"}), created_by=caller.actor,
+                                            created_at=utc_now()))
     enqueue(conn, RegistryEvent(
         event_type="base_model.registered", model=spec.name, base_model=spec.name, sha256=spec.weights_sha256,
         actor=caller.actor, details={"version": spec.version, "successor_of": spec.successor_of},
