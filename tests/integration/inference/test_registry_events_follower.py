@@ -8,7 +8,7 @@ import uuid
 
 from adaptloop_contracts import RegistryEvent, TopicNames
 from adaptloop_devstack.topic_reader import read_from_start
-from adaptloop_inference.adapters.registry_events import RegistryEventFollower
+from adaptloop_inference.infra.registry_events import RegistryEventFollower
 from adaptloop_kafka import EventProducer
 from opentelemetry.context import Context
 

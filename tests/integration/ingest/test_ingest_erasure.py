@@ -25,8 +25,8 @@ from adaptloop_devstack.paths import repo_root, venv_python
 from adaptloop_devstack.postgres import sqlalchemy_url
 from adaptloop_devstack.stack import DEFAULT_PORTS, Stack, StackConfig
 from adaptloop_devstack.tcp_proxy import TcpProxy
-from adaptloop_ingest.adapters.db import make_engine
-from adaptloop_ingest.adapters.tables import pending_feedback
+from adaptloop_ingest.infra.db import make_engine
+from adaptloop_ingest.infra.tables import pending_feedback
 from adaptloop_kafka import EventProducer
 from adaptloop_registry.bootstrap import create_app as registry_app
 from adaptloop_registry.config import Settings as RegistrySettings

@@ -16,9 +16,9 @@ import sys
 
 from adaptloop_common.privacy import PrivacyPolicy
 from adaptloop_contracts import RetrainRequested, TrainingState
-from adaptloop_trainer.adapters.db import SqlJobStore, make_engine
-from adaptloop_trainer.adapters.ingest_client import IngestClient
-from adaptloop_trainer.adapters.registry_client import RegistryClient
+from adaptloop_trainer.infra.db import SqlJobStore, make_engine
+from adaptloop_trainer.infra.ingest_client import IngestClient
+from adaptloop_trainer.infra.registry_client import RegistryClient
 from adaptloop_trainer.config import Settings
 from adaptloop_trainer.dataset_privacy import RedactedExamples
 from adaptloop_trainer.snapshot import snapshot_from_export

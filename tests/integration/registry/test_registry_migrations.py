@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from adaptloop_registry import migrate
-from adaptloop_registry.adapters.db import Database
-from adaptloop_registry.adapters.tables import metadata
+from adaptloop_registry.infra.db import Database
+from adaptloop_registry.infra.tables import metadata
 from sqlalchemy import inspect
 
 EXPECTED = {t.name for t in metadata.sorted_tables}

@@ -13,8 +13,8 @@ import pytest
 from adaptloop_contracts import RegistryEvent, TopicNames
 from adaptloop_kafka import EventProducer
 from adaptloop_registry import migrate
-from adaptloop_registry.adapters.db import Database
-from adaptloop_registry.adapters.tables import outbox
+from adaptloop_registry.infra.db import Database
+from adaptloop_registry.infra.tables import outbox
 from adaptloop_registry.bootstrap import create_app
 from adaptloop_registry.caller import Caller
 from adaptloop_registry.outbox import enqueue
@@ -78,7 +78,7 @@ RELAY_PROCESS = """
 import sys
 from adaptloop_contracts import TopicNames
 from adaptloop_kafka import EventProducer
-from adaptloop_registry.adapters.db import Database
+from adaptloop_registry.infra.db import Database
 from adaptloop_registry.relay import OutboxRelay
 url, schema, bootstrap, prefix = sys.argv[1:5]
 db = Database(url, schema=schema)

@@ -6,7 +6,7 @@ import json
 import uuid
 from typing import Any
 
-from adaptloop_registry.adapters.tables import outbox
+from adaptloop_registry.infra.tables import outbox
 from fastapi.testclient import TestClient
 from registry_testkit import ACTORS, auth, seed_adapter, version_body
 from sqlalchemy import select

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from adaptloop_registry.adapters.tables import outbox
+from adaptloop_registry.infra.tables import outbox
 from adaptloop_registry.bootstrap import create_app
 from fastapi.testclient import TestClient
 from registry_testkit import auth, make_settings, seed_adapter, token_spec, version_body

@@ -25,7 +25,7 @@ from adaptloop_devstack.route_matrix import (
     sweep_bad_input,
     topic_ends,
 )
-from adaptloop_drift.adapters.http_api import create_http_app
+from adaptloop_drift.api.routes import create_http_app
 from adaptloop_ingest.bootstrap import create_app as create_ingest
 from adaptloop_ingest.config import Settings as IngestSettings
 from adaptloop_kafka import ensure_topics

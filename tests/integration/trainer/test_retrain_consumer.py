@@ -9,7 +9,7 @@ import uuid
 from adaptloop_contracts import RetrainRequested, TopicNames
 from adaptloop_devstack.topic_reader import read_from_start
 from adaptloop_kafka import EventProducer
-from adaptloop_trainer.adapters.kafka import RetrainRequestConsumer
+from adaptloop_trainer.infra.kafka import RetrainRequestConsumer
 
 
 def test_a_malformed_request_is_dead_lettered_and_the_valid_one_behind_it_accepted(

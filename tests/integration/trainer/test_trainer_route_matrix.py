@@ -30,7 +30,7 @@ from adaptloop_devstack.route_matrix import (
     topic_ends,
 )
 from adaptloop_kafka import ensure_topics
-from adaptloop_trainer.adapters.db import migrate
+from adaptloop_trainer.infra.db import migrate
 from adaptloop_trainer.bootstrap import build, create_app
 from adaptloop_trainer.config import Settings
 from fastapi.testclient import TestClient

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from adaptloop_common.auth import token_digest
-from adaptloop_drift.adapters.http_api import create_http_app
+from adaptloop_drift.api.routes import create_http_app
 from fastapi.testclient import TestClient
 
 ACME = {"Authorization": "Bearer acme"}

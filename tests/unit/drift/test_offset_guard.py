@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from adaptloop_drift.adapters.offset_guard import BEFORE_START, BEYOND_END, ProgressWatch, out_of_range
+from adaptloop_drift.infra.offset_guard import BEFORE_START, BEYOND_END, ProgressWatch, out_of_range
 
 
 def test_an_offset_past_the_end_or_before_the_start_is_out_of_range() -> None:

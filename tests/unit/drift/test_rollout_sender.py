@@ -8,7 +8,7 @@ import time
 import uuid
 
 import httpx
-from adaptloop_drift.adapters.registry_decisions import DecisionSender
+from adaptloop_drift.infra.registry_decisions import DecisionSender
 from adaptloop_drift.rollout.trials import Verdict
 
 

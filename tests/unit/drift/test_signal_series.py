@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pickle
 
-from adaptloop_drift.adapters.http_api import create_http_app
-from adaptloop_drift.adapters.signal_metrics import SignalMeans
+from adaptloop_drift.api.routes import create_http_app
+from adaptloop_drift.infra.signal_metrics import SignalMeans
 from adaptloop_drift.monitor import AdapterMonitors, MonitorConfig
 from adaptloop_drift.series import COLUMNS, SignalSeries
 from adaptloop_drift.synthetic import make_feedback, make_log

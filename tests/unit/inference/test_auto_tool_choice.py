@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from adaptloop_inference.adapter_cache import AdapterCache
 from adaptloop_inference.adapter_files import AdapterLimits
-from adaptloop_inference.adapters.vllm_engine import VllmEngine, sampling_params
-from adaptloop_inference.adapters.vllm_tools import VllmToolCalls, template_renders_tools
+from adaptloop_inference.infra.vllm_engine import VllmEngine, sampling_params
+from adaptloop_inference.infra.vllm_tools import VllmToolCalls, template_renders_tools
 from adaptloop_inference.api import chat as chat_api
 from adaptloop_inference.api.errors import install_error_handlers
 from adaptloop_inference.api.options import sampling_options, structured_output, tool_calling, tool_message

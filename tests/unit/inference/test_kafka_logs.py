@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from adaptloop_contracts import InferenceLog
-from adaptloop_inference.adapters.kafka_logs import KafkaLogPublisher
+from adaptloop_inference.infra.kafka_logs import KafkaLogPublisher
 from adaptloop_kafka import EventProducer
 
 

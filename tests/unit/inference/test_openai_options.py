@@ -112,7 +112,7 @@ def test_a_guided_answer_becomes_openai_tool_calls_and_back() -> None:
 async def test_the_engines_refusal_is_a_400_and_its_outputs_become_choices_with_logprobs() -> None:
     from types import SimpleNamespace
 
-    from adaptloop_inference.adapters.vllm_engine import VllmEngine, sampling_params
+    from adaptloop_inference.infra.vllm_engine import VllmEngine, sampling_params
     from adaptloop_inference.ports import SamplingOptions, StructuredOutput
     from vllm.exceptions import VLLMValidationError
 

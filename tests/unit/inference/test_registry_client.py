@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from adaptloop_inference.adapters.registry_client import RegistryClient, parse_serving_plan
+from adaptloop_inference.infra.registry_client import RegistryClient, parse_serving_plan
 from adaptloop_inference.errors import AdapterRejected
 from adaptloop_inference.plan import AliasTarget, VersionArtifacts, VersionRef
 

@@ -12,7 +12,7 @@ import pytest
 from adaptloop_contracts import ServingReport
 from adaptloop_inference.adapter_cache import AdapterCache
 from adaptloop_inference.adapter_files import AdapterLimits
-from adaptloop_inference.adapters.registry_client import RegistryClient
+from adaptloop_inference.infra.registry_client import RegistryClient
 from adaptloop_inference.errors import ReportRefused
 from adaptloop_inference.generation import GenerationRequest, GenerationService
 from adaptloop_inference.ports import SamplingOptions

@@ -7,8 +7,8 @@ from typing import Any
 
 from adaptloop_contracts import RegistryEvent, TopicNames
 from adaptloop_registry import migrate
-from adaptloop_registry.adapters.db import Database
-from adaptloop_registry.adapters.tables import outbox
+from adaptloop_registry.infra.db import Database
+from adaptloop_registry.infra.tables import outbox
 from adaptloop_registry.caller import Caller
 from adaptloop_registry.outbox import enqueue
 from adaptloop_registry.relay import OutboxRelay

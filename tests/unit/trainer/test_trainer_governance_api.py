@@ -9,7 +9,8 @@ import pytest
 from adaptloop_common.auth import TokenTable, token_digest
 from adaptloop_common.http import install_common
 from adaptloop_contracts import RetrainRequested, TrainingState
-from adaptloop_trainer import api, governance_api
+from adaptloop_trainer.api import governance as governance_api
+from adaptloop_trainer.api import jobs as jobs_api
 from adaptloop_trainer.snapshot import Example, example_key, seal_snapshot
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -53,7 +54,7 @@ def world() -> World:
     app.state.default_training_config = {}
     app.state.token_table = TokenTable(f"ops:admin:{token_digest('admin')}, acme:admin:{token_digest('acme')}:ours")
     install_common(app, max_body_bytes=1 << 20, checks={})
-    app.include_router(api.router)
+    app.include_router(jobs_api.router)
     app.include_router(governance_api.router)
     return TestClient(app), store, registry
 

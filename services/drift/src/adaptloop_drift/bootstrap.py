@@ -12,11 +12,11 @@ from adaptloop_contracts import SetPaused, TopicNames
 from adaptloop_kafka import EventProducer, ensure_topics, wait_for_broker
 from fastapi import FastAPI
 
-from adaptloop_drift.adapters.checkpoints import CheckpointStore
-from adaptloop_drift.adapters.http_api import create_http_app
-from adaptloop_drift.adapters.policy_app import PolicyRuntime, build_policy_app, control_topic, internal_topics
-from adaptloop_drift.adapters.registry_decisions import DecisionSender
-from adaptloop_drift.adapters.signal_consumer import SignalConsumer
+from adaptloop_drift.infra.checkpoints import CheckpointStore
+from adaptloop_drift.api.routes import create_http_app
+from adaptloop_drift.infra.policy_app import PolicyRuntime, build_policy_app, control_topic, internal_topics
+from adaptloop_drift.infra.registry_decisions import DecisionSender
+from adaptloop_drift.infra.signal_consumer import SignalConsumer
 from adaptloop_drift.config import Settings
 from adaptloop_drift.policy import DriftPolicy
 

@@ -11,7 +11,7 @@ from typing import Any
 import faust
 from adaptloop_common.telemetry import init_telemetry, shutdown_telemetry
 
-from adaptloop_drift.adapters.signal_metrics import register_signal_means
+from adaptloop_drift.infra.signal_metrics import register_signal_means
 from adaptloop_drift.bootstrap import build_service
 from adaptloop_drift.config import Settings
 

@@ -18,9 +18,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from adaptloop_inference.adapter_cache import AdapterCache
 from adaptloop_inference.adapter_files import AdapterLimits, base_shapes
-from adaptloop_inference.adapters.kafka_logs import KafkaLogPublisher
-from adaptloop_inference.adapters.registry_client import RegistryClient
-from adaptloop_inference.adapters.registry_events import RegistryEventFollower
+from adaptloop_inference.infra.kafka_logs import KafkaLogPublisher
+from adaptloop_inference.infra.registry_client import RegistryClient
+from adaptloop_inference.infra.registry_events import RegistryEventFollower
 from adaptloop_inference.api import chat, completions, models, state
 from adaptloop_inference.api.errors import NO_VERSION, VERSION_HEADER, install_error_handlers, openai_error_body
 from adaptloop_inference.config import Settings
@@ -53,7 +53,7 @@ class Readiness:
 
 
 async def start_vllm(settings: Settings) -> TextEngine:
-    from adaptloop_inference.adapters.vllm_engine import VllmEngine
+    from adaptloop_inference.infra.vllm_engine import VllmEngine
 
     return await VllmEngine.start(
         settings.base_model_dir, max_loras=settings.max_loras, max_lora_rank=settings.max_lora_rank,

@@ -17,10 +17,10 @@ from adaptloop_kafka import ConsumedEvent, EventConsumer, EventProducer, Rejecte
 from fastapi import FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-from adaptloop_ingest.adapters.db import PostgresExampleStore, make_engine
-from adaptloop_ingest.adapters.kafka import BatchPublisher, ConsumerThread
-from adaptloop_ingest.adapters.migrate import upgrade_to_head
-from adaptloop_ingest.adapters.retention_sql import PostgresRetentionStore
+from adaptloop_ingest.infra.db import PostgresExampleStore, make_engine
+from adaptloop_ingest.infra.kafka import BatchPublisher, ConsumerThread
+from adaptloop_ingest.infra.migrate import upgrade_to_head
+from adaptloop_ingest.infra.retention_sql import PostgresRetentionStore
 from adaptloop_ingest.api import erasures, errors, events, examples
 from adaptloop_ingest.api.deps import Components
 from adaptloop_ingest.config import Settings

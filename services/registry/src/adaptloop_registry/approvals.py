@@ -7,7 +7,7 @@ from typing import Any
 from adaptloop_contracts import RegistryEvent
 from sqlalchemy import Connection, Row, select
 
-from adaptloop_registry.adapters.tables import adapters, aliases, versions
+from adaptloop_registry.infra.tables import adapters, aliases, versions
 from adaptloop_registry.aliases import PRODUCTION, current_target, move_alias
 from adaptloop_registry.caller import Caller, iso, utc_now
 from adaptloop_registry.catalog import find_version, lock_adapter

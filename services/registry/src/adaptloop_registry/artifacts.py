@@ -10,9 +10,9 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
-from adaptloop_registry.adapters.artifact_store import SHA256_HEX, ArtifactStore
-from adaptloop_registry.adapters.db import Database
-from adaptloop_registry.adapters.tables import artifacts
+from adaptloop_registry.infra.artifact_store import SHA256_HEX, ArtifactStore
+from adaptloop_registry.infra.db import Database
+from adaptloop_registry.infra.tables import artifacts
 from adaptloop_registry.artifact_rules import check_content, kind_of_filename
 from adaptloop_registry.caller import Caller, utc_now
 from adaptloop_registry.catalog import artifact_uri

@@ -17,8 +17,8 @@ from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from adaptloop_registry import migrate
-from adaptloop_registry.adapters.artifact_store import LocalArtifactStore
-from adaptloop_registry.adapters.db import Database
+from adaptloop_registry.infra.artifact_store import LocalArtifactStore
+from adaptloop_registry.infra.db import Database
 from adaptloop_registry.api import aliases, approvals, artifacts, catalog, erasures, plan, rollout, tokens, versions
 from adaptloop_registry.api import eval_suites as suite_routes
 from adaptloop_registry.config import Settings

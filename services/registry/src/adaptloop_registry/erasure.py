@@ -14,7 +14,7 @@ from adaptloop_contracts import AdapterName, RegistryEvent
 from pydantic import Field
 from sqlalchemy import Connection, Row, insert, select
 
-from adaptloop_registry.adapters.tables import erasure_flags, versions
+from adaptloop_registry.infra.tables import erasure_flags, versions
 from adaptloop_registry.caller import Caller, iso, utc_now
 from adaptloop_registry.catalog import lock_adapter
 from adaptloop_registry.models import Reason, Sha256, _Input

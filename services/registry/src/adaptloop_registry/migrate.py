@@ -10,7 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
-from adaptloop_registry.adapters.db import Database
+from adaptloop_registry.infra.db import Database
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 

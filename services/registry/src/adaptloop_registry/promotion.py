@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, select, update
 
-from adaptloop_registry.adapters.tables import versions
+from adaptloop_registry.infra.tables import versions
 from adaptloop_registry.aliases import CANARY, PRODUCTION, current_target, move_alias
 from adaptloop_registry.caller import Caller
 from adaptloop_registry.catalog import find_version, policy_of

@@ -20,8 +20,8 @@ from opentelemetry import propagate, trace
 from prometheus_client import Counter, Gauge
 from sqlalchemy import Connection, Row, func, select, update
 
-from adaptloop_registry.adapters.db import Database
-from adaptloop_registry.adapters.tables import outbox
+from adaptloop_registry.infra.db import Database
+from adaptloop_registry.infra.tables import outbox
 from adaptloop_registry.caller import utc_now
 
 log = logging.getLogger(__name__)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from adaptloop_registry.adapters.artifact_store import ArtifactStore
-from adaptloop_registry.adapters.db import Database
+from adaptloop_registry.infra.artifact_store import ArtifactStore
+from adaptloop_registry.infra.db import Database
 from adaptloop_registry.config import Settings
 from adaptloop_registry.relay import OutboxRelay
 

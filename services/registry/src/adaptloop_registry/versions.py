@@ -7,7 +7,7 @@ from typing import Any
 from adaptloop_contracts import RegistryEvent
 from sqlalchemy import Connection, Row, func, insert, select, update
 
-from adaptloop_registry.adapters.tables import (
+from adaptloop_registry.infra.tables import (
     adapters,
     aliases,
     artifacts,

@@ -19,12 +19,14 @@ from adaptloop_kafka import EventProducer, ensure_topics
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
-from adaptloop_trainer import api, governance_api, handlers
-from adaptloop_trainer.adapters.db import SqlJobStore, make_engine, migrate
-from adaptloop_trainer.adapters.ingest_client import IngestClient
-from adaptloop_trainer.adapters.judge_client import judge_answer
-from adaptloop_trainer.adapters.kafka import KafkaTrainingEvents, RetrainRequestConsumer
-from adaptloop_trainer.adapters.registry_client import RegistryClient
+from adaptloop_trainer import handlers
+from adaptloop_trainer.api import governance as governance_api
+from adaptloop_trainer.api import jobs as jobs_api
+from adaptloop_trainer.infra.db import SqlJobStore, make_engine, migrate
+from adaptloop_trainer.infra.ingest_client import IngestClient
+from adaptloop_trainer.infra.judge_client import judge_answer
+from adaptloop_trainer.infra.kafka import KafkaTrainingEvents, RetrainRequestConsumer
+from adaptloop_trainer.infra.registry_client import RegistryClient
 from adaptloop_trainer.candidate import TrainerParams
 from adaptloop_trainer.config import Settings
 from adaptloop_trainer.dataset_privacy import RedactedExamples
@@ -132,6 +134,6 @@ def create_app(trainer: Trainer) -> FastAPI:
     install_common(app, max_body_bytes=trainer.settings.max_body_bytes,
                    checks={"database": database, "registry": registry, "consumer": consumer})
     install_database_unavailable_handler(app, retry_after_s=trainer.settings.retry_after_s, service="trainer")
-    app.include_router(api.router)
+    app.include_router(jobs_api.router)
     app.include_router(governance_api.router)
     return app

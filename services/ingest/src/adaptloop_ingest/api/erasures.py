@@ -8,9 +8,9 @@ from typing import Annotated, Any
 from adaptloop_common.auth import Principal, require_role
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
-from adaptloop_ingest.adapters.db import make_engine
-from adaptloop_ingest.adapters.erasure_db import PostgresErasureStore
-from adaptloop_ingest.adapters.lineage_client import HttpLineage, LineageUnavailable
+from adaptloop_ingest.infra.db import make_engine
+from adaptloop_ingest.infra.erasure_db import PostgresErasureStore
+from adaptloop_ingest.infra.lineage_client import HttpLineage, LineageUnavailable
 from adaptloop_ingest.erasure import ErasureRequest, ErasureStore, Lineage, UnknownSubject, erase_subject
 
 router = APIRouter(prefix="/v1", tags=["erasure"])

@@ -8,7 +8,7 @@ from adaptloop_common.auth import Viewer
 from fastapi import APIRouter, Query, Response
 from sqlalchemy import select
 
-from adaptloop_registry.adapters.tables import audit_log
+from adaptloop_registry.infra.tables import audit_log
 from adaptloop_registry.api.deps import Runtime
 from adaptloop_registry.caller import iso
 from adaptloop_registry.serving_plan import serving_plan_json

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from adaptloop_registry.adapters.tables import metadata
+from adaptloop_registry.infra.tables import metadata
 from alembic import context
 
 connection = context.config.attributes.get("connection")

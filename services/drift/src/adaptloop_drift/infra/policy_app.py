@@ -28,8 +28,8 @@ from adaptloop_contracts.training import TRAINING_EVENTS
 from adaptloop_kafka import EventProducer, KafkaConnection, context_from_headers, dead_letter_headers, trace_headers
 from opentelemetry import trace
 
-from adaptloop_drift.adapters import metrics
-from adaptloop_drift.adapters.faust_credentials import faust_credentials
+from adaptloop_drift.infra import metrics
+from adaptloop_drift.infra.faust_credentials import faust_credentials
 from adaptloop_drift.policy import AdapterPolicyState, DriftPolicy
 
 log = logging.getLogger(__name__)

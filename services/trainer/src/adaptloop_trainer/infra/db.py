@@ -16,7 +16,7 @@ from alembic.config import Config
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Engine
 
-from adaptloop_trainer.adapters.tables import jobs, regression_examples
+from adaptloop_trainer.infra.tables import jobs, regression_examples
 from adaptloop_trainer.jobs import Job, job_kind_of
 from adaptloop_trainer.snapshot import Example, split_of
 

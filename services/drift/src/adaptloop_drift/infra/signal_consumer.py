@@ -50,10 +50,10 @@ from confluent_kafka import (
 from opentelemetry import trace
 from pydantic import ValidationError
 
-from adaptloop_drift.adapters import metrics
-from adaptloop_drift.adapters.checkpoints import Checkpoint, CheckpointStore
-from adaptloop_drift.adapters.offset_guard import BEFORE_START, BEYOND_END, REWOUND, ProgressWatch, out_of_range
-from adaptloop_drift.adapters.registry_decisions import DecisionSender
+from adaptloop_drift.infra import metrics
+from adaptloop_drift.infra.checkpoints import Checkpoint, CheckpointStore
+from adaptloop_drift.infra.offset_guard import BEFORE_START, BEYOND_END, REWOUND, ProgressWatch, out_of_range
+from adaptloop_drift.infra.registry_decisions import DecisionSender
 from adaptloop_drift.errors import UnmonitoredEvent
 from adaptloop_drift.handlers import BaseModelTraffic, handle_feedback, handle_inference_log
 from adaptloop_drift.monitor import AdapterMonitors, MonitorConfig

@@ -19,7 +19,7 @@ from collections.abc import Callable
 import httpx
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from adaptloop_drift.adapters import metrics
+from adaptloop_drift.infra import metrics
 from adaptloop_drift.errors import DriftError
 from adaptloop_drift.rollout.trials import Verdict
 

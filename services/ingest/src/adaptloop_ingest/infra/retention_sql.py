@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import Column, Engine, Table, delete, func, select
 
-from adaptloop_ingest.adapters.tables import examples, pending_feedback, seen_events
+from adaptloop_ingest.infra.tables import examples, pending_feedback, seen_events
 
 BATCH_ROWS = 5_000
 

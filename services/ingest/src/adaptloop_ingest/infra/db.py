@@ -12,7 +12,7 @@ from sqlalchemy import Connection, Engine, case, create_engine, delete, func, li
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DataError
 
-from adaptloop_ingest.adapters.tables import examples, pending_feedback, seen_events
+from adaptloop_ingest.infra.tables import examples, pending_feedback, seen_events
 from adaptloop_ingest.errors import UnstorableEvent
 from adaptloop_ingest.examples import ExampleDraft, Rating, StoredExample, StoreOutcome
 

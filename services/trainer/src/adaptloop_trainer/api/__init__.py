@@ -1,0 +1,1 @@
+"""HTTP routes of the trainer: jobs and governance (costs, lineage)."""
