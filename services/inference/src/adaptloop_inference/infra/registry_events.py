@@ -4,21 +4,22 @@ Every replica must see every event, so each uses a consumer group of its own and
 the latest offset: what happened before it started is covered by the serving-plan sync.
 An event delivered again (the same `event_id`: a re-sent outbox row, a redelivery after a
 rebalance) is dropped here, so it asks for no second sync. Malformed messages go to
-`registry.events.dlq` with the reason (the shared `EventConsumer`).
+`registry.events.dlq` with the reason. The loop, the dead letters, the commits and the
+deduplication window are the shared `adaptloop_kafka` plumbing; this module is the declaration
+and the handler.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import uuid
-from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from adaptloop_contracts import RegistryEvent, TopicNames
 from adaptloop_contracts.registry import REGISTRY_EVENTS
-from adaptloop_kafka import ConsumedEvent, EventConsumer, EventProducer
+from adaptloop_kafka import BrokerTarget, ConsumedEvent, ConsumerThread, EventConsumer, EventProducer, SeenEvents
 from opentelemetry.context import Context
 
 log = logging.getLogger(__name__)
@@ -28,21 +29,25 @@ SEEN_EVENTS = 4096
 
 class RegistryEventFollower:
     def __init__(
-        self, bootstrap: str, *, topics: TopicNames, replica_id: str, producer: EventProducer,
+        self, bootstrap: BrokerTarget, *, topics: TopicNames, replica_id: str, producer: EventProducer,
         loop: asyncio.AbstractEventLoop, on_event: Callable[[RegistryEvent, Context], None],
+        config: Mapping[str, Any] | None = None,
     ) -> None:
+        """`config`: this consumer's own librdkafka options (e.g. `fetch.wait.max.ms`), over the defaults."""
         self._consumer = EventConsumer(
             bootstrap,
             group_id=f"inference-{replica_id}-{uuid.uuid4().hex[:8]}",
             topic_bases=[REGISTRY_EVENTS],
             producer=producer,
             topics=topics,
-            config={"auto.offset.reset": "latest"},
+            config={"auto.offset.reset": "latest", **(config or {})},
         )
         self._loop = loop
         self._on_event = on_event
-        self._seen: OrderedDict[uuid.UUID, None] = OrderedDict()
-        self._thread = threading.Thread(target=self._run, name="registry-events", daemon=True)
+        self._seen = SeenEvents(SEEN_EVENTS)
+        # Not restarted after a crash: the periodic sync keeps the replica converged without events.
+        self._thread = ConsumerThread(lambda: self._consumer, self._handle, name="registry-events",
+                                      restart_backoff_s=None)
 
     @property
     def subscribed(self) -> bool:
@@ -52,24 +57,14 @@ class RegistryEventFollower:
         self._thread.start()
 
     def stop(self, timeout_s: float = 5.0) -> None:
-        self._consumer.stop()
-        self._thread.join(timeout_s)
-
-    def _run(self) -> None:
-        try:
-            self._consumer.run(self._handle)
-        except Exception:  # the periodic sync keeps the replica converged without events
-            log.exception("registry event follower stopped; relying on periodic sync")
+        self._thread.stop(timeout_s)
 
     def _handle(self, consumed: ConsumedEvent) -> None:
         event = consumed.event
         if not isinstance(event, RegistryEvent):
             return
-        if event.event_id in self._seen:
+        if not self._seen.first_delivery(event.event_id):
             log.info("registry event %s (%s) delivered again at offset %d; dropped",
                      event.event_id, event.event_type, consumed.offset)
             return
-        self._seen[event.event_id] = None
-        if len(self._seen) > SEEN_EVENTS:
-            self._seen.popitem(last=False)
         self._loop.call_soon_threadsafe(self._on_event, event, consumed.trace_context)
