@@ -7,6 +7,7 @@ import re
 from collections.abc import Awaitable, Callable
 from urllib.parse import unquote
 
+from adaptloop_contracts.http_common import Health, Readiness, text_answer
 from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -22,11 +23,12 @@ def health_router(checks: dict[str, ReadinessCheck]) -> APIRouter:
     """`/healthz` (process alive), `/readyz` (every check passes), `/metrics` (Prometheus)."""
     router = APIRouter(tags=["operations"])
 
-    @router.get("/healthz")
+    @router.get("/healthz", response_model=Health)
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/readyz")
+    @router.get("/readyz", response_model=Readiness,
+                responses={503: {"description": "a check failed (named in `checks`)", "model": Readiness}})
     async def readyz() -> JSONResponse:
         results = {}
         ready = True
@@ -39,7 +41,8 @@ def health_router(checks: dict[str, ReadinessCheck]) -> APIRouter:
             ready = ready and ok
         return JSONResponse({"ready": ready, "checks": results}, status_code=200 if ready else 503)
 
-    @router.get("/metrics")
+    @router.get("/metrics", response_class=Response,
+                responses=text_answer(CONTENT_TYPE_LATEST, "Prometheus text exposition"))
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 

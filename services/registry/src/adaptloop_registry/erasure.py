@@ -6,31 +6,17 @@ registers a new, unflagged version. Each new flag is announced (`adapter.erasure
 
 from __future__ import annotations
 
-import uuid
 from collections import defaultdict
-from typing import Annotated, Any
+from typing import Any
 
-from adaptloop_contracts import AdapterName, RegistryEvent
-from pydantic import Field
+from adaptloop_contracts import RegistryEvent
 from sqlalchemy import Connection, Row, insert, select
 
-from adaptloop_registry.infra.tables import erasure_flags, versions
 from adaptloop_registry.caller import Caller, iso, utc_now
 from adaptloop_registry.catalog import lock_adapter
-from adaptloop_registry.models import Reason, Sha256, _Input
+from adaptloop_registry.infra.tables import erasure_flags, versions
+from adaptloop_registry.models import ErasureFlags
 from adaptloop_registry.outbox import audit, enqueue
-
-
-class SnapshotRef(_Input):
-    adapter: AdapterName
-    sha256: Sha256
-    """The dataset snapshot (`dataset_sha256` of the versions trained on it)."""
-
-
-class ErasureFlags(_Input):
-    erasure_id: uuid.UUID
-    reason: Reason
-    snapshots: Annotated[list[SnapshotRef], Field(max_length=10_000)]
 
 
 def _affected(rows: list[Row[Any]], shas: set[str]) -> dict[int, tuple[str, str | None]]:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from adaptloop_contracts.registry_answers import AliasHistoryEntry, AliasRecord
+from adaptloop_contracts.registry_api import AliasMoveRecord
 from fastapi import APIRouter
 
 from adaptloop_registry import aliases
@@ -15,14 +15,16 @@ from adaptloop_registry.promotion import promote_canary
 router = APIRouter(prefix="/v1/adapters/{name}", tags=["aliases"])
 
 
-@router.get("/aliases/{alias}")
-def get_alias(name: str, alias: str, runtime: Runtime) -> dict[str, Any]:
+@router.get("/aliases/{alias}", response_model=AliasRecord)
+def get_alias(name: str, alias: str, runtime: Runtime) -> dict[str, object]:
     with runtime.db.read() as conn:
         return aliases.get_alias(conn, name, alias)
 
 
-@router.put("/aliases/{alias}", responses={409: {"description": "expected_version is stale"}})
-def move_alias(name: str, alias: AliasName, body: AliasMove, runtime: Runtime, caller: AdminCaller) -> dict[str, Any]:
+@router.put("/aliases/{alias}", response_model=AliasMoveRecord,
+            responses={409: {"description": "expected_version is stale"}})
+def move_alias(name: str, alias: AliasName, body: AliasMove, runtime: Runtime,
+               caller: AdminCaller) -> dict[str, object]:
     with runtime.db.begin() as conn:
         adapter = lock_adapter(conn, name)
         answer = aliases.move_alias(conn, adapter, alias, to_version=body.version,
@@ -32,8 +34,9 @@ def move_alias(name: str, alias: AliasName, body: AliasMove, runtime: Runtime, c
     return answer
 
 
-@router.post("/aliases/{alias}/rollback")
-def rollback_alias(name: str, alias: str, body: ReasonBody, runtime: Runtime, caller: AdminCaller) -> dict[str, Any]:
+@router.post("/aliases/{alias}/rollback", response_model=AliasMoveRecord)
+def rollback_alias(name: str, alias: str, body: ReasonBody, runtime: Runtime,
+                   caller: AdminCaller) -> dict[str, object]:
     with runtime.db.begin() as conn:
         adapter = lock_adapter(conn, name)
         answer = aliases.rollback_alias(conn, adapter, alias, reason=body.reason, caller=caller,
@@ -42,14 +45,14 @@ def rollback_alias(name: str, alias: str, body: ReasonBody, runtime: Runtime, ca
     return answer
 
 
-@router.get("/aliases/{alias}/history")
-def alias_history(name: str, alias: str, runtime: Runtime) -> list[dict[str, Any]]:
+@router.get("/aliases/{alias}/history", response_model=list[AliasHistoryEntry])
+def alias_history(name: str, alias: str, runtime: Runtime) -> list[dict[str, object]]:
     with runtime.db.read() as conn:
         return aliases.alias_moves(conn, name, alias)
 
 
-@router.post("/canary/promote")
-def promote(name: str, body: ReasonBody, runtime: Runtime, caller: AdminCaller) -> list[dict[str, Any]]:
+@router.post("/canary/promote", response_model=list[AliasMoveRecord])
+def promote(name: str, body: ReasonBody, runtime: Runtime, caller: AdminCaller) -> list[dict[str, object]]:
     """Graduate the canary now: production takes its version and the canary alias is removed."""
     with runtime.db.begin() as conn:
         adapter = lock_adapter(conn, name)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from adaptloop_contracts.http_common import binary_answer
+from adaptloop_contracts.registry_answers import ArtifactStored
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
@@ -15,7 +17,8 @@ from adaptloop_registry.errors import NotFound
 router = APIRouter(prefix="/v1/artifacts", tags=["artifacts"])
 
 
-@router.put("/{sha256}", status_code=201, responses={200: {"description": "already stored"}})
+@router.put("/{sha256}", status_code=201, response_model=ArtifactStored,
+            responses={200: {"description": "already stored", "model": ArtifactStored}})
 async def put_artifact(sha256: str, request: Request, runtime: Runtime, caller: TrainerCaller,
                        filename: Annotated[str, Query(max_length=256)]) -> JSONResponse:
     answer, created = await upload_artifact(
@@ -24,7 +27,8 @@ async def put_artifact(sha256: str, request: Request, runtime: Runtime, caller: 
     return JSONResponse(answer, status_code=201 if created else 200)
 
 
-@router.get("/{sha256}")
+@router.get("/{sha256}", response_class=StreamingResponse,
+            responses=binary_answer("application/octet-stream", "the bytes (`application/json` for a config)"))
 async def get_artifact(sha256: str, runtime: Runtime) -> StreamingResponse:
     info: dict[str, Any] = await run_in_threadpool(artifact_info, runtime.db, sha256)
     if runtime.store.size(sha256) is None:

@@ -5,18 +5,20 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from adaptloop_common.auth import Viewer
+from adaptloop_contracts.registry_answers import AuditEntry
+from adaptloop_contracts.serving_plan import ServingPlan
 from fastapi import APIRouter, Query, Response
 from sqlalchemy import select
 
-from adaptloop_registry.infra.tables import audit_log
 from adaptloop_registry.api.deps import Runtime
 from adaptloop_registry.caller import iso
+from adaptloop_registry.infra.tables import audit_log
 from adaptloop_registry.serving_plan import serving_plan_json
 
 router = APIRouter(prefix="/v1", tags=["serving"])
 
 
-@router.get("/serving-plan")
+@router.get("/serving-plan", response_model=ServingPlan)
 def serving_plan(runtime: Runtime, viewer: Viewer) -> Response:
     """What every replica serves; a token scoped to adapters is refused (the plan spans every tenant)."""
     if viewer is not None:
@@ -25,7 +27,7 @@ def serving_plan(runtime: Runtime, viewer: Viewer) -> Response:
         return Response(serving_plan_json(conn), media_type="application/json")
 
 
-@router.get("/audit")
+@router.get("/audit", response_model=list[AuditEntry])
 def audit_trail(runtime: Runtime, viewer: Viewer, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                 before_id: int | None = None) -> list[dict[str, Any]]:
     """Newest first: who changed what, when (refused to a token scoped to adapters)."""

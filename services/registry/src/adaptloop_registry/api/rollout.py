@@ -14,7 +14,8 @@ router = APIRouter(prefix="/v1", tags=["rollout"])
 
 
 @router.post("/serving-reports", status_code=201, response_model=ServingReportAnswer,
-             responses={200: {"description": "this report_id was counted before (`duplicate: true`)"},
+             responses={200: {"description": "this report_id was counted before (`duplicate: true`)",
+                              "model": ServingReportAnswer},
                         404: {"description": "unknown adapter or version"},
                         409: {"description": "the report_id was used for other counts"}})
 def report_serving(body: ServingReport, response: Response, runtime: Runtime,
@@ -30,7 +31,8 @@ def report_serving(body: ServingReport, response: Response, runtime: Runtime,
 
 
 @router.post("/adapters/{name}/rollout-decisions", status_code=201, response_model=RolloutDecisionAnswer,
-             responses={200: {"description": "a repeated decision_id: its first answer, `duplicate: true`"},
+             responses={200: {"description": "a repeated decision_id: its first answer, `duplicate: true`",
+                              "model": RolloutDecisionAnswer},
                         404: {"description": "unknown adapter or version"},
                         409: {"description": "an alias is not where the decision expects it (named in `detail`)"}})
 def decide_rollout(name: str, body: RolloutDecision, response: Response, runtime: Runtime,

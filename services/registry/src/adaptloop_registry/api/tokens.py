@@ -3,28 +3,21 @@
 from __future__ import annotations
 
 import secrets
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from adaptloop_common.auth import SCOPE_SEPARATOR, Principal, require_role, token_digest
-from adaptloop_contracts import AdapterName
+from adaptloop_contracts.registry_answers import ScopedToken
+from adaptloop_contracts.registry_requests import ScopedTokenRequest
 from fastapi import APIRouter, Depends
-from pydantic import Field, StringConstraints
 
 from adaptloop_registry.api.deps import AdminCaller, Runtime
 from adaptloop_registry.catalog import find_adapter
-from adaptloop_registry.models import _Input
 from adaptloop_registry.outbox import audit
 
 router = APIRouter(prefix="/v1", tags=["tokens"])
 
 
-class ScopedTokenRequest(_Input):
-    actor: Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._-]+$")]
-    role: Literal["reader", "trainer", "admin"]
-    adapters: Annotated[list[AdapterName], Field(min_length=1, max_length=100)]
-
-
-@router.post("/tokens", status_code=201, responses={
+@router.post("/tokens", status_code=201, response_model=ScopedToken, responses={
     404: {"description": "an adapter of the scope is not registered (nothing issued)"},
     422: {"description": "malformed actor, role or adapter name"}})
 def issue_scoped_token(body: ScopedTokenRequest, runtime: Runtime, caller: AdminCaller,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from adaptloop_contracts.registry_answers import LoadFailureRecorded, Registration, ServedAnswer, VersionRecord
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
@@ -16,7 +17,8 @@ from adaptloop_registry.promotion import record_served
 router = APIRouter(prefix="/v1/adapters/{name}/versions", tags=["versions"])
 
 
-@router.post("", status_code=201, responses={200: {"description": "the same request_id was registered before"}})
+@router.post("", status_code=201, response_model=Registration,
+             responses={200: {"description": "the same request_id was registered before", "model": Registration}})
 def register_version(name: str, spec: VersionSpec, runtime: Runtime, caller: TrainerCaller) -> JSONResponse:
     with runtime.db.begin() as conn:
         answer, created = versions.register_version(conn, name, spec, caller=caller, base_url=runtime.base_url)
@@ -25,7 +27,7 @@ def register_version(name: str, spec: VersionSpec, runtime: Runtime, caller: Tra
     return JSONResponse(answer, status_code=201 if created else 200)
 
 
-@router.get("")
+@router.get("", response_model=list[VersionRecord])
 def list_versions(name: str, runtime: Runtime,
                   status: Annotated[str | None, Query(max_length=16, description="e.g. pending_approval")] = None,
                   ) -> list[dict[str, Any]]:
@@ -33,13 +35,13 @@ def list_versions(name: str, runtime: Runtime,
         return versions.list_versions(conn, name, base_url=runtime.base_url, status=status)
 
 
-@router.get("/{number}")
+@router.get("/{number}", response_model=VersionRecord)
 def get_version(name: str, number: int, runtime: Runtime) -> dict[str, Any]:
     with runtime.db.read() as conn:
         return versions.get_version(conn, name, number, base_url=runtime.base_url)
 
 
-@router.post("/{number}/retire")
+@router.post("/{number}/retire", response_model=VersionRecord)
 def retire_version(name: str, number: int, body: ReasonBody, runtime: Runtime, caller: AdminCaller) -> dict[str, Any]:
     with runtime.db.begin() as conn:
         answer = versions.retire_version(conn, name, number, reason=body.reason, caller=caller,
@@ -48,7 +50,7 @@ def retire_version(name: str, number: int, body: ReasonBody, runtime: Runtime, c
     return answer
 
 
-@router.post("/{number}/load-failures", status_code=201)
+@router.post("/{number}/load-failures", status_code=201, response_model=LoadFailureRecorded)
 def report_load_failure(name: str, number: int, body: LoadFailure, runtime: Runtime,
                         caller: TrainerCaller) -> dict[str, Any]:
     with runtime.db.begin() as conn:
@@ -57,7 +59,7 @@ def report_load_failure(name: str, number: int, body: LoadFailure, runtime: Runt
     return answer
 
 
-@router.post("/{number}/served")
+@router.post("/{number}/served", response_model=ServedAnswer)
 def report_served(name: str, number: int, body: ServedReport, runtime: Runtime,
                   caller: TrainerCaller) -> dict[str, Any]:
     """Manual/legacy: requests served since the last report; may graduate or abandon the canary by count.
