@@ -1,4 +1,8 @@
-"""Kafka I/O: a bounded, acknowledged batch publisher and the example store's consumer thread."""
+"""Kafka I/O: a bounded, acknowledged batch publisher and the example store's consumer thread.
+
+The consumer itself is the shared `adaptloop_kafka` plumbing (`EventConsumer` declared in
+`bootstrap.connect`, run by `ConsumerThread`); its handler is `handlers.store_consumed_event`.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,13 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from adaptloop_contracts import Event, adapter_of
-from adaptloop_kafka import ConsumedEvent, EventConsumer, EventProducer, trace_headers
+from adaptloop_kafka import EventProducer, trace_headers
+from adaptloop_kafka.consumer import Handler
+from adaptloop_kafka.runner import ConsumerFactory
+from adaptloop_kafka.runner import ConsumerThread as SharedConsumerThread
 from confluent_kafka import KafkaError, Message
 from prometheus_client import Counter, Gauge
 
@@ -137,47 +144,11 @@ class _BatchState:
             return self._remaining == 0
 
 
-ConsumerFactory = Callable[[], EventConsumer]
-EventHandler = Callable[[ConsumedEvent], None]
-
-
-class ConsumerThread:
-    """Runs an `EventConsumer` in the background; a crashed loop is logged, counted and restarted."""
+class ConsumerThread(SharedConsumerThread):
+    """The example store's consumer loop (the shared one): a crash is logged, counted and restarted."""
 
     def __init__(
-        self, make_consumer: ConsumerFactory, handler: EventHandler, *, restart_backoff_s: float = 1.0
+        self, make_consumer: ConsumerFactory, handler: Handler, *, restart_backoff_s: float = 1.0
     ) -> None:
-        self._make_consumer = make_consumer
-        self._handler = handler
-        self._backoff_s = restart_backoff_s
-        self._stop = threading.Event()
-        self._current: EventConsumer | None = None
-        self._thread = threading.Thread(target=self._loop, name="ingest-example-consumer", daemon=True)
-
-    @property
-    def assigned(self) -> bool:
-        current = self._current
-        return self._thread.is_alive() and current is not None and current.assigned.is_set()
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout_s: float = 15.0) -> None:
-        self._stop.set()
-        if self._current is not None:
-            self._current.stop()
-        if self._thread.is_alive():
-            self._thread.join(timeout_s)
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                consumer = self._make_consumer()
-                self._current = consumer
-                if self._stop.is_set():  # stop() may have run before `_current` was set
-                    consumer.stop()
-                consumer.run(self._handler)
-            except Exception:
-                CONSUMER_RESTARTS.inc()
-                log.exception("example-store consumer crashed; restarting in %.1fs", self._backoff_s)
-                self._stop.wait(self._backoff_s)
+        super().__init__(make_consumer, handler, name="ingest-example-consumer", restart_backoff_s=restart_backoff_s,
+                         on_crash=CONSUMER_RESTARTS.inc)
