@@ -12,9 +12,9 @@ import pytest
 from adaptloop_contracts import ServingReport
 from adaptloop_inference.adapter_cache import AdapterCache
 from adaptloop_inference.adapter_files import AdapterLimits
-from adaptloop_inference.infra.registry_client import RegistryClient
 from adaptloop_inference.errors import ReportRefused
 from adaptloop_inference.generation import GenerationRequest, GenerationService
+from adaptloop_inference.infra.registry_client import RegistryClient
 from adaptloop_inference.ports import SamplingOptions
 from adaptloop_inference.serving_reporter import ServingReporter
 from adaptloop_inference.swap_manager import SwapManager
@@ -193,7 +193,9 @@ async def test_the_registry_client_sends_the_report_with_the_token() -> None:
 
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request)
-        return httpx.Response(200, json={"duplicate": True})
+        return httpx.Response(200, json={"report_id": "9b0e4c1a-0000-4000-8000-00000000000a", "adapter": "support",
+                                         "replica": "r", "counts": {"2": 3}, "served_requests": {"2": 3},
+                                         "duplicate": True})
 
     client = RegistryClient("http://registry", token="t", timeout_s=5, transport=httpx.MockTransport(handler))
     report = ServingReport.model_validate({"report_id": "9b0e4c1a-0000-4000-8000-00000000000a", "replica": "r",

@@ -43,3 +43,8 @@ def binary_answer(media_type: str, description: str) -> dict[int | str, dict[str
     """`responses=` of a route answering bytes (an artifact)."""
     return {200: {"description": description,
                   "content": {media_type: {"schema": {"type": "string", "format": "binary"}}}}}
+
+
+def or_event_stream(description: str) -> dict[int | str, dict[str, Any]]:
+    """`responses=` of a JSON route that streams server-sent events when asked (`stream: true`)."""
+    return {200: {"description": description, "content": {"text/event-stream": {"schema": {"type": "string"}}}}}

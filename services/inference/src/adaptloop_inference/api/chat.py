@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from adaptloop_contracts.http_common import or_event_stream
+from adaptloop_contracts.openai_api import ChatCompletion
 from fastapi import APIRouter, Request, Response
 
 from adaptloop_inference.api.auth import ApiKey
@@ -28,7 +30,8 @@ OBJECT = "chat.completion"
 CHUNK_OBJECT = "chat.completion.chunk"
 
 
-@router.post("/v1/chat/completions")
+@router.post("/v1/chat/completions", response_model=ChatCompletion, responses=or_event_stream(
+    "the answer; with `stream: true`, server-sent events of `chat.completion.chunk` objects"))
 async def create_chat_completion(body: ChatBody, request: Request, service: Generation, _key: ApiKey) -> Response:
     settings = request.app.state.settings
     max_tokens = body.max_completion_tokens or body.max_tokens or settings.default_max_tokens

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from adaptloop_contracts.http_common import or_event_stream
+from adaptloop_contracts.openai_api import Completion
 from fastapi import APIRouter, Request, Response
 
 from adaptloop_inference.api.auth import ApiKey
@@ -19,7 +21,8 @@ router = APIRouter(tags=["openai"])
 OBJECT = "text_completion"
 
 
-@router.post("/v1/completions")
+@router.post("/v1/completions", response_model=Completion, responses=or_event_stream(
+    "the completion; with `stream: true`, server-sent events of `Completion` chunks"))
 async def create_completion(body: CompletionBody, request: Request, service: Generation, _key: ApiKey) -> Response:
     options = sampling_options(body, max_tokens=body.max_tokens or request.app.state.settings.default_max_tokens,
                                top_logprobs=body.logprobs, structured=structured_output(body.response_format, None))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from adaptloop_contracts.inference_api import ServingState
 from fastapi import APIRouter, Depends, Request
 
 from adaptloop_inference.api.auth import refuse_scoped_key
@@ -11,7 +12,7 @@ from adaptloop_inference.api.auth import refuse_scoped_key
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/v1/serving-state", dependencies=[Depends(refuse_scoped_key)])
+@router.get("/v1/serving-state", response_model=ServingState, dependencies=[Depends(refuse_scoped_key)])
 async def serving_state(request: Request) -> dict[str, Any]:
     state = request.app.state
     swaps = state.swaps

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from adaptloop_contracts import ServingReport
+from adaptloop_contracts import ServingReport, ServingReportAnswer, serving_plan
 
 from adaptloop_inference.errors import AdapterRejected, ReportRefused
 from adaptloop_inference.plan import AdapterPlan, AliasTarget, ServingPlan, VersionArtifacts, VersionRef
@@ -77,7 +77,7 @@ class RegistryClient:
             permanent = response.status_code < 500 and response.status_code not in _RETRYABLE
             raise ReportRefused(f"registry answered {response.status_code}: {response.text[:300]}",
                                 permanent=permanent)
-        return bool(response.json().get("duplicate", False))
+        return ServingReportAnswer.model_validate(response.json()).duplicate
 
     async def reachable(self) -> bool:
         try:
@@ -88,22 +88,15 @@ class RegistryClient:
 
 
 def parse_serving_plan(body: dict[str, Any]) -> ServingPlan:
-    """`{adapters: [{name, base_model, aliases: {alias: {version, weight}}, versions: {"n": {...}}}]}`."""
+    """The registry's `GET /v1/serving-plan` answer (adaptloop_contracts.serving_plan) as this replica's plan;
+    an alias without a target and a version without both files are left out."""
+    plan = serving_plan.ServingPlan.model_validate(body)
     adapters: dict[str, AdapterPlan] = {}
-    for item in body.get("adapters", []):
-        aliases = {
-            alias: AliasTarget(int(target["version"]), _weight(target.get("weight")))
-            for alias, target in (item.get("aliases") or {}).items()
-            if target and target.get("version") is not None
-        }
-        versions = {
-            int(number): VersionArtifacts(str(files["weights_sha256"]), str(files["config_sha256"]))
-            for number, files in (item.get("versions") or {}).items()
-            if files and files.get("weights_sha256") and files.get("config_sha256")
-        }
-        adapters[item["name"]] = AdapterPlan(item["name"], str(item.get("base_model") or ""), aliases, versions)
+    for item in plan.adapters:
+        aliases = {alias: AliasTarget(target.version, target.weight)
+                   for alias, target in item.aliases.items() if target is not None and target.version is not None}
+        versions = {int(number): VersionArtifacts(files.weights_sha256, files.config_sha256)
+                    for number, files in item.versions.items()
+                    if files is not None and files.weights_sha256 and files.config_sha256}
+        adapters[item.name] = AdapterPlan(item.name, item.base_model or "", aliases, versions)
     return ServingPlan(adapters)
-
-
-def _weight(value: Any) -> float | None:
-    return None if value is None else float(value)
