@@ -13,41 +13,11 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Protocol
+from typing import Any, Protocol
 
-from adaptloop_contracts.base import ShortText
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from adaptloop_contracts.ingest_api import ErasureRequest
 
 from adaptloop_ingest.examples import target_of
-
-MAX_EVENT_IDS = 10_000
-
-
-class ErasureRequest(BaseModel):
-    """Exactly one of `tenant` and `event_ids`; `erasure_id` makes a retried request idempotent."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    erasure_id: uuid.UUID = Field(default_factory=uuid.uuid4)
-    tenant: Annotated[str, StringConstraints(min_length=1, max_length=1024)] | None = None
-    event_ids: Annotated[list[uuid.UUID], Field(min_length=1, max_length=MAX_EVENT_IDS)] | None = None
-    reason: Annotated[ShortText, StringConstraints(min_length=1)]
-
-    @model_validator(mode="after")
-    def _one_subject(self) -> ErasureRequest:
-        if (self.tenant is None) == (self.event_ids is None):
-            raise ValueError("name exactly one subject: `tenant` or `event_ids`")
-        return self
-
-    @property
-    def subject_kind(self) -> str:
-        return "tenant" if self.tenant is not None else "event_ids"
-
-    @property
-    def subject_sha256(self) -> str:
-        """What is kept of the subject: its digest (the erasure record holds no personal key)."""
-        text = self.tenant if self.tenant is not None else ",".join(sorted(str(e) for e in self.event_ids or []))
-        return hashlib.sha256(f"{self.subject_kind}:{text}".encode()).hexdigest()
 
 
 def snapshot_key(prompt: str, completion: str | None, correction: str | None, score: float | None) -> str | None:

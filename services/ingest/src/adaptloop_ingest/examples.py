@@ -8,13 +8,12 @@ import unicodedata
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, Protocol
+from datetime import datetime
+from typing import Any, Literal, Protocol
 
 from adaptloop_common.redaction import Redactor
-from adaptloop_contracts import AdapterName, InferenceFeedback, InferenceLog, adapter_of, utc_now
-from adaptloop_contracts.base import MAX_TEXT_CHARS
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from adaptloop_contracts import InferenceFeedback, InferenceLog, adapter_of
+from adaptloop_contracts.ingest_api import CuratedExample
 
 Source = Literal["log", "import"]
 _SPACE = re.compile(r"\s+")
@@ -41,23 +40,6 @@ def target_of(completion: str | None, correction: str | None, score: float | Non
     if completion is not None and score is not None and score > 0:
         return completion
     return None
-
-
-def _aware_utc(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        raise ValueError("occurred_at must carry a time zone (RFC 3339, UTC)")
-    return value.astimezone(UTC)
-
-
-class CuratedExample(BaseModel):
-    """One item of `POST /v1/examples`: a prompt and the answer the adapter should give."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    adapter: AdapterName
-    prompt: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT_CHARS)]
-    answer: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT_CHARS)]
-    occurred_at: Annotated[datetime, AfterValidator(_aware_utc)] = Field(default_factory=utc_now)
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,13 @@ import asyncio
 from typing import Annotated, Any
 
 from adaptloop_common.auth import Principal, require_role
+from adaptloop_common.service_database import ServiceDatabase
+from adaptloop_contracts.ingest_api import ErasureAnswer, ErasureRecord, ErasureRequest
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
-from adaptloop_ingest.infra.db import make_engine
+from adaptloop_ingest.erasure import ErasureStore, Lineage, UnknownSubject, erase_subject
 from adaptloop_ingest.infra.erasure_db import PostgresErasureStore
 from adaptloop_ingest.infra.lineage_client import HttpLineage, LineageUnavailable
-from adaptloop_ingest.erasure import ErasureRequest, ErasureStore, Lineage, UnknownSubject, erase_subject
 
 router = APIRouter(prefix="/v1", tags=["erasure"])
 Admin = Annotated[Principal, Depends(require_role("admin"))]
@@ -22,13 +23,14 @@ def _parts(request: Request) -> tuple[ErasureStore, Lineage]:
     state = request.app.state
     if getattr(state, "erasure", None) is None:
         settings = state.components.settings
-        engine = make_engine(settings.database_url, schema=settings.db_schema, pool_size=1)
+        engine = ServiceDatabase(settings.database_url, service="ingest", schema=settings.db_schema, pool_size=1,
+                                 max_overflow=10).engine
         state.erasure = (PostgresErasureStore(engine), HttpLineage(settings))
     parts: tuple[ErasureStore, Lineage] = state.erasure
     return parts
 
 
-@router.post("/erasures", responses={
+@router.post("/erasures", response_model=ErasureAnswer, responses={
     404: {"description": "the store holds nothing of this subject (and never did)"},
     422: {"description": "malformed request: exactly one of `tenant`, `event_ids`, and a `reason`"},
     503: {"description": "the trainer or registry could not be asked; nothing was erased"}})
@@ -49,7 +51,7 @@ async def erase(body: ErasureRequest, request: Request, principal: Admin) -> dic
                             f"lineage could not be traced, nothing was erased: {exc}", headers=headers) from exc
 
 
-@router.get("/erasures")
+@router.get("/erasures", response_model=list[ErasureRecord])
 async def erasures(request: Request, principal: Admin,
                    limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
     """Every erasure, newest first (the subject as a sha256)."""

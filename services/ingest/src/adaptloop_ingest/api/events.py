@@ -6,6 +6,7 @@ from typing import Any
 
 from adaptloop_contracts import InferenceFeedback, InferenceLog
 from adaptloop_contracts.inference import INFERENCE_FEEDBACK, INFERENCE_LOGS
+from adaptloop_contracts.ingest_api import EventsAccepted
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
@@ -16,7 +17,8 @@ from adaptloop_ingest.handlers import submit_events
 router = APIRouter(prefix="/v1", tags=["events"])
 
 _ANSWERS: dict[int | str, dict[str, Any]] = {
-    202: {"description": "Every accepted event was acknowledged by the broker: `{accepted, event_ids, rejected?}`"},
+    202: {"description": "Every accepted event was acknowledged by the broker: `{accepted, event_ids, rejected?}`",
+          "model": EventsAccepted},
     400: {"description": "Body is not JSON, or not an object or array of objects"},
     413: {"description": "Body larger than the limit, or more items than allowed"},
     422: {"description": "No valid item: `{detail, rejected: [{index, reason}]}`"},
@@ -30,7 +32,8 @@ def _body_schema(model: type[InferenceLog] | type[InferenceFeedback]) -> dict[st
         "schema": {"oneOf": [one, {"type": "array", "items": one}]}}}}}
 
 
-@router.post("/logs", status_code=202, responses=_ANSWERS, openapi_extra=_body_schema(InferenceLog))
+@router.post("/logs", status_code=202, response_model=EventsAccepted, responses=_ANSWERS,
+             openapi_extra=_body_schema(InferenceLog))
 async def post_logs(request: Request, components: ComponentsDep, principal: Writer) -> JSONResponse:
     """Publish one `inference.log` event or an array of them to `inference.logs`."""
     body = await request.body()
@@ -42,7 +45,8 @@ async def post_logs(request: Request, components: ComponentsDep, principal: Writ
     return JSONResponse(result.as_json_dict(), status_code=202)
 
 
-@router.post("/feedback", status_code=202, responses=_ANSWERS, openapi_extra=_body_schema(InferenceFeedback))
+@router.post("/feedback", status_code=202, response_model=EventsAccepted, responses=_ANSWERS,
+             openapi_extra=_body_schema(InferenceFeedback))
 async def post_feedback(request: Request, components: ComponentsDep, principal: Writer) -> JSONResponse:
     """Publish one `inference.feedback` event or an array of them to `inference.feedback`."""
     body = await request.body()

@@ -8,13 +8,14 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+from adaptloop_contracts.ingest_api import CuratedExample, ExamplesImported, ExportedExample
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from adaptloop_ingest.api.deps import ComponentsDep, Reader, Writer
 from adaptloop_ingest.api.scope import require_scope
-from adaptloop_ingest.examples import CuratedExample, ExampleRepository
+from adaptloop_ingest.examples import ExampleRepository
 from adaptloop_ingest.handlers import import_curated
 
 router = APIRouter(prefix="/v1", tags=["examples"])
@@ -24,8 +25,8 @@ _IMPORT_BODY = {"requestBody": {"required": True, "content": {"application/json"
 }}}}}
 
 
-@router.post("/examples", status_code=201, openapi_extra=_IMPORT_BODY, responses={
-    201: {"description": "`{imported, duplicates, example_ids, rejected?}`"},
+@router.post("/examples", status_code=201, response_model=ExamplesImported, openapi_extra=_IMPORT_BODY, responses={
+    201: {"description": "`{imported, duplicates, example_ids, rejected?}`", "model": ExamplesImported},
     422: {"description": "No valid item: `{detail, rejected: [{index, reason}]}`"},
 })
 async def post_examples(request: Request, components: ComponentsDep, principal: Writer) -> JSONResponse:
@@ -56,10 +57,11 @@ def _first_page_read(lines: Iterator[bytes]) -> Iterator[bytes]:
     return lines if first is None else itertools.chain([first], lines)
 
 
-@router.get("/examples", responses={200: {
-    "description": "JSON lines, oldest first: `{example_id, adapter, adapter_version, prompt, completion, "
-                   "correction, score, target, event_id, occurred_at, source}`",
-    "content": {"application/x-ndjson": {}},
+@router.get("/examples", response_class=StreamingResponse, responses={200: {
+    "description": "JSON lines, oldest first: one `ExportedExample` (`{example_id, adapter, adapter_version, prompt, "
+                   "completion, correction, score, target, event_id, occurred_at, source}`) a line",
+    "content": {"application/x-ndjson": {"schema": {"type": "string", "contentMediaType": "application/x-ndjson",
+                                                    "x-line-schema": ExportedExample.__name__}}},
 }})
 def get_examples(
     components: ComponentsDep,
