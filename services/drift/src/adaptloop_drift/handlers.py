@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 import uuid
 
-from adaptloop_contracts import DriftDetected, InferenceFeedback, InferenceLog, adapter_of
+from adaptloop_contracts import DriftDetected, adapter_of
 
 from adaptloop_drift.errors import UnmonitoredEvent
+from adaptloop_drift.events import AnyLog, AnyRating
 from adaptloop_drift.monitor import AdapterMonitors, DriftObserved
 
 DRIFT_NAMESPACE = uuid.UUID("0b6a3f5e-8d2c-4e71-b1f4-5d9e2a7c3b10")
@@ -35,7 +36,7 @@ def _admit(adapter: str, monitors: AdapterMonitors, max_adapters: int) -> None:
         raise UnmonitoredEvent(f"adapter limit of {max_adapters} per partition reached; {adapter!r} not monitored")
 
 
-def to_drift_detected(obs: DriftObserved, trigger: InferenceLog | InferenceFeedback) -> DriftDetected:
+def to_drift_detected(obs: DriftObserved, trigger: AnyLog | AnyRating) -> DriftDetected:
     return DriftDetected(
         event_id=drift_event_id(obs),
         occurred_at=trigger.occurred_at,
@@ -50,7 +51,7 @@ def to_drift_detected(obs: DriftObserved, trigger: InferenceLog | InferenceFeedb
     )
 
 
-def handle_inference_log(log: InferenceLog, *, monitors: AdapterMonitors, max_adapters: int) -> list[DriftDetected]:
+def handle_inference_log(log: AnyLog, *, monitors: AdapterMonitors, max_adapters: int) -> list[DriftDetected]:
     """Update the serving version's signals; base-model traffic raises `BaseModelTraffic`."""
     if log.adapter_version is None and log.model == log.base_model:
         raise BaseModelTraffic(log.model)
@@ -59,7 +60,7 @@ def handle_inference_log(log: InferenceLog, *, monitors: AdapterMonitors, max_ad
     return [to_drift_detected(o, log) for o in monitors.observe_log(adapter, log)]
 
 
-def handle_feedback(fb: InferenceFeedback, *, monitors: AdapterMonitors, max_adapters: int) -> list[DriftDetected]:
+def handle_feedback(fb: AnyRating, *, monitors: AdapterMonitors, max_adapters: int) -> list[DriftDetected]:
     """Update the quality signals (a rating may arrive before its adapter's first log)."""
     adapter = _adapter(fb.model)
     _admit(adapter, monitors, max_adapters)

@@ -15,9 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from adaptloop_contracts import InferenceFeedback, InferenceLog
-
 from adaptloop_drift.detectors import DetectorSpec, Severity, SignalDetector
+from adaptloop_drift.events import AnyLog, AnyRating
 from adaptloop_drift.novelty import ReferenceVocabulary
 from adaptloop_drift.rollout.ratings import ServedLogs
 from adaptloop_drift.series import RatingMeans, SignalSeries
@@ -172,14 +171,14 @@ class AdapterMonitors:
         for key in keys[: max(0, len(keys) - self.config.versions_per_adapter)]:
             del self._monitors[key]
 
-    def observe_log(self, adapter: str, log: InferenceLog) -> list[DriftObserved]:
+    def observe_log(self, adapter: str, log: AnyLog) -> list[DriftObserved]:
         self._current[adapter] = log.adapter_version
         self.served.record(adapter, log)
         mon = self.monitor(adapter, log.adapter_version)
         mon.logs += 1
         return mon.observe(log_signals(log, mon.vocabulary), log.event_id, log.occurred_at.timestamp())
 
-    def observe_feedback(self, adapter: str, feedback: InferenceFeedback) -> list[DriftObserved]:
+    def observe_feedback(self, adapter: str, feedback: AnyRating) -> list[DriftObserved]:
         served = self.served.lookup(feedback.inference_event_id)
         declared = feedback.metadata.get("adapter_version")
         if served is not None:

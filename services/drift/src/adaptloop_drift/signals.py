@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from adaptloop_contracts import InferenceFeedback, InferenceLog
-
+from adaptloop_drift.events import AnyLog, AnyRating
 from adaptloop_drift.novelty import ReferenceVocabulary
 
 
@@ -30,7 +29,7 @@ OPERATIONAL_SIGNALS = frozenset({Signal.LATENCY, Signal.COMPLETION_LENGTH})
 """Reported as drift.detected but not retrain triggers by default."""
 
 
-def log_signals(log: InferenceLog, vocabulary: ReferenceVocabulary) -> dict[Signal, float]:
+def log_signals(log: AnyLog, vocabulary: ReferenceVocabulary) -> dict[Signal, float]:
     """Signal values of one inference log; novelty is measured only once the reference is frozen."""
     values: dict[Signal, float] = {
         Signal.LATENCY: float(log.latency_ms),
@@ -45,7 +44,7 @@ def log_signals(log: InferenceLog, vocabulary: ReferenceVocabulary) -> dict[Sign
     return values
 
 
-def feedback_signals(feedback: InferenceFeedback) -> dict[Signal, float]:
+def feedback_signals(feedback: AnyRating) -> dict[Signal, float]:
     """Signal values of one rating."""
     return {
         Signal.QUALITY_ERROR: 1.0 if feedback.score < 0 else 0.0,

@@ -15,18 +15,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from adaptloop_contracts import (
-    Event,
-    InferenceFeedback,
-    InferenceLog,
     InvalidEvent,
     RegistryEvent,
     TopicNames,
     adapter_of,
 )
-from adaptloop_contracts.base import MAX_EVENT_BYTES
 from adaptloop_contracts.inference import INFERENCE_FEEDBACK, INFERENCE_LOGS
 from adaptloop_contracts.registry import REGISTRY_EVENTS
 from adaptloop_kafka import (
@@ -48,14 +44,14 @@ from confluent_kafka import (
     TopicPartition,
 )
 from opentelemetry import trace
-from pydantic import ValidationError
 
+from adaptloop_drift.errors import UnmonitoredEvent
+from adaptloop_drift.events import decode_log, decode_rating
+from adaptloop_drift.handlers import BaseModelTraffic, handle_feedback, handle_inference_log
 from adaptloop_drift.infra import metrics
 from adaptloop_drift.infra.checkpoints import Checkpoint, CheckpointStore
 from adaptloop_drift.infra.offset_guard import BEFORE_START, BEYOND_END, REWOUND, ProgressWatch, out_of_range
 from adaptloop_drift.infra.registry_decisions import DecisionSender
-from adaptloop_drift.errors import UnmonitoredEvent
-from adaptloop_drift.handlers import BaseModelTraffic, handle_feedback, handle_inference_log
 from adaptloop_drift.monitor import AdapterMonitors, MonitorConfig
 from adaptloop_drift.rollout.judge import RolloutConfig, RolloutJudge
 from adaptloop_drift.rollout.trials import Verdict
@@ -63,19 +59,6 @@ from adaptloop_drift.rollout.trials import Verdict
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("adaptloop.drift")
 SOURCE_TOPICS = (INFERENCE_LOGS, INFERENCE_FEEDBACK, REGISTRY_EVENTS)
-
-
-E = TypeVar("E", bound=Event)
-
-
-def decode(cls: type[E], raw: bytes | None) -> E:
-    """Validate straight from bytes; on any failure decode again the contract's way for its exact reason."""
-    if raw is not None and len(raw) <= MAX_EVENT_BYTES:
-        try:
-            return cls.model_validate_json(raw)
-        except ValidationError:
-            pass
-    return cls.from_json_bytes(raw)
 
 
 class SignalConsumer:
@@ -123,6 +106,8 @@ class SignalConsumer:
         self._stop = threading.Event()
         self._alarm_pending = False
         self._processed = 0
+        self._counted: dict[str, int] = dict.fromkeys(SOURCE_TOPICS, 0)
+        """Events handled per topic since the metric was last updated (once per batch, not per event)."""
         self._thread: threading.Thread | None = None
         self.failure: BaseException | None = None
         self.on_checkpoint: Callable[[int], None] | None = None
@@ -168,6 +153,7 @@ class SignalConsumer:
                     with self.lock:
                         for msg in batch:
                             self._handle(msg)
+                    self._count_events()
                 now = time.monotonic()
                 if self._alarm_pending or now - last >= self._interval:
                     metrics.EVENTS_PER_SECOND.set((self._processed - count_at_last) / max(now - last, 1e-6))
@@ -238,11 +224,11 @@ class SignalConsumer:
         verdicts: list[Verdict] = []
         try:
             if base == INFERENCE_LOGS:
-                log_event = decode(InferenceLog, msg.value())
+                log_event = decode_log(msg.value())
                 found = handle_inference_log(log_event, monitors=state, max_adapters=self._max_adapters)
                 verdicts = judge.observe_log(adapter_of(log_event.model), log_event)
             elif base == INFERENCE_FEEDBACK:
-                rating = decode(InferenceFeedback, msg.value())
+                rating = decode_rating(msg.value())
                 found = handle_feedback(rating, monitors=state, max_adapters=self._max_adapters)
                 verdicts = judge.observe_feedback(adapter_of(rating.model), rating)
             else:
@@ -263,7 +249,7 @@ class SignalConsumer:
             found = []
         self.offsets[p][topic] = (msg.offset() or 0) + 1
         self._processed += 1
-        metrics.EVENTS.labels(base).inc()
+        self._counted[base] += 1
         self._dispatch(verdicts)
         for detected in found:
             judge.observe_detection(detected)
@@ -276,6 +262,12 @@ class SignalConsumer:
             log.info("drift detected: %s v%s %s (%s) at %s", detected.model, detected.adapter_version,
                      detected.signal, detected.severity, detected.trigger_event_id)
             self._alarm_pending = True
+
+    def _count_events(self) -> None:
+        for base, n in self._counted.items():
+            if n:
+                metrics.EVENTS.labels(base).inc(n)
+                self._counted[base] = 0
 
     # -- rollout verdicts -------------------------------------------------------------------
     def _dispatch(self, verdicts: list[Verdict], *, fresh: bool = True) -> None:
