@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"no database URL for {', '.join(missing)}: pass --database-url (or one per service)")
     admin = secrets.token_urlsafe(32)
     clients = {name: secrets.token_urlsafe(32) for name in CLIENTS}
-    sys.stdout.write(render(urls, args.inference_api_key, admin, clients))  # type: ignore[arg-type]
+    sys.stdout.write(render(urls, args.inference_api_key, admin, clients))
     print(f"admin token (role admin, actor ops), shown only here: {admin}", file=sys.stderr)
 
 
