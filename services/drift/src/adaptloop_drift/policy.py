@@ -23,6 +23,7 @@ from typing import Any
 
 from adaptloop_contracts import DriftDetected, RegistryEvent, RetrainRequested, TrainingEvent
 from adaptloop_contracts.registry_api import ACTOR_OF_ACTION
+from adaptloop_kafka.dedup import remember
 
 from adaptloop_drift.signals import OPERATIONAL_SIGNALS, Signal
 
@@ -31,7 +32,8 @@ GUARD_ACTOR = ACTOR_OF_ACTION["rollback_production"]
 RETRAIN_NAMESPACE = uuid.UUID("6f1d8a52-3c1e-4d0b-9a57-2f4c1f0b7d21")
 _RANK = {"low": 0, "medium": 1, "high": 2}
 SEEN_EVENTS = 200
-"""How many registry and training event ids an adapter's policy state remembers for deduplication."""
+"""How many detection ids, and how many registry and training event ids, an adapter's policy state remembers
+for deduplication (each window is kept in the state, so it survives restarts and rebalances with it)."""
 
 
 DAY_S = 86_400.0
@@ -113,9 +115,10 @@ class DriftPolicy:
         """Record one detection; return the retrain request it completes, if any."""
         cfg = self.config
         eid = str(event.event_id)
-        if eid in state.seen_drift_ids:
+        seen = remember(state.seen_drift_ids, eid, SEEN_EVENTS)
+        if seen is None:
             return None
-        state.seen_drift_ids = [*state.seen_drift_ids[-199:], eid]
+        state.seen_drift_ids = seen
         if event.signal not in cfg.trigger_signals:
             return None
         if (state.production_version is not None and event.adapter_version is not None
@@ -189,9 +192,10 @@ class DriftPolicy:
     @staticmethod
     def first_delivery(state: AdapterPolicyState, event_id: str) -> bool:
         """Remember a registry or training event; False when it was applied before (a redelivery)."""
-        if event_id in state.seen_event_ids:
+        seen = remember(state.seen_event_ids, event_id, SEEN_EVENTS)
+        if seen is None:
             return False
-        state.seen_event_ids = [*state.seen_event_ids[-(SEEN_EVENTS - 1):], event_id]
+        state.seen_event_ids = seen
         return True
 
     def on_training_event(self, state: AdapterPolicyState, event: TrainingEvent) -> None:

@@ -3,6 +3,9 @@
 Policy state lives in the faust table `policy` (changelog topic `<app id>-policy-changelog`),
 so it survives restarts and moves with its partition on a rebalance. Every input is keyed by
 adapter name, so one adapter's detections, training events and commands meet in one partition.
+faust drives the loop and commits; what does not decode goes to `TopicNames.dlq()` of its topic
+(`<app id>.control.dlq` for a command) through the shared `adaptloop_kafka.DeadLetters`, and a
+redelivered event is dropped by the policy state's deduplication window (`adaptloop_kafka.remember`).
 """
 
 from __future__ import annotations
@@ -25,7 +28,15 @@ from adaptloop_contracts import (
 from adaptloop_contracts.drift import DRIFT_DETECTED
 from adaptloop_contracts.registry import REGISTRY_EVENTS
 from adaptloop_contracts.training import TRAINING_EVENTS
-from adaptloop_kafka import EventProducer, KafkaConnection, context_from_headers, dead_letter_headers, trace_headers
+from adaptloop_kafka import (
+    DeadLetterFailed,
+    DeadLetters,
+    EventProducer,
+    KafkaConnection,
+    SourceRecord,
+    context_from_headers,
+    trace_headers,
+)
 from opentelemetry import trace
 
 from adaptloop_drift.infra import metrics
@@ -100,11 +111,16 @@ def build_policy_app(
              topics(REGISTRY_EVENTS): REGISTRY_EVENTS, control_topic(app_id): "control"}
     source = app.topic(*names, key_type=bytes, value_type=bytes)
 
+    dead_letters = DeadLetters(producer, consumer=app_id, topics=topics)
+
     def dead_letter(message: Any, reason: str) -> None:
-        headers = list(message.headers or []) + dead_letter_headers(
-            topic=message.topic, partition=message.partition, offset=message.offset, reason=reason, consumer=app_id)
-        producer.produce_raw(message.topic + ".dlq", message.value, key=message.key, headers=headers)
-        producer.flush(30.0)
+        record = SourceRecord(message.topic, message.partition, message.offset, message.key, message.value,
+                              list(message.headers or []))
+        try:
+            dead_letters.write(record, reason)
+        except DeadLetterFailed as exc:  # faust commits the offset regardless; say what was not kept
+            log.error("%s: %s", exc, reason[:200])
+            return
         metrics.DEAD_LETTERED.labels(message.topic).inc()
         log.warning("dead-lettered %s[%s]@%s: %s", message.topic, message.partition, message.offset, reason[:200])
 
