@@ -4,7 +4,9 @@ A request's offset is committed only once its job is in a recorded final state. 
 job runs, its partition is paused and the consumer keeps polling, so the group membership
 survives jobs of any length; after the commit the partition is rewound to the next offset
 and resumed. Invalid requests go to `retrain.requested.dlq` with the reason; their offset is
-committed only once the dead letter is acknowledged.
+committed only once the dead letter is acknowledged. The client configuration, the end of
+partition, the dead letters and the commit retries are the shared `adaptloop_kafka` plumbing;
+what is left here is the late-commit discipline.
 """
 
 from __future__ import annotations
@@ -14,22 +16,23 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
 
 from adaptloop_contracts import InvalidEvent, RetrainRequested, TopicNames, TrainingEvent
 from adaptloop_contracts.retrain import RETRAIN_REQUESTED
 from adaptloop_contracts.training import TRAINING_EVENTS
 from adaptloop_kafka import (
-    GROUP_SESSION_TIMEOUT_MS,
     BrokerTarget,
+    DeadLetterFailed,
+    DeadLetters,
     EventProducer,
-    KafkaConnection,
-    PublishError,
-    dead_letter_headers,
+    SourceRecord,
+    commit_offset,
+    consumer_config,
+    is_record,
     trace_headers,
 )
 from adaptloop_kafka.tracing import headers_to_dict
-from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
+from confluent_kafka import Consumer, Message, TopicPartition
 
 log = logging.getLogger(__name__)
 
@@ -55,14 +58,10 @@ class RetrainRequestConsumer:
     def __init__(self, bootstrap: BrokerTarget, *, group_id: str, topics: TopicNames, producer: EventProducer,
                  accept: AcceptRequest, job_is_final: JobIsFinal, check_every_s: float = 0.5) -> None:
         self._topic = topics(RETRAIN_REQUESTED)
-        self._group_id = group_id
-        self._producer = producer
+        self._dead_letters = DeadLetters(producer, consumer=group_id, topics=topics)
         self._accept, self._job_is_final = accept, job_is_final
         self._check_every_s = check_every_s
-        self.client_config = KafkaConnection.of(bootstrap).client_config({
-            "group.id": group_id, "enable.auto.commit": False, "auto.offset.reset": "earliest",
-            "session.timeout.ms": GROUP_SESSION_TIMEOUT_MS, "max.poll.interval.ms": 300_000,
-        })
+        self.client_config = consumer_config(bootstrap, group_id=group_id)
         self._consumer = Consumer(self.client_config)
         self._waiting: dict[int, tuple[int, uuid.UUID]] = {}
         """partition -> (offset of the request being worked on, its job)."""
@@ -77,9 +76,7 @@ class RetrainRequestConsumer:
         last_check = 0.0
         try:
             while not self._stop.is_set():
-                msg = self._consumer.poll(0.2)
-                if msg is not None:
-                    self._on_message(msg)
+                self._on_message(self._consumer.poll(0.2))
                 if time.monotonic() - last_check >= self._check_every_s:
                     last_check = time.monotonic()
                     self._release_finished()
@@ -93,11 +90,8 @@ class RetrainRequestConsumer:
         for tp in partitions:
             self._waiting.pop(tp.partition, None)
 
-    def _on_message(self, msg: Message) -> None:
-        error = msg.error()
-        if error is not None:
-            if error.code() != KafkaError._PARTITION_EOF:
-                log.warning("consumer error on %s: %s", msg.topic(), error)
+    def _on_message(self, msg: Message | None) -> None:
+        if not is_record(msg):
             return
         partition, offset = msg.partition() or 0, msg.offset() or 0
         if partition in self._waiting:
@@ -146,38 +140,14 @@ class RetrainRequestConsumer:
             log.warning("seek %s[%d]@%d failed: %s", self._topic, partition, offset, exc)
 
     def _commit(self, partition: int, next_offset: int) -> None:
-        tp = TopicPartition(self._topic, partition, next_offset)
-        for attempt in range(5):
-            try:
-                self._consumer.commit(offsets=[tp], asynchronous=False)
-                return
-            except Exception as exc:
-                log.warning("commit %s[%d]@%d failed (attempt %d): %s", self._topic, partition, next_offset,
-                            attempt + 1, exc)
-                time.sleep(0.2 * (attempt + 1))
+        commit_offset(self._consumer, self._topic, partition, next_offset)
 
     def _dead_letter(self, msg: Message, reason: str) -> bool:
         """Write the message to the dead-letter topic; False when the broker did not acknowledge it."""
         log.warning("dead-lettering %s[%s]@%s: %s", msg.topic(), msg.partition(), msg.offset(), reason)
-        headers: list[tuple[str, Any]] = list(msg.headers() or []) + dead_letter_headers(
-            topic=self._topic, partition=msg.partition() or 0, offset=msg.offset() or 0, reason=reason,
-            consumer=self._group_id)
-        done = threading.Event()
-        failures: list[object] = []
-
-        def delivered(err: KafkaError | None, _msg: Message) -> None:
-            if err is not None:
-                failures.append(err)
-            done.set()
-
-        self._producer.produce_raw(self._topic + ".dlq", msg.value(), key=msg.key(), headers=headers,
-                                   on_delivery=delivered)
         try:
-            self._producer.wait(done, 30.0)
-        except PublishError as exc:
-            failures.append(exc)
-        if failures:
-            log.error("dead-letter write for %s[%s]@%s failed (%s); the request stays uncommitted",
-                      msg.topic(), msg.partition(), msg.offset(), failures[0])
+            self._dead_letters.write(SourceRecord.of(msg), reason)
+        except DeadLetterFailed as exc:
+            log.error("%s; the request stays uncommitted", exc)
             return False
         return True
