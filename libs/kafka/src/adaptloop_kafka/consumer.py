@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from adaptloop_contracts import Event, InvalidEvent, TopicNames, decode_for_topic
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
@@ -80,7 +80,7 @@ def consumer_config(target: BrokerTarget, *, group_id: str,
     return KafkaConnection.of(target).client_config(defaults, overrides=overrides)
 
 
-def is_record(msg: Message | None) -> bool:
+def is_record(msg: Message | None) -> TypeGuard[Message]:
     """True for a message to handle; False for nothing, the end of a partition, or a (logged) client error."""
     if msg is None:
         return False

@@ -55,8 +55,8 @@ class SourceRecord:
 
     @classmethod
     def of(cls, msg: Message) -> SourceRecord:
-        return cls(msg.topic() or "", msg.partition() or 0, msg.offset() or 0, msg.key(), msg.value(),
-                   list(msg.headers() or []))
+        headers: list[tuple[str, Any]] = list(msg.headers() or [])  # type: ignore[arg-type]
+        return cls(msg.topic() or "", msg.partition() or 0, msg.offset() or 0, msg.key(), msg.value(), headers)
 
 
 class DeadLetters:
