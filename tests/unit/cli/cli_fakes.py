@@ -1,4 +1,5 @@
-"""Fakes for the CLI tests: the services' HTTP ports (registry, trainer, drift, ...) on one MockTransport."""
+"""Fakes for the CLI tests: the services' HTTP ports (registry, trainer, drift, ...) on one MockTransport, answering
+the shapes of their contracts (adaptloop_contracts)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ class FakeServices:
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     job_script: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     """Successive answers of GET /v1/jobs/{id} (the last one repeats)."""
-    drift_state: Any = field(default_factory=dict)
+    drift_state: dict[str, Any] = field(default_factory=lambda: drift_state([]))
     requests: list[httpx.Request] = field(default_factory=list)
     down: set[str] = field(default_factory=set)
     new_job_id: str = "6f1c0d1e-0000-4000-8000-000000000001"
@@ -69,8 +70,8 @@ class FakeServices:
         if parts[:1] == ["base-models"]:
             if request.method == "POST":
                 body = json.loads(request.content)
-                self.base_models[body["name"]] = body
-                return httpx.Response(201, json=body)
+                self.base_models[body["name"]] = base_model(**body)
+                return httpx.Response(201, json=self.base_models[body["name"]])
             found = self.base_models.get(parts[1])
             return httpx.Response(200, json=found) if found else httpx.Response(
                 404, json={"detail": f"base model {parts[1]!r} not found"})
@@ -83,8 +84,8 @@ class FakeServices:
         if parts[2:] == ["versions"]:
             return httpx.Response(200, json=self.versions.get(name, []))
         if parts[2] == "versions" and parts[4:] == ["retire"]:
-            return httpx.Response(200, json={"adapter": name, "version": int(parts[3]), "status": "retired",
-                                             "retired_by": "local-admin", "erasure_pending": False})
+            return httpx.Response(200, json={**make_version(int(parts[3]), "retired"), "retired_by": "local-admin",
+                                             "retired_at": "2025-01-05T00:00:00+00:00"})
         if parts[2] == "versions" and parts[4:] in (["approve"], ["reject"]):
             return self._decide(adapter, int(parts[3]), parts[4], json.loads(request.content))
         if parts[2] == "aliases" and request.method == "PUT":
@@ -134,7 +135,10 @@ class FakeServices:
         parts = request.url.path.strip("/").split("/")[1:]
         if parts[:1] == ["adapters"] and parts[2:] == ["costs"]:
             return httpx.Response(200, json=self.costs.get(parts[1], {
-                "adapter": parts[1], "totals": {"retrains": 0}, "last_24h": {"retrains": 0}, "versions": []}))
+                "adapter": parts[1], "totals": {"retrains": 0, "succeeded": 0, "training_seconds": 0,
+                                                "evaluation_seconds": 0, "examples_trained": 0, "tokens_trained": 0,
+                                                "requests_served": 0, "tokens_served": 0, "mean_quality_gained": None},
+                "last_24h": {"retrains": 0, "training_seconds": 0}, "versions": []}))
         if request.method == "POST" and parts == ["jobs"]:
             if request.headers.get("authorization") != f"Bearer {TOKEN}":
                 return httpx.Response(401, json={"detail": "missing bearer token"})
@@ -179,9 +183,37 @@ def make_job(job_id: str, adapter: str, state: str, *, progress: float = 0.0, ki
              base_model: str | None = None, **extra: Any) -> dict[str, Any]:
     return {"job_id": job_id, "request_id": "9b0e4c1a-0000-4000-8000-00000000000a", "adapter": adapter,
             "kind": kind, "reason": reason, "state": state, "progress": progress, "base_model": base_model,
+            "training_config": {}, "snapshot_id": None, "snapshot_sha256": None,
             "candidate_version": candidate_version, "metrics": {}, "evaluation": None, "report": None,
-            "error": error, "created_at": "2025-01-01T00:00:00+00:00", "updated_at": "2025-01-01T00:01:00+00:00",
-            **extra}
+            "error": error, "cancel_requested": False, "attempts": 1, "created_at": "2025-01-01T00:00:00+00:00",
+            "updated_at": "2025-01-01T00:01:00+00:00", **extra}
+
+
+def make_version(number: int, status: str, *, adapter: str = "support", **extra: Any) -> dict[str, Any]:
+    """A version as the registry answers it (`VersionRecord`)."""
+    sha = f"{number:064x}"
+    return {"adapter": adapter, "version": number, "status": status, "weights_sha256": sha, "weights_size": 1024,
+            "config_sha256": sha, "sha256": sha, "artifact_uri": f"http://127.0.0.1:8002/v1/artifacts/{sha}",
+            "config_uri": f"http://127.0.0.1:8002/v1/artifacts/{sha}", "base_model": "tiny-llama",
+            "dataset_snapshot_id": None, "dataset_sha256": None, "training_config": {}, "seed": None,
+            "code_revision": None, "parent_version": None, "metrics": {}, "evaluation": None,
+            "lineage": {"base_model": "tiny-llama", "parent_version": None, "dataset_snapshot_id": None,
+                        "dataset_sha256": None, "code_revision": None, "seed": None},
+            "suites": [], "served_requests": 0, "served_tokens": 0, "load_failures": 0, "request_id": None,
+            "registered_by": "local-trainer", "registered_at": f"2025-01-0{number}T10:00:00+00:00",
+            "retired_by": None, "retired_at": None, "erasure_pending": False, "erasures": [], **extra}
+
+
+def base_model(name: str, *, version: str = "1", location: str = "/models", weights_sha256: str = "0" * 64,
+               successor_of: str | None = None, **_: Any) -> dict[str, Any]:
+    """A base model as the registry answers it (`BaseModelRecord`)."""
+    return {"name": name, "version": version, "location": location, "weights_sha256": weights_sha256,
+            "successor_of": successor_of, "created_by": "local-admin", "created_at": "2025-01-01T00:00:00+00:00"}
+
+
+def drift_state(adapters: list[dict[str, Any]], policy: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`GET /v1/state` of the drift service (`DriftState`)."""
+    return {"adapters": adapters, "policy": policy or {}, "rollout": {"settings": {}, "adapters": []}}
 
 
 def support_adapter(aliases: dict[str, int] | None = None) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from adaptloop_cli.settings import CliSettings
-from cli_fakes import TOKEN, Cli, FakeServices, support_adapter
+from cli_fakes import TOKEN, Cli, FakeServices, make_version, support_adapter
 
 
 @pytest.fixture
@@ -14,9 +14,9 @@ def fake() -> FakeServices:
     services = FakeServices()
     services.adapters["support"] = support_adapter()
     services.versions["support"] = [
-        {"adapter": "support", "version": n, "status": status, "base_model": "tiny-llama",
-         "metrics": {"heldout_loss": loss}, "evaluation": {"passed": True, "metrics": {}, "verdict": "better"},
-         "served_requests": 10 * n, "registered_at": f"2025-01-0{n}T10:00:00+00:00"}
+        make_version(n, status, metrics={"heldout_loss": loss}, served_requests=10 * n,
+                     evaluation={"passed": True, "metrics": {}, "verdict": "better", "recorded_by": "local-trainer",
+                                 "recorded_at": f"2025-01-0{n}T10:00:00+00:00"})
         for n, status, loss in ((1, "candidate", 2.5), (2, "production", 2.1), (3, "candidate", 1.9))]
     return services
 

@@ -11,6 +11,7 @@ from adaptloop_cli import datasets
 from adaptloop_cli.context import CliContext
 from adaptloop_cli.main import app
 from adaptloop_cli.settings import CliSettings
+from cli_fakes import support_adapter
 from typer.testing import CliRunner, Result
 
 TOKEN = "admin-token"
@@ -23,8 +24,8 @@ class Services:
     def handle(self, request: httpx.Request) -> httpx.Response:
         if request.url.port == 8002:  # the registry knows one adapter
             known = request.url.path == "/v1/adapters/support"
-            return httpx.Response(200 if known else 404, json={"name": "support", "base_model": "tiny-llama"}
-                                  if known else {"detail": "adapter not found"})
+            return httpx.Response(200 if known else 404,
+                                  json=support_adapter() if known else {"detail": "adapter not found"})
         assert request.url.path == "/v1/examples" and request.headers["authorization"] == f"Bearer {TOKEN}"
         items = json.loads(request.content)
         self.posted.append(items)

@@ -8,18 +8,21 @@ from cli_fakes import Cli, FakeServices
 
 LEDGER = {"adapter": "support", "totals": {"retrains": 2, "succeeded": 2, "training_seconds": 40.0,
                                            "evaluation_seconds": 4.0, "examples_trained": 80, "tokens_trained": 1800,
-                                           "requests_served": 150, "mean_quality_gained": 0.15},
+                                           "requests_served": 150, "tokens_served": 3000, "mean_quality_gained": 0.15},
           "last_24h": {"retrains": 1, "training_seconds": 10.0},
-          "versions": [{"version": 3, "state": "succeeded", "reason": "drift", "mode": "incremental",
-                        "training_seconds": 10.0, "evaluation_seconds": 2.0, "examples_trained": 40,
-                        "tokens_trained": 900, "quality_gained": 0.1, "requests_served": 30,
-                        "requested_at": "2025-01-02T10:00:00+00:00"}]}
+          "versions": [{"job_id": "6f1c0d1e-0000-4000-8000-000000000003", "version": 3, "state": "succeeded",
+                        "reason": "drift", "mode": "incremental", "requested_at": "2025-01-02T10:00:00+00:00",
+                        "finished_at": "2025-01-02T10:01:00+00:00", "training_seconds": 10.0,
+                        "preparation_seconds": 1.0, "evaluation_seconds": 2.0, "examples_trained": 40,
+                        "tokens_trained": 900, "gate_passed": True, "quality_gained": 0.1, "requests_served": 30,
+                        "tokens_served": 600}]}
 
 
 def test_erase_shows_lineage_and_what_to_do_next(cli: Cli, fake: FakeServices) -> None:
-    fake.erasure_answer = {"erasure_id": "e-1", "examples_removed": 2, "pending_feedback_removed": 1,
+    fake.erasure_answer = {"erasure_id": "e-1", "subject": {"kind": "tenant", "sha256": "b" * 64},
+                           "examples_removed": 2, "pending_feedback_removed": 1,
                            "snapshots": [{"adapter": "support", "sha256": "a" * 64, "snapshot_id": "snap-aaaa",
-                                          "examples": 1}],
+                                          "examples": 1, "jobs": ["j-1"], "candidate_versions": [2]}],
                            "versions": [{"adapter": "support", "version": 2, "status": "production",
                                          "cause": "dataset"}]}
     result = cli("erase", "alice", "--reason", "GDPR art. 17")

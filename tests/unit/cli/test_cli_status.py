@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from cli_fakes import Cli, FakeServices, make_job
+from cli_fakes import Cli, FakeServices, drift_state, make_job
 
-DRIFT_STATE = {"models": {"support": {"adapter_version": 2, "observations": 1200, "signals": {
-    "quality": {"detector": "ADWIN", "observations": 1200, "estimate": 0.41, "drifting": True, "detections": 1,
-                "last_detection_at": "2025-01-02T10:00:00+00:00"},
-    "surprise": {"detector": "PageHinkley", "observations": 1200, "estimate": 2.3, "drifting": False,
-                 "detections": 0},
-}}}}
+DRIFT_STATE = drift_state([{"adapter": "support", "adapter_version": 2, "logs": 1200, "ratings": 0,
+                             "novelty_reference": {"prompts": 200, "frozen": True}, "rating": {}, "detectors": {
+    "quality": {"kind": "ADWIN", "encoding": "raw", "observations": 1200, "warming_up": False, "alarms": 1,
+                "recent_mean_coded": 0.41, "baseline_mean_coded": 0.2},
+    "surprise": {"kind": "PageHinkley", "encoding": "raw", "observations": 1200, "warming_up": True, "alarms": 0,
+                 "recent_mean_coded": 2.3, "baseline_mean_coded": None},
+}}])
 
 
 def test_status_shows_adapters_aliases_drift_and_only_open_jobs(cli: Cli, fake: FakeServices) -> None:
@@ -26,8 +27,8 @@ def test_status_shows_adapters_aliases_drift_and_only_open_jobs(cli: Cli, fake: 
     assert "Services" in out and "http://127.0.0.1:8002" in out
     assert "support" in out and "tiny-llama" in out
     assert "v2" in out and "canary=v3" in out
-    assert "quality" in out and "ADWIN" in out and "DRIFT" in out
-    assert "surprise" in out and "stable" in out
+    assert "quality" in out and "ADWIN" in out and "watching" in out
+    assert "surprise" in out and "warming up" in out
     assert "Open jobs" in out and "aaaaaaaa-run" in out and "40%" in out
     assert "bbbbbbbb-done" not in out
 
@@ -44,16 +45,15 @@ def test_status_reports_a_down_service_in_place_and_exits_non_zero(cli: Cli, fak
     assert "Traceback" not in result.output
 
 
-DRIFT_SERVICE_STATE = {
-    "adapters": [{"adapter": "support", "adapter_version": 2, "logs": 900, "ratings": 300,
-                  "novelty_reference": {"prompts": 200, "frozen": True},
-                  "detectors": {
-                      "quality_error": {"kind": "ADWIN", "encoding": "raw", "observations": 300, "warming_up": False,
-                                        "alarms": 1, "recent_mean_coded": 0.62, "baseline_mean_coded": 0.21},
-                      "novelty": {"kind": "KSWIN", "encoding": "raw", "observations": 40, "warming_up": True,
-                                  "alarms": 0, "recent_mean_coded": 0.1, "baseline_mean_coded": None}}}],
-    "policy": {"support": {"paused": False, "pending_request": "4b1d", "history": []}},
-}
+DRIFT_SERVICE_STATE = drift_state(
+    [{"adapter": "support", "adapter_version": 2, "logs": 900, "ratings": 300,
+      "novelty_reference": {"prompts": 200, "frozen": True}, "rating": {"count": 300, "recent": 0.1, "overall": 0.2},
+      "detectors": {
+          "quality_error": {"kind": "ADWIN", "encoding": "raw", "observations": 300, "warming_up": False,
+                            "alarms": 1, "recent_mean_coded": 0.62, "baseline_mean_coded": 0.21},
+          "novelty": {"kind": "KSWIN", "encoding": "raw", "observations": 40, "warming_up": True,
+                      "alarms": 0, "recent_mean_coded": 0.1, "baseline_mean_coded": None}}}],
+    policy={"support": {"paused": False, "pending_request": "4b1d", "history": []}})
 
 
 def test_status_renders_the_drift_services_state_and_policy(cli: Cli, fake: FakeServices) -> None:
@@ -68,15 +68,15 @@ def test_status_renders_the_drift_services_state_and_policy(cli: Cli, fake: Fake
     assert "Retrain policy" in result.output and "pending_request=4b1d" in result.output
 
 
-def test_status_accepts_a_list_shaped_drift_state(cli: Cli, fake: FakeServices) -> None:
-    fake.drift_state = {"adapters": [{"model": "support", "signals": [
-        {"signal": "novelty", "detector": "KSWIN", "n": 10, "mean": 0.2, "state": "drift"}]}]}
+def test_status_refuses_a_drift_state_outside_the_contract(cli: Cli, fake: FakeServices) -> None:
+    fake.drift_state = {"models": {"support": {"signals": {"novelty": {"state": "drift"}}}}}
 
     result = cli("status", "--no-services")
 
-    assert result.exit_code == 0, result.output
-    assert "novelty" in result.output and "KSWIN" in result.output and "DRIFT" in result.output
-    assert "Services" not in result.output
+    assert result.exit_code == 1
+    assert "drift answered GET /v1/state with something its contract does not allow: adapters" in result.output
+    assert "support" in result.output  # the other sections still rendered
+    assert "Traceback" not in result.output
 
 
 def test_versions_lists_each_version_with_its_aliases(cli: Cli) -> None:

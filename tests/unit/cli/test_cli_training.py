@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from cli_fakes import TOKEN, Cli, FakeServices, make_job
+from cli_fakes import TOKEN, Cli, FakeServices, base_model, make_job
 
 
 def _script(fake: FakeServices, *states: tuple[str, float], **final: object) -> None:
@@ -73,7 +73,7 @@ def test_train_follow_survives_a_brief_trainer_outage(cli: Cli, fake: FakeServic
 
 
 def test_upgrade_base_registers_the_new_base_and_requests_an_upgrade(cli: Cli, fake: FakeServices) -> None:
-    fake.base_models["tiny-llama"] = {"name": "tiny-llama"}
+    fake.base_models["tiny-llama"] = base_model("tiny-llama")
     models = cli.settings.models_dir
     assert models is not None
     (models / "tiny-llama-2").mkdir(parents=True)

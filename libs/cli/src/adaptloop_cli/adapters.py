@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from adaptloop_contracts.registry_api import AliasMoveRecord
 
 from adaptloop_cli.console import stdout
 from adaptloop_cli.context import cli_context
@@ -19,11 +20,11 @@ def versions(ctx: typer.Context, name: str = typer.Argument(..., metavar="NAME",
     registry = cli_context(ctx).registry
     adapter = registry.adapter(name)
     listed = registry.versions(name)
-    stdout().print(versions_table(name, listed, adapter.get("aliases") or {}))
+    stdout().print(versions_table(name, listed, adapter.aliases))
     suites = suites_table(name, listed)
     if suites is not None:
         stdout().print(suites)
-    pending = [v for v in listed if v.get("status") == PENDING_APPROVAL]
+    pending = [v for v in listed if v.status == PENDING_APPROVAL]
     if pending:
         stdout().print(decide_hint(pending))
 
@@ -43,7 +44,7 @@ def promote(
     registry = cli_context(ctx).registry
     expected = expected_version
     if expected is None:
-        expected = (registry.adapter(name).get("aliases") or {}).get(alias)
+        expected = registry.adapter(name).aliases.get(alias)
     try:
         moved = registry.move_alias(name, alias, version=version, expected_version=expected, reason=reason)
     except ServiceRefused as exc:
@@ -71,8 +72,8 @@ def rollback(
     _print_move(moved, name, alias)
 
 
-def _print_move(moved: dict[str, object], name: str, alias: str) -> None:
-    previous = moved.get("previous_version")
+def _print_move(moved: AliasMoveRecord, name: str, alias: str) -> None:
+    previous = moved.previous_version
     before = f"v{previous}" if previous is not None else "unset"
-    stdout().print(f"[green]{name}:{alias}[/] {before} -> v{moved.get('version')} "
-                   f"(by {moved.get('moved_by', '?')}, event {moved.get('event_id', '?')})")
+    stdout().print(f"[green]{name}:{alias}[/] {before} -> v{moved.version} "
+                   f"(by {moved.moved_by}, event {moved.event_id})")

@@ -24,13 +24,12 @@ def _decide(ctx: typer.Context, name: str, version: int, reason: str, *, approve
                              exc.reason, hint=f"only a pending_approval version can be decided; run "
                                                f"`adaptloop versions {name}` to see its status") from None
     if approve:
-        moves = answer.get("moves") or []
-        before = moves[0].get("previous_version") if moves else None
+        before = answer.moves[0].previous_version if answer.moves else None
         stdout().print(f"[green]approved[/] {escape(name)} v{version}: production "
                        f"{'v' + str(before) if before is not None else 'unset'} -> v{version} "
-                       f"(by {escape(str(answer.get('actor')))})")
+                       f"(by {escape(answer.actor)})")
     else:
-        stdout().print(f"[red]rejected[/] {escape(name)} v{version} (by {escape(str(answer.get('actor')))}); "
+        stdout().print(f"[red]rejected[/] {escape(name)} v{version} (by {escape(answer.actor)}); "
                        "nothing moved")
 
 

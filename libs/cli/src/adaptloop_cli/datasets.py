@@ -13,6 +13,7 @@ from typing import Any
 import typer
 from adaptloop_contracts.base import MAX_TEXT_CHARS
 from adaptloop_contracts.eval_suites import EVAL_METRICS, MAX_SUITE_BYTES, SuiteLineError, parse_suite
+from adaptloop_contracts.registry_answers import VersionRecord
 from rich.table import Table
 
 from adaptloop_cli.console import stderr, stdout
@@ -109,13 +110,13 @@ def import_examples(
         task = progress.add_task(f"importing {len(pairs)} examples", total=len(pairs))
         chunk = [{"adapter": name, "prompt": p, "answer": a} for p, a in pairs]
         try:
-            answer = cli.ingest.request("POST", "/v1/examples", json=chunk, auth=True).json()
+            answer = cli.ingest.import_examples(chunk)
         except ServiceRefused as exc:
             raise as_bad_input(exc) from None
-        if answer.get("rejected"):
-            raise CliError(f"ingest rejected {len(answer['rejected'])} examples: {answer['rejected'][:3]}")
-        imported = int(answer.get("imported", 0))
-        duplicates = int(answer.get("duplicates", 0))
+        if answer.rejected:
+            shown = [r.model_dump() for r in answer.rejected[:3]]
+            raise CliError(f"ingest rejected {len(answer.rejected)} examples: {shown}")
+        imported, duplicates = answer.imported, answer.duplicates
         progress.advance(task, len(chunk))
     result = {"adapter": name, "lines": len(pairs), "imported": imported, "duplicates": duplicates}
     emit(output, result, f"[green]imported {imported} examples[/] into {name} ({duplicates} already there)")
@@ -167,10 +168,10 @@ def add_suite(
     body = {"name": suite_name, "sha256": sha256, "metric": metric, "tolerance": tolerance, "judge": judge,
             "max_new_tokens": max_new_tokens, "reason": reason}
     try:
-        record = dict(cli.registry.request("POST", f"/v1/adapters/{name}/eval-suites", json=body, auth=True).json())
+        record = cli.registry.attach_suite(name, body)
     except ServiceRefused as exc:
         raise as_bad_input(exc) from None
-    emit(output, record, f"[green]attached suite {suite_name} v{record.get('version')}[/] to {name} "
+    emit(output, record.model_dump(mode="json"), f"[green]attached suite {suite_name} v{record.version}[/] to {name} "
                          f"({len(items)} items, {metric}, tolerance {tolerance}, sha256 {sha256[:12]}…)")
 
 
@@ -184,22 +185,22 @@ def list_suites(
     """The suites the gate runs for NAME (the latest version of each)."""
     cli = cli_context(ctx)
     adapter_or_bad_input(cli.registry, name)
-    suites = list(cli.registry.get_json(f"/v1/adapters/{name}/eval-suites"))
+    suites = cli.registry.eval_suites(name)
     if output == OutputFormat.json:
-        emit(output, suites, "")
+        emit(output, [s.model_dump(mode="json") for s in suites], "")
         return
     table = Table(title=f"Evaluation suites of {name}", title_justify="left")
     for column in ("suite", "version", "metric", "items", "tolerance", "sha256", "added by"):
         table.add_column(column)
     for s in suites:
-        table.add_row(str(s["name"]), f"v{s['version']}", str(s["metric"]), str(s["items"]), str(s["tolerance"]),
-                      str(s["sha256"])[:12], str(s.get("created_by", "")))
+        table.add_row(s.name, f"v{s.version}", str(s.metric), str(s.items), str(s.tolerance), s.sha256[:12],
+                      s.created_by)
     stdout().print(table if suites else f"{name} has no evaluation suites")
 
 
-def suites_table(name: str, versions: list[dict[str, Any]]) -> Table | None:
+def suites_table(name: str, versions: list[VersionRecord]) -> Table | None:
     """Per-suite gate results of each version (candidate vs the baseline it was compared with)."""
-    rows = [(v, s) for v in versions for s in v.get("suites") or []]
+    rows = [(v, s) for v in versions for s in v.suites]
     if not rows:
         return None
     table = Table(title=f"Evaluation suites per version of {name}", title_justify="left")
@@ -207,7 +208,7 @@ def suites_table(name: str, versions: list[dict[str, Any]]) -> Table | None:
         table.add_column(column)
     for version, s in rows:
         verdict = "error: " + str(s["error"]) if s.get("error") else ("passed" if s.get("passed") else "failed")
-        table.add_row(f"v{version.get('version')}", f"{s.get('suite')} v{s.get('version')}", str(s.get("metric")),
+        table.add_row(f"v{version.version}", f"{s.get('suite')} v{s.get('version')}", str(s.get("metric")),
                       f"{float(s.get('candidate', 0.0)):.3f}", f"{float(s.get('baseline', 0.0)):.3f} "
                       f"({s.get('baseline_name', '?')})", str(s.get("tolerance")), verdict)
     return table

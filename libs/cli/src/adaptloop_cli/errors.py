@@ -56,6 +56,15 @@ class ServiceRefused(CliError):
             self.exit_code = EXIT_CONFLICT
 
 
+class UnexpectedAnswer(CliError):
+    """The service answered, but not with the shape its contract (adaptloop_contracts) declares."""
+
+    def __init__(self, service: str, request: str, problem: str) -> None:
+        super().__init__(f"{service} answered {request} with something its contract does not allow: {problem}",
+                         hint=f"the {service} service and this CLI come from different releases: upgrade the older")
+        self.service = service
+
+
 class JobDidNotSucceed(CliError):
     exit_code = EXIT_JOB_NOT_SUCCEEDED
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
 
+from adaptloop_contracts.trainer_api import JobRecord
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
@@ -16,11 +16,11 @@ MAX_CONSECUTIVE_POLL_FAILURES = 5
 
 
 def follow_job(trainer: TrainerClient, job_id: str, *, console: Console, poll_interval_s: float,
-               sleep: Callable[[float], None] = time.sleep, timeout_s: float | None = None) -> dict[str, Any]:
+               sleep: Callable[[float], None] = time.sleep, timeout_s: float | None = None) -> JobRecord:
     """Poll `GET /v1/jobs/{id}` until the job is final; a few unanswered polls in a row are tolerated."""
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     failures = 0
-    job: dict[str, Any] = {}
+    job: JobRecord | None = None
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
                   TimeElapsedColumn(), console=console, transient=False) as progress:
         task = progress.add_task(f"job {job_id[:8]} queued", total=1.0)
@@ -33,32 +33,28 @@ def follow_job(trainer: TrainerClient, job_id: str, *, console: Console, poll_in
                 if failures >= MAX_CONSECUTIVE_POLL_FAILURES:
                     raise
             else:
-                state = str(job.get("state"))
-                value = job.get("progress")
-                done = float(value) if isinstance(value, int | float) else 0.0
-                if state == "succeeded":
-                    done = 1.0
-                progress.update(task, completed=done, description=f"{job.get('adapter', '')} job {job_id[:8]} {state}")
+                state = job.state
+                done = 1.0 if state == "succeeded" else float(job.progress)
+                progress.update(task, completed=done, description=f"{job.adapter} job {job_id[:8]} {state}")
                 if state in FINAL_STATES:
                     return job
             if deadline is not None and time.monotonic() >= deadline:
-                raise CliError(f"job {job_id} is still {job.get('state', 'unknown')} after {timeout_s:g}s",
+                raise CliError(f"job {job_id} is still {job.state if job else 'unknown'} after {timeout_s:g}s",
                                hint=f"it keeps running; check later with `adaptloop jobs` (job {job_id})")
             sleep(poll_interval_s)
 
 
-def print_outcome(job: dict[str, Any], console: Console) -> None:
+def print_outcome(job: JobRecord, console: Console) -> None:
     """Summarise a final job; `JobDidNotSucceed` (exit 3) unless it succeeded."""
-    state = job.get("state")
-    evaluation = job.get("evaluation") or {}
-    verdict = evaluation.get("verdict") if isinstance(evaluation, dict) else None
+    state = job.state
+    verdict = (job.evaluation or {}).get("verdict")
     if state == "succeeded":
-        candidate = job.get("candidate_version")
-        console.print(f"[green]job {job.get('job_id')} succeeded[/]"
+        candidate = job.candidate_version
+        console.print(f"[green]job {job.job_id} succeeded[/]"
                       + (f": candidate v{candidate}" if candidate is not None else "")
                       + (f" ({verdict})" if verdict else ""), highlight=False)
         return
-    reason = job.get("error") or verdict or "no reason given"
-    raise JobDidNotSucceed(f"job {job.get('job_id')} for {job.get('adapter')} ended {state}: {reason}",
-                           hint=f"see `adaptloop jobs --adapter {job.get('adapter')}` and the trainer's log "
+    reason = job.error or verdict or "no reason given"
+    raise JobDidNotSucceed(f"job {job.job_id} for {job.adapter} ended {state}: {reason}",
+                           hint=f"see `adaptloop jobs --adapter {job.adapter}` and the trainer's log "
                                 "(var/log/trainer.log)")

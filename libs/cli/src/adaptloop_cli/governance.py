@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import typer
+from adaptloop_contracts.trainer_api import AdapterCosts
 from rich.console import Group, RenderableType
 from rich.markup import escape
 from rich.table import Table
@@ -26,27 +26,26 @@ def _number(value: Any, unit: str = "") -> str:
     return f"{value:,}{unit}"
 
 
-def costs_table(ledger: Mapping[str, Any], *, rows: int = 10) -> RenderableType:
+def costs_table(ledger: AdapterCosts, *, rows: int = 10) -> RenderableType:
     """The cost ledger of one adapter: totals, the last 24 hours, then one row per retrain (newest first)."""
-    totals, day = ledger.get("totals") or {}, ledger.get("last_24h") or {}
-    summary = (f"[bold]{escape(str(ledger.get('adapter')))}[/]: {totals.get('retrains', 0)} retrains, "
-               f"{_number(totals.get('training_seconds'), ' s')} training, "
-               f"{_number(totals.get('evaluation_seconds'), ' s')} evaluation, "
-               f"{_number(totals.get('tokens_trained'))} tokens trained, "
-               f"{_number(totals.get('requests_served'))} requests served, mean quality gained "
-               f"{_number(totals.get('mean_quality_gained'))}; last 24 h: {day.get('retrains', 0)} retrains, "
-               f"{_number(day.get('training_seconds'), ' s')}")
-    table = Table(title=f"Costs of {ledger.get('adapter')}", title_justify="left")
+    totals, day = ledger.totals, ledger.last_24h
+    summary = (f"[bold]{escape(ledger.adapter)}[/]: {totals.retrains} retrains, "
+               f"{_number(totals.training_seconds, ' s')} training, "
+               f"{_number(totals.evaluation_seconds, ' s')} evaluation, "
+               f"{_number(totals.tokens_trained)} tokens trained, "
+               f"{_number(totals.requests_served)} requests served, mean quality gained "
+               f"{_number(totals.mean_quality_gained)}; last 24 h: {day.retrains} retrains, "
+               f"{_number(day.training_seconds, ' s')}")
+    table = Table(title=f"Costs of {ledger.adapter}", title_justify="left")
     for column in ("version", "state", "reason", "mode", "train s", "eval s", "examples", "tokens",
                    "quality gained", "served", "requested"):
         table.add_column(column)
-    for row in list(ledger.get("versions") or [])[:rows]:
-        version = row.get("version")
-        table.add_row(f"v{version}" if version is not None else "-", str(row.get("state")), str(row.get("reason")),
-                      str(row.get("mode") or "-"), _number(row.get("training_seconds")),
-                      _number(row.get("evaluation_seconds")), _number(row.get("examples_trained")),
-                      _number(row.get("tokens_trained")), _number(row.get("quality_gained")),
-                      _number(row.get("requests_served")), str(row.get("requested_at") or "-")[:19].replace("T", " "))
+    for row in ledger.versions[:rows]:
+        version = row.version
+        table.add_row(f"v{version}" if version is not None else "-", row.state, row.reason, row.mode or "-",
+                      _number(row.training_seconds), _number(row.evaluation_seconds), _number(row.examples_trained),
+                      _number(row.tokens_trained), _number(row.quality_gained), _number(row.requests_served),
+                      row.requested_at[:19].replace("T", " "))
     return Group(summary, table)
 
 
@@ -57,12 +56,12 @@ def costs_section(cli: CliContext) -> RenderableType:
                    "24 h retrains", "24 h train s"):
         table.add_column(column)
     for adapter in cli.registry.adapters():
-        ledger = cli.trainer.get_json(f"/v1/adapters/{adapter['name']}/costs")
-        totals, day = ledger.get("totals") or {}, ledger.get("last_24h") or {}
-        table.add_row(str(adapter["name"]), _number(totals.get("retrains")), _number(totals.get("training_seconds")),
-                      _number(totals.get("evaluation_seconds")), _number(totals.get("tokens_trained")),
-                      _number(totals.get("requests_served")), _number(totals.get("mean_quality_gained")),
-                      _number(day.get("retrains")), _number(day.get("training_seconds")))
+        ledger = cli.trainer.costs(adapter.name)
+        totals, day = ledger.totals, ledger.last_24h
+        table.add_row(adapter.name, _number(totals.retrains), _number(totals.training_seconds),
+                      _number(totals.evaluation_seconds), _number(totals.tokens_trained),
+                      _number(totals.requests_served), _number(totals.mean_quality_gained),
+                      _number(day.retrains), _number(day.training_seconds))
     return table
 
 
@@ -71,7 +70,7 @@ def costs(ctx: typer.Context, name: str = NameArgument,
           rows: int = typer.Option(10, min=1, help="How many retrains to list.")) -> None:
     """What NAME's retrains cost (training and evaluation seconds, examples and tokens trained) and gained (the
     gate's held-out improvement), with requests served per version."""
-    stdout().print(costs_table(cli_context(ctx).trainer.get_json(f"/v1/adapters/{name}/costs"), rows=rows))
+    stdout().print(costs_table(cli_context(ctx).trainer.costs(name), rows=rows))
 
 
 @reports_errors
@@ -92,22 +91,22 @@ def erase(
         body["event_ids"] = ids
     else:
         body["tenant"] = subject
-    answer = cli_context(ctx).ingest.request("POST", "/v1/erasures", json=body, auth=True).json()
+    answer = cli_context(ctx).ingest.erase(body)
     console = stdout()
-    if answer.get("already_erased"):
+    if answer.already_erased:
         console.print(f"[yellow]nothing left to erase[/]: erased before as "
-                      f"{', '.join(e['erasure_id'] for e in answer['already_erased'])}")
+                      f"{', '.join(e.erasure_id for e in answer.already_erased)}")
         return
-    console.print(f"[green]erased[/] {answer.get('examples_removed', 0)} examples and "
-                  f"{answer.get('pending_feedback_removed', 0)} pending ratings (erasure {answer.get('erasure_id')})")
-    for snap in answer.get("snapshots") or []:
-        console.print(f"  snapshot {escape(str(snap.get('snapshot_id') or snap['sha256'][:16]))} of "
-                      f"{escape(str(snap['adapter']))} held {snap.get('examples', '?')} of them")
-    flagged = [v for v in answer.get("versions") or [] if v.get("status") != "retired"]
+    console.print(f"[green]erased[/] {answer.examples_removed} examples and "
+                  f"{answer.pending_feedback_removed} pending ratings (erasure {answer.erasure_id})")
+    for snap in answer.snapshots:
+        console.print(f"  snapshot {escape(snap.snapshot_id or snap.sha256[:16])} of "
+                      f"{escape(snap.adapter)} held {snap.examples} of them")
+    flagged = [v for v in answer.versions if v.status != "retired"]
     for version in flagged:
-        console.print(f"  [bold yellow]erasure_pending[/] {escape(str(version['adapter']))} v{version['version']} "
-                      f"({version.get('status')}, {version.get('cause')})")
-    for name in sorted({str(v["adapter"]) for v in flagged}):
+        console.print(f"  [bold yellow]erasure_pending[/] {escape(version.adapter)} v{version.version} "
+                      f"({version.status}, {version.cause})")
+    for name in sorted({v.adapter for v in flagged}):
         console.print(f"  next: [bold]adaptloop train {escape(name)}[/] (a full retrain without the erased data), "
                       f"then [bold]adaptloop retire {escape(name)} VERSION -r ...[/] for each flagged version")
     if not flagged:
@@ -121,9 +120,8 @@ def retire(
     reason: str = typer.Option(..., "--reason", "-r", help="Why; recorded in the audit trail."),
 ) -> None:
     """Retire VERSION of NAME (it never serves again; an erasure flag is then settled). Admin only."""
-    answer = cli_context(ctx).registry.request("POST", f"/v1/adapters/{name}/versions/{version}/retire",
-                                               json={"reason": reason}, auth=True).json()
-    stdout().print(f"[dim]retired[/] {escape(name)} v{version} (by {escape(str(answer.get('retired_by')))})")
+    answer = cli_context(ctx).registry.retire(name, version, reason=reason)
+    stdout().print(f"[dim]retired[/] {escape(name)} v{version} (by {escape(str(answer.retired_by))})")
 
 
 @tokens_app.command("create")
@@ -136,10 +134,9 @@ def create_token(
 ) -> None:
     """Issue a token limited to ADAPTERS; prints the token once and the entry to add to every service's TOKENS."""
     names = [a.strip() for a in adapters.split(",") if a.strip()]
-    answer = cli_context(ctx).registry.request("POST", "/v1/tokens", auth=True,
-                                               json={"actor": actor, "role": role, "adapters": names}).json()
+    answer = cli_context(ctx).registry.issue_token(actor=actor, role=role, adapters=names)
     console = stdout()
-    console.print(f"token for {escape(actor)} ({role}, adapters {', '.join(answer['adapters'])}):")
-    console.print(answer["token"], markup=False, highlight=False)
+    console.print(f"token for {escape(actor)} ({role}, adapters {', '.join(answer.adapters)}):")
+    console.print(answer.token, markup=False, highlight=False)
     console.print("add this entry to ADAPTLOOP_<SERVICE>_TOKENS of every service:")
-    console.print(answer["entry"], markup=False, highlight=False)
+    console.print(answer.entry, markup=False, highlight=False)

@@ -111,19 +111,20 @@ def add_base_model(
     digest = str(manifest["weights_sha256"])
     existing = registry.base_model(name)
     if existing is not None:
-        if existing.get("weights_sha256") != digest:
+        if existing.weights_sha256 != digest:
             raise BadInput(f"base model {name!r} is already registered with other weights "
-                           f"({str(existing.get('weights_sha256'))[:12]}…, not {digest[:12]}…)")
-        emit(output, {**existing, "created": False}, f"base model {name} is already registered (same weights)")
+                           f"({existing.weights_sha256[:12]}…, not {digest[:12]}…)")
+        emit(output, {**existing.model_dump(mode="json"), "created": False},
+             f"base model {name} is already registered (same weights)")
         return
-    body = {"name": name, "version": version or digest[:12], "location": str(directory.resolve()),
-            "weights_sha256": digest, "successor_of": successor_of, "reason": reason}
     try:
-        answer = dict(registry.request("POST", "/v1/base-models", json=body, auth=True).json())
+        answer = registry.register_base_model(name=name, version=version or digest[:12],
+                                              location=str(directory.resolve()), weights_sha256=digest,
+                                              successor_of=successor_of, reason=reason)
     except ServiceRefused as exc:
         raise as_bad_input(exc) from None
     note = " (manifest.json written)" if written else ""
-    emit(output, {**answer, "created": True, "manifest_written": written},
+    emit(output, {**answer.model_dump(mode="json"), "created": True, "manifest_written": written},
          f"[green]registered base model {name}[/] (weights {digest[:12]}…){note}")
 
 
@@ -149,18 +150,18 @@ def create_adapter(
         raise BadInput(f"base model {base_model!r} is not registered (add it with `adaptloop base-models add`)")
     body = {"name": name, "base_model": base_model, "promotion_policy": {"mode": policy}, "reason": reason}
     try:
-        answer = dict(registry.request("POST", "/v1/adapters", json=body, auth=True).json())
+        answer = registry.create_adapter(body)
     except ServiceRefused as exc:
         raise as_bad_input(exc) from None
-    emit(output, answer, f"[green]created adapter {name}[/] on {base_model} (policy {policy})")
+    emit(output, answer.model_dump(mode="json"), f"[green]created adapter {name}[/] on {base_model} (policy {policy})")
 
 
 def _base_dir(cli: CliContext, registry: RegistryClient, base_model: str, given: Path | None) -> Path:
     """The base model's directory: --base-dir, the registered location, or `<models dir>/<name>`."""
     if given is not None:
         return require_dir(given)
-    record = registry.base_model(base_model) or {}
-    candidates = [Path(str(record["location"]))] if record.get("location") else []
+    record = registry.base_model(base_model)
+    candidates = [Path(record.location)] if record is not None and record.location else []
     candidates.append((cli.settings.models_dir or default_var_dir() / "models") / base_model)
     for candidate in candidates:
         if (candidate / "config.json").is_file():
@@ -187,7 +188,7 @@ def import_adapter(
     registry = cli.registry
     require_dir(directory)
     adapter = adapter_or_bad_input(registry, name)
-    base_model = str(adapter["base_model"])
+    base_model = adapter.base_model
     base = _base_dir(cli, registry, base_model, base_dir)
     limits = LoraLimits(max_rank=cli.settings.max_lora_rank, base=_shapes(base))
     try:
@@ -205,16 +206,16 @@ def import_adapter(
             "metrics": {"imported": True, "rank": summary.rank, "target_modules": list(summary.target_modules)},
             "reason": reason}
     try:
-        version = dict(registry.request("POST", f"/v1/adapters/{name}/versions", json=body, auth=True).json())
+        version = registry.register_version(name, body)
     except ServiceRefused as exc:
         raise as_bad_input(exc) from None
-    number = int(version["version"])
-    answer: dict[str, Any] = {"adapter": name, "version": number, "status": version.get("status"),
+    number = version.version
+    answer: dict[str, Any] = {"adapter": name, "version": number, "status": version.status,
                               "weights_sha256": weights_sha, "config_sha256": config_sha, "rank": summary.rank,
                               "target_modules": list(summary.target_modules)}
     text = f"[green]imported {name} v{number}[/] (rank {summary.rank}, {', '.join(summary.target_modules)})"
     if promote:
-        current = (registry.adapter(name).get("aliases") or {}).get("production")
+        current = registry.adapter(name).aliases.get("production")
         if current != number:
             registry.move_alias(name, "production", version=number, expected_version=current, reason=reason)
         answer["production"] = number

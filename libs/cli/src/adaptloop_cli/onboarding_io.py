@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from adaptloop_contracts.registry_answers import AdapterRecord
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 from adaptloop_cli.clients.registry import RegistryClient
@@ -98,7 +99,7 @@ def upload_artifact(registry: RegistryClient, data: bytes, filename: str, *, pro
     return sha256
 
 
-def adapter_or_bad_input(registry: RegistryClient, name: str) -> dict[str, Any]:
+def adapter_or_bad_input(registry: RegistryClient, name: str) -> AdapterRecord:
     try:
         return registry.adapter(name)
     except ServiceRefused as exc:

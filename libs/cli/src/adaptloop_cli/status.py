@@ -50,7 +50,7 @@ def _drift(cli: CliContext) -> RenderableType:
     state = cli.drift.state()
     rows = drift_rows(state)
     drift: RenderableType = drift_table(rows) if rows else "[dim]Drift: no adapter has been observed yet[/]"
-    policy = policy_table(state.get("policy") or {}) if isinstance(state, dict) else None
+    policy = policy_table(state.policy)
     return Group(drift, policy) if policy is not None else drift
 
 

@@ -1,11 +1,16 @@
-"""Rich tables for adapters, versions, jobs and drift signals, built from the services' JSON answers."""
+"""Rich tables for adapters, versions, jobs and drift signals, rendered from the services' typed answers
+(the contract models of adaptloop_contracts)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
+from adaptloop_contracts.drift_api import DetectorState, DriftState
+from adaptloop_contracts.registry_answers import AdapterRecord, VersionRecord
+from adaptloop_contracts.registry_api import PendingApproval
+from adaptloop_contracts.trainer_api import JobRecord
 from rich.table import Table
 from rich.text import Text
 
@@ -31,22 +36,24 @@ def _when(value: Any) -> str:
     return _cell(value)[:19].replace("T", " ") if value else "-"
 
 
-def adapters_table(adapters: Iterable[Mapping[str, Any]]) -> Table:
+def adapters_table(adapters: Iterable[AdapterRecord]) -> Table:
     table = Table(title="Adapters", title_justify="left")
     for column in ("adapter", "base model", "production", "other aliases", "latest version", "promotion"):
         table.add_column(column)
     for adapter in adapters:
-        aliases = dict(adapter.get("aliases") or {})
+        aliases = dict(adapter.aliases)
         production = aliases.pop("production", None)
         others = ", ".join(f"{alias}=v{version}" for alias, version in sorted(aliases.items()))
-        policy = adapter.get("promotion_policy") or {}
-        table.add_row(str(adapter.get("name")), _cell(adapter.get("base_model")),
-                      f"v{production}" if production is not None else "-", others or "-",
-                      _cell(adapter.get("latest_version")), _cell(policy.get("mode")))
+        table.add_row(adapter.name, _cell(adapter.base_model), f"v{production}" if production is not None else "-",
+                      others or "-", _cell(adapter.latest_version), _cell(adapter.promotion_policy.mode))
     return table
 
 
-def versions_table(name: str, versions: Iterable[Mapping[str, Any]], aliases: Mapping[str, int]) -> Table:
+def _metrics_shown(metrics: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={_cell(v)}" for k, v in list(metrics.items())[:3] if not isinstance(v, dict | list))
+
+
+def versions_table(name: str, versions: Iterable[VersionRecord], aliases: Mapping[str, int]) -> Table:
     by_version: dict[int, list[str]] = {}
     for alias, version in aliases.items():
         by_version.setdefault(int(version), []).append(alias)
@@ -54,146 +61,101 @@ def versions_table(name: str, versions: Iterable[Mapping[str, Any]], aliases: Ma
     for column in ("version", "status", "aliases", "base model", "gate", "metrics", "served", "registered"):
         table.add_column(column)
     for item in versions:
-        number = int(item["version"])
-        evaluation = item.get("evaluation") or {}
-        gate = "-" if not evaluation else ("passed" if evaluation.get("passed") else "failed")
-        metrics = item.get("metrics") or evaluation.get("metrics") or {}
-        shown = ", ".join(f"{k}={_cell(v)}" for k, v in list(metrics.items())[:3] if not isinstance(v, dict | list))
-        status = _cell(item.get("status"))
-        table.add_row(f"v{number}", Text(status, style=VERSION_STYLES.get(status, "")),
-                      ", ".join(sorted(by_version.get(number, []))) or "-",
-                      _cell(item.get("base_model")), gate, shown or "-", _cell(item.get("served_requests")),
-                      _when(item.get("registered_at")))
+        evaluation = item.evaluation
+        gate = "-" if evaluation is None else ("passed" if evaluation.passed else "failed")
+        metrics = item.metrics or (evaluation.metrics if evaluation is not None else {})
+        table.add_row(f"v{item.version}", Text(item.status, style=VERSION_STYLES.get(item.status, "")),
+                      ", ".join(sorted(by_version.get(item.version, []))) or "-",
+                      _cell(item.base_model), gate, _metrics_shown(metrics) or "-", _cell(item.served_requests),
+                      _when(item.registered_at))
     return table
 
 
-def decide_hint(pending: Iterable[Mapping[str, Any]]) -> str:
+class _Decidable(Protocol):
+    adapter: str
+    version: int
+
+
+def decide_hint(pending: Iterable[_Decidable]) -> str:
     """The commands that decide the pending versions listed."""
-    targets = [f"{item.get('adapter')} {item.get('version')}" for item in pending]
+    targets = [f"{item.adapter} {item.version}" for item in pending]
     return (f"[yellow]waiting for approval:[/] {', '.join(targets)}; decide with "
             "`adaptloop approve NAME N --reason ...` or `adaptloop reject NAME N --reason ...`")
 
 
-def approvals_table(pending: Iterable[Mapping[str, Any]]) -> Table:
+def approvals_table(pending: Iterable[PendingApproval]) -> Table:
     """Versions waiting for an admin: what they would replace and the gate's verdict."""
     table = Table(title="Pending approvals", title_justify="left", title_style="bold yellow")
     for column in ("adapter", "version", "would replace", "gate", "metrics", "registered"):
         table.add_column(column)
     for item in pending:
-        evaluation = item.get("evaluation") or {}
-        metrics = item.get("metrics") or evaluation.get("metrics") or {}
-        shown = ", ".join(f"{k}={_cell(v)}" for k, v in list(metrics.items())[:3] if not isinstance(v, dict | list))
-        production = item.get("production_version")
-        name, number = item.get("adapter"), item.get("version")
-        table.add_row(str(name), f"v{number}", f"v{production}" if production is not None else "nothing",
+        evaluation = item.evaluation or {}
+        metrics = item.metrics or evaluation.get("metrics") or {}
+        production = item.production_version
+        table.add_row(item.adapter, f"v{item.version}", f"v{production}" if production is not None else "nothing",
                       _cell(evaluation.get("verdict") or ("passed" if evaluation.get("passed") else None)),
-                      shown or "-", _when(item.get("registered_at")))
+                      _metrics_shown(metrics) or "-", _when(item.registered_at))
     return table
 
 
-def jobs_table(jobs: Iterable[Mapping[str, Any]], *, title: str = "Jobs") -> Table:
+def jobs_table(jobs: Iterable[JobRecord], *, title: str = "Jobs") -> Table:
     table = Table(title=title, title_justify="left")
     for column in ("job", "adapter", "kind", "reason", "state", "progress", "candidate", "updated", "error"):
         table.add_column(column)
     for job in jobs:
-        state = str(job.get("state"))
-        progress = job.get("progress")
-        table.add_row(str(job.get("job_id")), _cell(job.get("adapter")), _cell(job.get("kind")),
-                      _cell(job.get("reason")), Text(state, style=STATE_STYLES.get(state, "")),
-                      f"{float(progress):.0%}" if isinstance(progress, int | float) else "-",
-                      f"v{job['candidate_version']}" if job.get("candidate_version") is not None else "-",
-                      _when(job.get("updated_at")), _cell(job.get("error")))
+        table.add_row(job.job_id, _cell(job.adapter), _cell(job.kind), _cell(job.reason),
+                      Text(job.state, style=STATE_STYLES.get(job.state, "")), f"{float(job.progress):.0%}",
+                      f"v{job.candidate_version}" if job.candidate_version is not None else "-",
+                      _when(job.updated_at), _cell(job.error))
     return table
 
 
-def open_jobs(jobs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [job for job in jobs if job.get("state") not in FINAL_STATES]
+def open_jobs(jobs: Iterable[JobRecord]) -> list[JobRecord]:
+    return [job for job in jobs if job.state not in FINAL_STATES]
 
 
 @dataclass(frozen=True)
 class DriftSignalRow:
     adapter: str
-    version: Any
+    version: int | None
     signal: str
-    detector: str | None
-    observations: Any
-    estimate: Any
-    baseline: Any
-    state: str
-    detections: Any
-    last_detection: Any
+    detector: DetectorState
 
 
-def _first(stats: Mapping[str, Any], *keys: str) -> Any:
-    for key in keys:
-        if stats.get(key) is not None:
-            return stats[key]
-    return None
+def _signal_state(detector: DetectorState) -> str:
+    return "warming up" if detector.warming_up else "watching"
 
 
-def _entries(container: Any, *name_keys: str) -> list[tuple[str, Mapping[str, Any]]]:
-    """`{name: {...}}` or `[{<name key>: name, ...}]` as (name, mapping) pairs."""
-    if isinstance(container, Mapping):
-        return [(str(k), v) for k, v in container.items() if isinstance(v, Mapping)]
-    if isinstance(container, list):
-        return [(str(_first(v, *name_keys) or "?"), v) for v in container if isinstance(v, Mapping)]
-    return []
-
-
-def _signal_state(stats: Mapping[str, Any]) -> str:
-    drifting = _first(stats, "drifting", "in_drift", "drift", "alarm")
-    if drifting is None and isinstance(stats.get("state"), str):
-        return "DRIFT" if stats["state"].lower() in {"drift", "drifting", "alarm"} else str(stats["state"])
-    if drifting:
-        return "DRIFT"
-    if stats.get("warming_up"):
-        return "warming up"
-    return "stable" if drifting is not None else "watching"
-
-
-def drift_rows(state: Any) -> list[DriftSignalRow]:
-    """Flatten the drift service's `/v1/state` (adapters, each with its detectors per signal) into rows."""
-    container = _first(state, "adapters", "models") if isinstance(state, Mapping) else state
-    rows = []
-    for adapter, entry in _entries(container if container is not None else state, "adapter", "model", "name"):
-        signals = _entries(_first(entry, "detectors", "signals") or {}, "signal", "name")
-        for signal, stats in signals:
-            rows.append(DriftSignalRow(
-                adapter=adapter, version=entry.get("adapter_version"), signal=signal,
-                detector=_first(stats, "kind", "detector"),
-                observations=_first(stats, "observations", "n", "count"),
-                estimate=_first(stats, "recent_mean_coded", "estimate", "mean", "value"),
-                baseline=_first(stats, "baseline_mean_coded", "baseline"),
-                state=_signal_state(stats),
-                detections=_first(stats, "alarms", "detections", "drift_count"),
-                last_detection=_first(stats, "last_detection_at", "last_alarm_at", "last_detection"),
-            ))
-    return rows
+def drift_rows(state: DriftState) -> list[DriftSignalRow]:
+    """The drift service's `/v1/state` as one row per adapter version and signal."""
+    return [DriftSignalRow(adapter=version.adapter, version=version.adapter_version, signal=signal, detector=detector)
+            for version in state.adapters for signal, detector in version.detectors.items()]
 
 
 def drift_table(rows: Iterable[DriftSignalRow]) -> Table:
     table = Table(title="Drift", title_justify="left")
     for column in ("adapter", "version", "signal", "detector", "observations", "recent", "baseline", "state",
-                   "alarms", "last alarm"):
+                   "alarms"):
         table.add_column(column)
+    style = {"watching": "green", "warming up": "yellow"}
     for row in rows:
-        style = {"DRIFT": "bold red", "stable": "green", "watching": "green", "warming up": "yellow"}
+        detector = row.detector
+        state = _signal_state(detector)
         table.add_row(row.adapter, f"v{row.version}" if row.version is not None else "-", row.signal,
-                      _cell(row.detector), _cell(row.observations), _cell(row.estimate), _cell(row.baseline),
-                      Text(row.state, style=style.get(row.state, "")), _cell(row.detections),
-                      _when(row.last_detection) if isinstance(row.last_detection, str) else _cell(row.last_detection))
+                      _cell(detector.kind), _cell(detector.observations), _cell(detector.recent_mean_coded),
+                      _cell(detector.baseline_mean_coded), Text(state, style=style.get(state, "")),
+                      _cell(detector.alarms))
     return table
 
 
-def policy_table(policy: Mapping[str, Any]) -> Table | None:
+def policy_table(policy: Mapping[str, Mapping[str, Any]]) -> Table | None:
     """The retrain policy's state per adapter (its scalar fields), when the drift service reports one."""
-    entries = _entries(policy, "adapter")
-    if not entries:
+    if not policy:
         return None
     table = Table(title="Retrain policy", title_justify="left")
     table.add_column("adapter")
     table.add_column("state")
-    for adapter, fields in entries:
+    for adapter, fields in sorted(policy.items()):
         shown = ", ".join(f"{k}={_cell(v)}" for k, v in fields.items() if not isinstance(v, dict | list))
         held = fields.get("held_back")
         if isinstance(held, Mapping) and held.get("reason"):

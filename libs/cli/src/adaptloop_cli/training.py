@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from adaptloop_contracts.trainer_api import JobRecord
 from rich.table import Table
 
 from adaptloop_cli.console import stdout
@@ -35,11 +36,10 @@ def _parse_config(items: list[str]) -> dict[str, Any]:
     return config
 
 
-def _submit(cli: CliContext, job: dict[str, Any], *, follow: bool, timeout_s: float | None) -> dict[str, Any]:
+def _submit(cli: CliContext, job: JobRecord, *, follow: bool, timeout_s: float | None) -> JobRecord:
     console = stdout()
-    job_id = str(job["job_id"])
-    console.print(f"requested job [bold]{job_id}[/] (request {job.get('request_id', '?')}, "
-                  f"state {job.get('state', 'queued')})", highlight=False)
+    job_id = job.job_id
+    console.print(f"requested job [bold]{job_id}[/] (request {job.request_id}, state {job.state})", highlight=False)
     if not follow:
         console.print("follow it with `adaptloop jobs` or rerun with --follow", highlight=False)
         return job
@@ -140,9 +140,9 @@ def upgrade_base(
     if not follow:
         return
     try:
-        report = cli.trainer.upgrade_report(str(final["job_id"])).get("report") or final.get("report")
+        report = cli.trainer.upgrade_report(final.job_id).report or final.report
     except CliError:
-        report = final.get("report")
+        report = final.report
     if report:
         stdout().print(_report_table(report))
     print_outcome(final, stdout())

@@ -1,6 +1,6 @@
 """Answer bodies of the drift service's HTTP API: detector, policy and rollout-judge state, signal series, pause.
 
-The detectors' inner state is reported as the detectors keep it (`dict`); the levels above it are typed.
+The policy's and the rollout judge's per-adapter state are reported as they keep it (`dict`).
 """
 
 from __future__ import annotations
@@ -12,6 +12,19 @@ from pydantic import Field
 from adaptloop_contracts.http_common import Answer
 
 
+class DetectorState(Answer):
+    """One signal's detector: what it watches, how far it got, its alarms and its coded recent and baseline means."""
+
+    kind: str
+    """The detector (`ADWIN`, `KSWIN`, `PageHinkley`, ...)."""
+    encoding: str | None = None
+    observations: int = 0
+    warming_up: bool = False
+    alarms: int = 0
+    recent_mean_coded: float | None = None
+    baseline_mean_coded: float | None = None
+
+
 class VersionDriftState(Answer):
     """One adapter version monitored on this worker: events seen, the novelty reference, each detector, ratings."""
 
@@ -20,7 +33,7 @@ class VersionDriftState(Answer):
     logs: int = 0
     ratings: int = 0
     novelty_reference: dict[str, Any] = Field(default_factory=dict)
-    detectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    detectors: dict[str, DetectorState] = Field(default_factory=dict)
     """signal -> its detector's state."""
     rating: dict[str, Any] = Field(default_factory=dict)
 

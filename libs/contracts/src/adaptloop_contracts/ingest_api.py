@@ -15,6 +15,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from adaptloop_contracts.base import MAX_TEXT_CHARS, AdapterName, ShortText, utc_now
 from adaptloop_contracts.http_common import Answer
+from adaptloop_contracts.registry_answers import FlaggedVersion
+from adaptloop_contracts.trainer_api import LineageSnapshot, UnreadableSnapshot
 
 MAX_EVENT_IDS = 10_000
 """Most event ids one erasure names."""
@@ -108,18 +110,28 @@ class ErasureSubject(Answer):
     sha256: str
 
 
+class PreviousErasure(Answer):
+    erasure_id: str
+    requested_at: str
+
+
 class ErasureAnswer(Answer):
     """`POST /v1/erasures`: what was removed, and the snapshots and versions whose lineage held it.
 
-    A subject erased before answers with `already_erased` (its earlier erasures) and nothing removed.
+    A subject erased before answers with `already_erased` (its earlier erasures) and nothing removed; the fields
+    about lineage are then absent.
     """
 
     erasure_id: str
     subject: ErasureSubject
     examples_removed: int
     pending_feedback_removed: int
-    snapshots: list[dict[str, Any]]
-    versions: list[dict[str, Any]]
+    snapshots: list[LineageSnapshot]
+    versions: list[FlaggedVersion]
+    adapters: list[str] | None = None
+    unreadable_snapshots: list[UnreadableSnapshot] | None = None
+    regression_examples_removed: int | None = None
+    already_erased: list[PreviousErasure] | None = None
 
 
 class ErasureRecord(Answer):

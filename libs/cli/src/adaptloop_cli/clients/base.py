@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import httpx
+from pydantic import TypeAdapter, ValidationError
 
-from adaptloop_cli.errors import ServiceRefused, ServiceUnreachable
+from adaptloop_cli.errors import ServiceRefused, ServiceUnreachable, UnexpectedAnswer
 
 TokenSource = Callable[[], str]
+T = TypeVar("T")
 
 
 def reason_of(response: httpx.Response) -> str:
@@ -73,6 +75,19 @@ class ServiceClient:
 
     def get_json(self, path: str, *, params: dict[str, Any] | None = None) -> Any:
         return self.request("GET", path, params=params).json()
+
+    def call(self, shape: type[T], method: str, path: str, **kwargs: Any) -> T:
+        """The answer parsed with its contract model (adaptloop_contracts): `shape` is a model or `list[Model]`."""
+        response = self.request(method, path, **kwargs)
+        try:
+            return TypeAdapter(shape).validate_json(response.content)
+        except ValidationError as exc:
+            first = exc.errors(include_url=False)[0]
+            where = ".".join(str(p) for p in first["loc"]) or "answer"
+            raise UnexpectedAnswer(self.service, f"{method} {path}", f"{where}: {first['msg']}") from None
+
+    def get(self, shape: type[T], path: str, *, params: dict[str, Any] | None = None) -> T:
+        return self.call(shape, "GET", path, params=params)
 
     def ready(self) -> tuple[bool, str]:
         """Whether `/readyz` answers 200, and what it said otherwise; never raises."""

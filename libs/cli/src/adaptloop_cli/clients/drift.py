@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from adaptloop_contracts.drift_api import DriftState
 
 from adaptloop_cli.clients.base import ServiceClient
 
@@ -10,5 +10,5 @@ from adaptloop_cli.clients.base import ServiceClient
 class DriftClient(ServiceClient):
     service = "drift"
 
-    def state(self) -> Any:
-        return self.get_json("/v1/state")
+    def state(self) -> DriftState:
+        return self.get(DriftState, "/v1/state")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from adaptloop_contracts.openai_api import ModelCard, ModelList
 
 from adaptloop_cli.clients.base import ServiceClient
 
@@ -10,6 +10,5 @@ from adaptloop_cli.clients.base import ServiceClient
 class InferenceClient(ServiceClient):
     service = "inference"
 
-    def models(self) -> list[dict[str, Any]]:
-        answer = self.get_json("/v1/models")
-        return list(answer.get("data", []) if isinstance(answer, dict) else answer)
+    def models(self) -> list[ModelCard]:
+        return self.get(ModelList, "/v1/models").data

@@ -30,7 +30,7 @@ def _parts(request: Request) -> tuple[ErasureStore, Lineage]:
     return parts
 
 
-@router.post("/erasures", response_model=ErasureAnswer, responses={
+@router.post("/erasures", response_model=ErasureAnswer, response_model_exclude_unset=True, responses={
     404: {"description": "the store holds nothing of this subject (and never did)"},
     422: {"description": "malformed request: exactly one of `tenant`, `event_ids`, and a `reason`"},
     503: {"description": "the trainer or registry could not be asked; nothing was erased"}})
