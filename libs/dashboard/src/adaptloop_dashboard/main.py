@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from importlib import resources
-from typing import Any
 
 import httpx
 import uvicorn
 from adaptloop_common.http import install_common
 from adaptloop_common.telemetry import init_telemetry
+from adaptloop_contracts.dashboard_api import Overview
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
@@ -31,8 +31,8 @@ def create_app(settings: Settings, *, transport: httpx.BaseTransport | None = No
     async def index() -> str:
         return page
 
-    @app.get("/api/overview")
-    async def overview() -> dict[str, Any]:
+    @app.get("/api/overview", response_model=Overview, response_model_exclude_unset=True)
+    async def overview() -> Overview:
         return await run_in_threadpool(lambda: gather(settings, transport=transport))
 
     return app
