@@ -84,11 +84,12 @@ def test_evaluation_prompts_exclude_every_prompt_a_user_sent() -> None:
 
 
 def test_time_to_adapter_is_split_by_the_jobs_own_timings() -> None:
+    from adaptloop_contracts.registry_answers import VersionRecord
     from adaptloop_demo.summary import _phases
 
     result = DemoResult(DemoParams(), shift_at=100.0, new_version="2",
-                        new_version_record={"metrics": {"timings": {"train_loop_s": 50.0, "evaluation_s": 6.0,
-                                                                    "registration_s": 1.0}}})
+                        new_version_record=VersionRecord.model_construct(metrics={"timings": {
+                            "train_loop_s": 50.0, "evaluation_s": 6.0, "registration_s": 1.0}}))
     at = {"drift detected": 117.0, "retrain requested": 117.0, "training started": 118.0,
           "training finished": 176.0, "promoted to production": 176.5, "first request on the new version": 180.0}
     total, shares = _phases(at, result)

@@ -17,15 +17,21 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+from adaptloop_contracts.http_common import Answer
+from adaptloop_contracts.ingest_api import ExamplesImported
+from adaptloop_contracts.registry_answers import AdapterRecord, BaseModelRecord, VersionRecord
+from adaptloop_contracts.trainer_api import JobRecord
 from adaptloop_devstack.stack import Stack
 from adaptloop_scenarios.corpus import generate_pairs
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from adaptloop_demo.traffic import Served, TrafficGenerator
+
+A = TypeVar("A", bound=Answer)
 
 ADAPTER = "support"
 OLD_DOMAIN = "capital_markets"
@@ -76,7 +82,8 @@ class DemoResult:
     served: list[Served] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     events: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    new_version_record: dict[str, Any] = field(default_factory=dict)
+    new_version_record: VersionRecord | None = None
+    """The registry's record of the new version."""
     prompts_sent: set[str] = field(default_factory=set)
     """Every prompt the users sent (held-out evaluation excludes them)."""
     adapter_dirs: dict[str, str] = field(default_factory=dict)
@@ -122,6 +129,7 @@ class Scenario:
                 },
             ),
             "register the base model",
+            BaseModelRecord,
             allow=(409,),
         )
         self._ok(
@@ -136,6 +144,7 @@ class Scenario:
                 },
             ),
             "register the adapter",
+            AdapterRecord,
             allow=(409,),
         )
         pairs = generate_pairs(OLD_DOMAIN, self.params.seed_examples, seed=self.params.seed, split="train")
@@ -146,17 +155,19 @@ class Scenario:
                 json=[{"adapter": self.params.adapter, "prompt": p.prompt, "answer": p.answer} for p in pairs],
             ),
             "import seed examples",
+            ExamplesImported,
         )
         job = self._ok(
             self.trainer.post(
                 "/v1/jobs", headers=self.service, json={"adapter": self.params.adapter, "reason": "manual"}
             ),
             "request the first training job",
+            JobRecord,
         )
-        job_id = job["job_id"]
-        final = _wait("the first training job", lambda: self._final_job(job_id), 600)
-        if final["state"] != "succeeded":
-            raise DemoError(f"the first training job ended {final['state']}: {final.get('error')}")
+        assert job is not None
+        final = _wait("the first training job", lambda: self._final_job(job.job_id), 600)
+        if final.state != "succeeded":
+            raise DemoError(f"the first training job ended {final.state}: {final.error}")
         version = _wait("a production version", lambda: self._alias_version("production"), 120)
         self.result.old_version = str(version)
         _wait(f"inference to serve version {version}", lambda: self._served_version() == str(version), 120)
@@ -194,20 +205,20 @@ class Scenario:
         if self.result.new_version is not None:
             record = self.registry.get(f"/v1/adapters/{self.params.adapter}/versions/{self.result.new_version}")
             if record.status_code == 200:
-                self.result.new_version_record = record.json()
+                self.result.new_version_record = VersionRecord.model_validate_json(record.content)
 
     def save_adapters(self, out_dir: Path) -> dict[str, str]:
         """The old and new versions' adapter files, sha256-checked, for offline evaluation (the benchmark)."""
         saved: dict[str, str] = {}
         for number in filter(None, (self.result.old_version, self.result.new_version)):
-            record = self.registry.get(f"/v1/adapters/{self.params.adapter}/versions/{number}")
-            if record.status_code != 200:
+            resp = self.registry.get(f"/v1/adapters/{self.params.adapter}/versions/{number}")
+            if resp.status_code != 200:
                 continue
+            record = VersionRecord.model_validate_json(resp.content)
             target = out_dir / f"v{number}"
             target.mkdir(parents=True, exist_ok=True)
-            for key, filename in (("weights_sha256", "adapter_model.safetensors"),
-                                  ("config_sha256", "adapter_config.json")):
-                sha = record.json()[key]
+            for sha, filename in ((record.weights_sha256, "adapter_model.safetensors"),
+                                  (record.config_sha256, "adapter_config.json")):
                 content = self.registry.get(f"/v1/artifacts/{sha}").content
                 if hashlib.sha256(content).hexdigest() != sha:
                     raise DemoError(f"artifact {sha} of v{number} downloaded with a different sha256")
@@ -216,26 +227,23 @@ class Scenario:
         return saved
 
     # -- helpers -----------------------------------------------------------------------------
-    def _ok(self, resp: httpx.Response, what: str, allow: tuple[int, ...] = ()) -> Any:
+    def _ok(self, resp: httpx.Response, what: str, shape: type[A], allow: tuple[int, ...] = ()) -> A | None:
+        """The answer parsed with its contract model (adaptloop_contracts); None for an allowed refusal."""
         if resp.status_code in allow:
-            return {}
+            return None
         if resp.status_code >= 400:
             raise DemoError(f"could not {what}: {resp.status_code} {resp.text[:500]}")
-        return resp.json() if resp.content else {}
+        return shape.model_validate_json(resp.content)
 
-    def _final_job(self, job_id: str) -> dict[str, Any] | None:
-        job = self.trainer.get(f"/v1/jobs/{job_id}").json()
-        return job if job.get("state") in ("succeeded", "failed", "cancelled", "rejected") else None
+    def _final_job(self, job_id: str) -> JobRecord | None:
+        job = JobRecord.model_validate_json(self.trainer.get(f"/v1/jobs/{job_id}").content)
+        return job if job.state in ("succeeded", "failed", "cancelled", "rejected") else None
 
     def _alias_version(self, alias: str) -> int | None:
         resp = self.registry.get(f"/v1/adapters/{self.params.adapter}")
         if resp.status_code != 200:
             return None
-        aliases = resp.json().get("aliases", {})
-        value = aliases.get(alias)
-        if isinstance(value, dict):
-            value = value.get("version")
-        return int(value) if value else None
+        return AdapterRecord.model_validate_json(resp.content).aliases.get(alias)
 
     def _served_version(self) -> str | None:
         resp = httpx.post(

@@ -5,19 +5,20 @@ from __future__ import annotations
 from statistics import mean
 from typing import Any
 
+from adaptloop_contracts.registry_answers import VersionRecord
+
 from adaptloop_demo.scenario import NEW_DOMAIN, OLD_DOMAIN, DemoResult
 from adaptloop_demo.timeline import Milestone, events_between, milestones
 
 PHASES = ("detection", "training", "evaluation", "registration", "swap")
 
 
-def _find(version_record: dict[str, Any], key: str) -> float | None:
-    for where in (
-        version_record.get("metrics") or {},
-        (version_record.get("evaluation") or {}).get("metrics") or {},
-        version_record.get("evaluation") or {},
-    ):
-        if isinstance(where, dict) and isinstance(where.get(key), (int, float)):
+def _find(record: VersionRecord | None, key: str) -> float | None:
+    """A figure the trainer recorded with the version: in its metrics, or its evaluation's."""
+    if record is None:
+        return None
+    for where in (record.metrics or {}, record.evaluation.metrics if record.evaluation is not None else {}):
+        if isinstance(where.get(key), (int, float)):
             return float(where[key])
     return None
 
@@ -135,10 +136,12 @@ def figure_values(summary: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _lineage_mode(record: dict[str, Any]) -> str | None:
+def _lineage_mode(record: VersionRecord | None) -> str | None:
     """How the new version was trained (incremental or full), from its registered training facts."""
-    for where in (record.get("lineage"), record.get("metrics"), record.get("training_config")):
-        if isinstance(where, dict) and isinstance(where.get("mode"), str):
+    if record is None:
+        return None
+    for where in (record.lineage.model_extra or {}, record.metrics or {}, record.training_config or {}):
+        if isinstance(where.get("mode"), str):
             return str(where["mode"])
     return None
 
@@ -174,7 +177,8 @@ def _phases(at: dict[str, float], result: DemoResult) -> tuple[float | None, dic
 def _job_timings(result: DemoResult) -> dict[str, float]:
     """`metrics.timings` of the job that built the new version (its succeeded event or the version record)."""
     sources = [e.get("metrics") for e in result.events.get("training.events", []) if e.get("state") == "succeeded"]
-    sources.append((result.new_version_record or {}).get("metrics"))
+    if result.new_version_record is not None:
+        sources.append(result.new_version_record.metrics)
     for metrics in reversed(sources):
         timings = metrics.get("timings") if isinstance(metrics, dict) else None
         if isinstance(timings, dict):
