@@ -18,6 +18,7 @@ import httpx
 import numpy as np
 import pytest
 from adaptloop_common.auth import token_digest
+from adaptloop_common.service_database import ServiceDatabase
 from adaptloop_contracts import InferenceFeedback, InferenceLog, TopicNames
 from adaptloop_devstack.broker import free_ports
 from adaptloop_devstack.inprocess import serve_app
@@ -25,7 +26,6 @@ from adaptloop_devstack.paths import repo_root, venv_python
 from adaptloop_devstack.postgres import sqlalchemy_url
 from adaptloop_devstack.stack import DEFAULT_PORTS, Stack, StackConfig
 from adaptloop_devstack.tcp_proxy import TcpProxy
-from adaptloop_ingest.infra.db import make_engine
 from adaptloop_ingest.infra.tables import pending_feedback
 from adaptloop_kafka import EventProducer
 from adaptloop_registry.bootstrap import create_app as registry_app
@@ -211,7 +211,7 @@ def test_erasing_a_tenant_follows_lineage_and_leaves_nothing_to_replay(world: Wo
     waiting = InferenceFeedback(model=name, inference_event_id=uuid.uuid4(), score=1.0)
     producer.publish_sync("inference.feedback", erased_rating)
     producer.publish_sync("inference.feedback", waiting)
-    engine = make_engine(ingest.settings.database_url, schema=ingest.settings.db_schema)
+    engine = ServiceDatabase(ingest.settings.database_url, service="ingest", schema=ingest.settings.db_schema).engine
 
     def pending() -> set[uuid.UUID]:
         with engine.connect() as conn:

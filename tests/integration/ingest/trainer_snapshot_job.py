@@ -15,19 +15,20 @@ import json
 import sys
 
 from adaptloop_common.privacy import PrivacyPolicy
+from adaptloop_common.service_database import ServiceDatabase
 from adaptloop_contracts import RetrainRequested, TrainingState
-from adaptloop_trainer.infra.db import SqlJobStore, make_engine
-from adaptloop_trainer.infra.ingest_client import IngestClient
-from adaptloop_trainer.infra.registry_client import RegistryClient
 from adaptloop_trainer.config import Settings
 from adaptloop_trainer.dataset_privacy import RedactedExamples
+from adaptloop_trainer.infra.db import SqlJobStore
+from adaptloop_trainer.infra.ingest_client import IngestClient
+from adaptloop_trainer.infra.registry_client import RegistryClient
 from adaptloop_trainer.snapshot import snapshot_from_export
 
 
 def main(adapter: str, candidate_version: int) -> None:
     settings = Settings()  # type: ignore[call-arg]
-    engine = make_engine(settings.database_url, settings.db_schema)
-    store = SqlJobStore(engine)
+    database = ServiceDatabase(settings.database_url, service="trainer", schema=settings.db_schema)
+    store = SqlJobStore(database.engine)
     registry = RegistryClient(settings.registry_url, settings.registry_token)
     ingest = IngestClient(settings.ingest_url, settings.ingest_token)
     try:
@@ -42,7 +43,7 @@ def main(adapter: str, candidate_version: int) -> None:
     finally:
         registry.close()
         ingest.close()
-        engine.dispose()
+        database.dispose()
     print(json.dumps({"job_id": str(job.job_id), "snapshot_id": snapshot.snapshot_id,
                       "snapshot_sha256": snapshot.sha256, "example_ids": [e.example_id for e in snapshot.examples],
                       "pinned": pinned}))

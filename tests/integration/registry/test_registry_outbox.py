@@ -10,13 +10,12 @@ import time
 from pathlib import Path
 
 import pytest
+from adaptloop_common.service_database import ServiceDatabase
 from adaptloop_contracts import RegistryEvent, TopicNames
 from adaptloop_kafka import EventProducer
-from adaptloop_registry import migrate
-from adaptloop_registry.infra.db import Database
-from adaptloop_registry.infra.tables import outbox
 from adaptloop_registry.bootstrap import create_app
 from adaptloop_registry.caller import Caller
+from adaptloop_registry.infra.tables import outbox
 from adaptloop_registry.outbox import enqueue
 from adaptloop_registry.relay import OutboxRelay, pending_count
 from fastapi.testclient import TestClient
@@ -26,7 +25,7 @@ from sqlalchemy import select, text
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 
 
-def unsent(db: Database) -> list[str]:
+def unsent(db: ServiceDatabase) -> list[str]:
     with db.begin() as conn:
         return [r.event_id for r in conn.execute(select(outbox.c.event_id).where(outbox.c.sent_at.is_(None)))]
 
@@ -78,10 +77,10 @@ RELAY_PROCESS = """
 import sys
 from adaptloop_contracts import TopicNames
 from adaptloop_kafka import EventProducer
-from adaptloop_registry.infra.db import Database
+from adaptloop_common.service_database import ServiceDatabase
 from adaptloop_registry.relay import OutboxRelay
 url, schema, bootstrap, prefix = sys.argv[1:5]
-db = Database(url, schema=schema)
+db = ServiceDatabase(url, service="registry", schema=schema)
 producer = EventProducer(bootstrap, topics=TopicNames(prefix), config={"message.timeout.ms": 600000})
 relay = OutboxRelay(db, producer, topics=TopicNames(prefix), publish_timeout_s=600)
 # The test's own polling briefly locks the rows too (SKIP LOCKED), so a pass may find none;
@@ -99,7 +98,7 @@ def test_relay_killed_before_the_ack_republishes_with_the_same_event_id(
         seeded = seed_adapter(c)
         assert c.post(f"/v1/adapters/{seeded['name']}/versions", json=version_body(seeded),
                       headers=auth("trainer")).status_code == 201
-    db = Database(postgres[0], schema=postgres[1])
+    db = ServiceDatabase(postgres[0], service="registry", schema=postgres[1])
     committed = unsent(db)
     assert len(committed) == 2  # base_model.registered, adapter.version_registered
 
@@ -137,8 +136,8 @@ def test_relay_killed_before_the_ack_republishes_with_the_same_event_id(
 def test_ack_lost_after_publish_republishes_the_same_event_id(
     postgres: tuple[str, str], kafka_bootstrap: str, topics: TopicNames
 ) -> None:
-    db = Database(postgres[0], schema=postgres[1])
-    migrate.upgrade(db)
+    db = ServiceDatabase(postgres[0], service="registry", schema=postgres[1])
+    db.upgrade()
     with db.begin() as conn:
         event_id = enqueue(conn, RegistryEvent(event_type="base_model.registered", model="base-x"),
                            caller=Caller("alice"))
@@ -160,8 +159,8 @@ def test_ack_lost_after_publish_republishes_the_same_event_id(
 def test_rolled_back_transaction_publishes_nothing(
     backend: tuple[str, str], kafka_bootstrap: str, topics: TopicNames
 ) -> None:
-    db = Database(backend[0], schema=backend[1])
-    migrate.upgrade(db)
+    db = ServiceDatabase(backend[0], service="registry", schema=backend[1])
+    db.upgrade()
     with pytest.raises(RuntimeError), db.begin() as conn:
         enqueue(conn, RegistryEvent(event_type="base_model.registered", model="rolled-back"), caller=Caller("a"))
         raise RuntimeError("the change failed after its event was staged")
@@ -178,8 +177,8 @@ def test_rolled_back_transaction_publishes_nothing(
 def test_two_relays_publish_every_row_once_and_keep_each_key_in_order(
     postgres: tuple[str, str], kafka_bootstrap: str, topics: TopicNames
 ) -> None:
-    db = Database(postgres[0], schema=postgres[1])
-    migrate.upgrade(db)
+    db = ServiceDatabase(postgres[0], service="registry", schema=postgres[1])
+    db.upgrade()
     keys = [f"k{i}" for i in range(5)]
     with db.begin() as conn:
         for seq in range(200):

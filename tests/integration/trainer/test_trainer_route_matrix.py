@@ -30,7 +30,6 @@ from adaptloop_devstack.route_matrix import (
     topic_ends,
 )
 from adaptloop_kafka import ensure_topics
-from adaptloop_trainer.infra.db import migrate
 from adaptloop_trainer.bootstrap import build, create_app
 from adaptloop_trainer.config import Settings
 from fastapi.testclient import TestClient
@@ -87,13 +86,13 @@ def trainer_api(kafka_bootstrap: str, pg_dsn: str, tmp_path_factory: pytest.Temp
                             ingest_url="http://127.0.0.1:1", ingest_token=TOKENS["reader"], tokens=tokens_spec(),
                             work_dir=work / "trainer", max_body_bytes=MAX_BODY)
         trainer = build(settings)
-        migrate(trainer.engine, schema)
+        trainer.database.upgrade()
         try:
             yield TrainerApi(TestClient(create_app(trainer)), registry.url, pg_dsn, schema, kafka_bootstrap,
                              [topics("retrain.requested"), topics("training.events")])
         finally:
             trainer.stop()
-            trainer.engine.dispose()
+            trainer.database.dispose()
     finally:
         registry.stop()
 

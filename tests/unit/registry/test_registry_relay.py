@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from adaptloop_common.service_database import ServiceDatabase
 from adaptloop_contracts import RegistryEvent, TopicNames
-from adaptloop_registry import migrate
-from adaptloop_registry.infra.db import Database
-from adaptloop_registry.infra.tables import outbox
 from adaptloop_registry.caller import Caller
+from adaptloop_registry.infra.tables import outbox
 from adaptloop_registry.outbox import enqueue
 from adaptloop_registry.relay import OutboxRelay
 from sqlalchemy import select
@@ -36,13 +35,13 @@ class FakeProducer:
         return len(callbacks)
 
 
-def make_db(tmp_path: Path) -> Database:
-    db = Database(f"sqlite:///{tmp_path / 'r.db'}")
-    migrate.upgrade(db)
+def make_db(tmp_path: Path) -> ServiceDatabase:
+    db = ServiceDatabase(f"sqlite:///{tmp_path / 'r.db'}", service="registry")
+    db.upgrade()
     return db
 
 
-def stage(db: Database, model: str, trace: dict[str, str] | None = None) -> str:
+def stage(db: ServiceDatabase, model: str, trace: dict[str, str] | None = None) -> str:
     with db.begin() as conn:
         return enqueue(conn, RegistryEvent(event_type="base_model.registered", model=model),
                        caller=Caller("alice", trace or {}))

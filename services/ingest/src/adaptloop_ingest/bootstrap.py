@@ -12,20 +12,20 @@ from adaptloop_common.auth import TokenTable
 from adaptloop_common.database import retry_while_unavailable
 from adaptloop_common.http import ReadinessCheck, install_common
 from adaptloop_common.privacy import PrivacyPolicy
+from adaptloop_common.service_database import ServiceDatabase
 from adaptloop_contracts.inference import INFERENCE_FEEDBACK, INFERENCE_LOGS
 from adaptloop_kafka import ConsumedEvent, EventConsumer, EventProducer, RejectedEvent
 from fastapi import FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-from adaptloop_ingest.infra.db import PostgresExampleStore, make_engine
-from adaptloop_ingest.infra.kafka import BatchPublisher, ConsumerThread
-from adaptloop_ingest.infra.migrate import upgrade_to_head
-from adaptloop_ingest.infra.retention_sql import PostgresRetentionStore
 from adaptloop_ingest.api import erasures, errors, events, examples
 from adaptloop_ingest.api.deps import Components
 from adaptloop_ingest.config import Settings
 from adaptloop_ingest.errors import UnstorableEvent
 from adaptloop_ingest.handlers import store_consumed_event
+from adaptloop_ingest.infra.db import PostgresExampleStore
+from adaptloop_ingest.infra.kafka import BatchPublisher, ConsumerThread
+from adaptloop_ingest.infra.retention_sql import PostgresRetentionStore
 from adaptloop_ingest.retention import RetentionPolicy, RetentionSweeper
 
 log = logging.getLogger(__name__)
@@ -84,9 +84,11 @@ def retention_policy(settings: Settings) -> RetentionPolicy:
 def connect(settings: Settings) -> Runtime:
     """Migrate the schema and build the real producer, store and consumer (not yet started)."""
     privacy = PrivacyPolicy(settings.privacy)
-    upgrade_to_head(settings.database_url, schema=settings.db_schema)
+    database = ServiceDatabase(settings.database_url, service="ingest", schema=settings.db_schema,
+                               pool_size=settings.db_pool_size, max_overflow=10)
+    database.upgrade()
     topics = settings.topic_names
-    engine = make_engine(settings.database_url, schema=settings.db_schema, pool_size=settings.db_pool_size)
+    engine = database.engine
     store = PostgresExampleStore(engine, page_size=settings.export_page_size)
     retention = RetentionSweeper(retention_policy(settings), PostgresRetentionStore(engine),
                                  interval_s=settings.retention_interval_s)

@@ -6,22 +6,23 @@ import hashlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+from adaptloop_common.service_database import ServiceDatabase
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
-from adaptloop_registry.infra.artifact_store import SHA256_HEX, ArtifactStore
-from adaptloop_registry.infra.db import Database
-from adaptloop_registry.infra.tables import artifacts
 from adaptloop_registry.artifact_rules import check_content, kind_of_filename
 from adaptloop_registry.caller import Caller, utc_now
 from adaptloop_registry.catalog import artifact_uri
 from adaptloop_registry.errors import Invalid, NotFound, TooLarge
+from adaptloop_registry.infra.artifact_store import SHA256_HEX, ArtifactStore
+from adaptloop_registry.infra.tables import artifacts
 from adaptloop_registry.outbox import audit
 
 
 async def upload_artifact(body: AsyncIterator[bytes], *, sha256: str, filename: str, store: ArtifactStore,
-                          db: Database, caller: Caller, max_bytes: int, base_url: str) -> tuple[dict[str, Any], bool]:
+                          db: ServiceDatabase, caller: Caller, max_bytes: int,
+                          base_url: str) -> tuple[dict[str, Any], bool]:
     """Store one artifact; returns (answer, created). Nothing is kept when any check fails."""
     if not SHA256_HEX.match(sha256):
         raise Invalid("the sha256 in the path must be 64 lower-case hex digits")
@@ -51,7 +52,7 @@ async def upload_artifact(body: AsyncIterator[bytes], *, sha256: str, filename: 
     return answer, created
 
 
-def _record(db: Database, sha256: str, size: int, kind: str, filename: str, caller: Caller) -> bool:
+def _record(db: ServiceDatabase, sha256: str, size: int, kind: str, filename: str, caller: Caller) -> bool:
     with db.begin() as conn:
         existing = conn.execute(select(artifacts.c.kind).where(artifacts.c.sha256 == sha256)).first()
         if existing is not None:
@@ -69,7 +70,7 @@ def _record(db: Database, sha256: str, size: int, kind: str, filename: str, call
         return True
 
 
-def artifact_info(db: Database, sha256: str) -> dict[str, Any]:
+def artifact_info(db: ServiceDatabase, sha256: str) -> dict[str, Any]:
     if not SHA256_HEX.match(sha256):
         raise NotFound("no such artifact")
     with db.read() as conn:

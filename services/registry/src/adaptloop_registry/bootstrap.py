@@ -10,19 +10,18 @@ from contextlib import asynccontextmanager
 from adaptloop_common.auth import TokenTable
 from adaptloop_common.database import install_database_unavailable_handler
 from adaptloop_common.http import ReadinessCheck, install_common
+from adaptloop_common.service_database import ServiceDatabase
 from adaptloop_kafka import EventProducer
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
-from adaptloop_registry import migrate
-from adaptloop_registry.infra.artifact_store import LocalArtifactStore
-from adaptloop_registry.infra.db import Database
 from adaptloop_registry.api import aliases, approvals, artifacts, catalog, erasures, plan, rollout, tokens, versions
 from adaptloop_registry.api import eval_suites as suite_routes
 from adaptloop_registry.config import Settings
 from adaptloop_registry.errors import RegistryError
+from adaptloop_registry.infra.artifact_store import LocalArtifactStore
 from adaptloop_registry.relay import OutboxRelay, RawProducer
 from adaptloop_registry.runtime import RegistryRuntime
 
@@ -31,7 +30,8 @@ log = logging.getLogger(__name__)
 
 def build_runtime(settings: Settings, *, producer: RawProducer | None = None) -> RegistryRuntime:
     """The database, artifact store and outbox relay; nothing connects until the app starts."""
-    db = Database(settings.database_url, schema=settings.db_schema, pool_size=settings.db_pool_size)
+    db = ServiceDatabase(settings.database_url, service="registry", schema=settings.db_schema,
+                         pool_size=settings.db_pool_size)
     runtime = RegistryRuntime(settings=settings, db=db, store=LocalArtifactStore(settings.artifact_dir))
     if settings.relay_enabled:
         producer = producer or EventProducer(
@@ -49,7 +49,7 @@ def create_app(settings: Settings, *, runtime: RegistryRuntime | None = None) ->
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        await run_in_threadpool(migrate.upgrade, runtime.db)
+        await run_in_threadpool(runtime.db.upgrade)
         if runtime.relay is not None:
             runtime.relay.start()
         try:
@@ -78,7 +78,7 @@ def create_app(settings: Settings, *, runtime: RegistryRuntime | None = None) ->
 def _readiness_checks(runtime: RegistryRuntime) -> dict[str, ReadinessCheck]:
     async def database() -> tuple[bool, str]:
         await run_in_threadpool(runtime.db.ping)
-        at_head = await run_in_threadpool(migrate.at_head, runtime.db)
+        at_head = await run_in_threadpool(runtime.db.at_head)
         return at_head, "migrations at head" if at_head else "migrations not at head"
 
     async def relay() -> tuple[bool, str]:

@@ -13,6 +13,7 @@ import time
 from typing import Any, Protocol
 
 from adaptloop_common.database import is_database_unavailable
+from adaptloop_common.service_database import ServiceDatabase
 from adaptloop_contracts import TopicNames
 from adaptloop_kafka.tracing import trace_headers
 from confluent_kafka import KafkaError, Message
@@ -20,9 +21,8 @@ from opentelemetry import propagate, trace
 from prometheus_client import Counter, Gauge
 from sqlalchemy import Connection, Row, func, select, update
 
-from adaptloop_registry.infra.db import Database
-from adaptloop_registry.infra.tables import outbox
 from adaptloop_registry.caller import utc_now
+from adaptloop_registry.infra.tables import outbox
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("adaptloop.registry")
@@ -45,7 +45,7 @@ class RawProducer(Protocol):
 class OutboxRelay:
     """Drains the outbox in batches; `run_once` is one claim-publish-mark transaction."""
 
-    def __init__(self, db: Database, producer: RawProducer, *, topics: TopicNames, batch_size: int = 100,
+    def __init__(self, db: ServiceDatabase, producer: RawProducer, *, topics: TopicNames, batch_size: int = 100,
                  poll_interval_s: float = 0.2, publish_timeout_s: float = 15.0, name: str = "relay") -> None:
         self.db = db
         self.producer = producer

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from adaptloop_registry.infra.artifact_store import ArtifactStore
-from adaptloop_registry.infra.db import Database
+from adaptloop_common.service_database import ServiceDatabase
+
 from adaptloop_registry.config import Settings
+from adaptloop_registry.infra.artifact_store import ArtifactStore
 from adaptloop_registry.relay import OutboxRelay
 
 
 @dataclass
 class RegistryRuntime:
     settings: Settings
-    db: Database
+    db: ServiceDatabase
     store: ArtifactStore
     relay: OutboxRelay | None = None
 

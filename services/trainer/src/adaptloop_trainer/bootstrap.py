@@ -15,21 +15,21 @@ from adaptloop_common.auth import TokenTable
 from adaptloop_common.database import install_database_unavailable_handler
 from adaptloop_common.http import install_common
 from adaptloop_common.privacy import PrivacyPolicy
+from adaptloop_common.service_database import ServiceDatabase
 from adaptloop_kafka import EventProducer, ensure_topics
 from fastapi import FastAPI
-from sqlalchemy.engine import Engine
 
 from adaptloop_trainer import handlers
 from adaptloop_trainer.api import governance as governance_api
 from adaptloop_trainer.api import jobs as jobs_api
-from adaptloop_trainer.infra.db import SqlJobStore, make_engine, migrate
+from adaptloop_trainer.candidate import TrainerParams
+from adaptloop_trainer.config import Settings
+from adaptloop_trainer.dataset_privacy import RedactedExamples
+from adaptloop_trainer.infra.db import SqlJobStore
 from adaptloop_trainer.infra.ingest_client import IngestClient
 from adaptloop_trainer.infra.judge_client import judge_answer
 from adaptloop_trainer.infra.kafka import KafkaTrainingEvents, RetrainRequestConsumer
 from adaptloop_trainer.infra.registry_client import RegistryClient
-from adaptloop_trainer.candidate import TrainerParams
-from adaptloop_trainer.config import Settings
-from adaptloop_trainer.dataset_privacy import RedactedExamples
 from adaptloop_trainer.job_runner import JobRunner
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ def code_revision(settings: Settings) -> str:
 @dataclass
 class Trainer:
     settings: Settings
-    engine: Engine
+    database: ServiceDatabase
     store: SqlJobStore
     registry: RegistryClient
     ingest: IngestClient
@@ -58,7 +58,7 @@ class Trainer:
     threads: list[threading.Thread] = field(default_factory=list)
 
     def start(self) -> None:
-        migrate(self.engine, self.settings.db_schema)
+        self.database.upgrade()
         ensure_topics(self.settings.kafka, self.settings.topic_names.all_with_partitions())
         self.runner.start()
         recovered = self.runner.recover()
@@ -79,8 +79,8 @@ class Trainer:
 
 
 def build(settings: Settings) -> Trainer:
-    engine = make_engine(settings.database_url, settings.db_schema)
-    store = SqlJobStore(engine)
+    database = ServiceDatabase(settings.database_url, service="trainer", schema=settings.db_schema, pool_size=5)
+    store = SqlJobStore(database.engine)
     registry = RegistryClient(settings.registry_url, settings.registry_token, timeout_s=settings.http_timeout_s)
     ingest = IngestClient(settings.ingest_url, settings.ingest_token, timeout_s=settings.http_timeout_s)
     producer = EventProducer(settings.kafka, topics=settings.topic_names, client_id="adaptloop-trainer")
@@ -99,7 +99,7 @@ def build(settings: Settings) -> Trainer:
         accept=lambda request, tp: handlers.accept_request(request, tp, store=store, runner=runner).job_id,
         job_is_final=lambda job_id: bool((job := store.get(job_id)) is None or job.is_final),
     )
-    return Trainer(settings, engine, store, registry, ingest, producer, events, runner, consumer)
+    return Trainer(settings, database, store, registry, ingest, producer, events, runner, consumer)
 
 
 def create_app(trainer: Trainer) -> FastAPI:

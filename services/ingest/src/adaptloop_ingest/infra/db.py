@@ -1,4 +1,5 @@
-"""PostgreSQL I/O of the example store: joins, de-duplication and export in SQL transactions."""
+"""PostgreSQL I/O of the example store: joins, de-duplication and export in SQL transactions (on the engine
+of the service's `ServiceDatabase`)."""
 
 from __future__ import annotations
 
@@ -7,24 +8,13 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from adaptloop_common.database import engine_options
-from sqlalchemy import Connection, Engine, case, create_engine, delete, func, literal_column, or_, select, text, update
+from sqlalchemy import Connection, Engine, case, delete, func, literal_column, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DataError
 
-from adaptloop_ingest.infra.tables import examples, pending_feedback, seen_events
 from adaptloop_ingest.errors import UnstorableEvent
 from adaptloop_ingest.examples import ExampleDraft, Rating, StoredExample, StoreOutcome
-
-
-def make_engine(url: str, *, schema: str, pool_size: int = 5) -> Engine:
-    """An engine whose unqualified tables resolve to `schema`."""
-    return create_engine(
-        url,
-        pool_size=pool_size,
-        execution_options={"schema_translate_map": {None: schema}},
-        **engine_options(),
-    )
+from adaptloop_ingest.infra.tables import examples, pending_feedback, seen_events
 
 
 def _lock_log(conn: Connection, log_event_id: uuid.UUID) -> None:

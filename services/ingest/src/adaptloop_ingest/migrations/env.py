@@ -1,35 +1,8 @@
-"""Alembic environment: migrations run inside the configured schema, one process at a time."""
+"""Alembic environment: runs on the connection `adaptloop_common.service_database.ServiceDatabase` hands over."""
 
 from __future__ import annotations
 
-from alembic import context
-from sqlalchemy import create_engine, pool, text
+from adaptloop_common.service_database import run_migrations_in_env
+from adaptloop_ingest.infra.tables import metadata
 
-config = context.config
-schema: str = config.attributes["schema"]
-url: str = config.attributes["database_url"]
-
-MIGRATION_LOCK = 0x1D6E57  # advisory lock key: one migrating process per database
-
-
-def run_migrations_online() -> None:
-    engine = create_engine(url, poolclass=pool.NullPool)
-    with engine.connect() as connection:
-        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
-        try:
-            connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
-            connection.execute(text(f'SET search_path TO "{schema}"'))
-            connection.commit()
-            context.configure(connection=connection, version_table_schema=schema)
-            with context.begin_transaction():
-                context.run_migrations()
-            connection.commit()
-        finally:
-            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
-            connection.commit()
-    engine.dispose()
-
-
-if context.is_offline_mode():
-    raise SystemExit("offline migrations are not supported; run against a database")
-run_migrations_online()
+run_migrations_in_env(metadata)

@@ -1,14 +1,8 @@
-"""Alembic environment: runs on the connection handed over by `adaptloop_registry.migrate`."""
+"""Alembic environment: runs on the connection `adaptloop_common.service_database.ServiceDatabase` hands over."""
 
 from __future__ import annotations
 
+from adaptloop_common.service_database import run_migrations_in_env
 from adaptloop_registry.infra.tables import metadata
-from alembic import context
 
-connection = context.config.attributes.get("connection")
-if connection is None:
-    raise RuntimeError("run migrations through adaptloop_registry.migrate (it supplies the connection)")
-
-context.configure(connection=connection, target_metadata=metadata, render_as_batch=connection.dialect.name == "sqlite")
-with context.begin_transaction():
-    context.run_migrations()
+run_migrations_in_env(metadata)

@@ -1,49 +1,20 @@
-"""PostgreSQL job store in the trainer's own schema, migrated by alembic at start."""
+"""PostgreSQL job store in the trainer's own schema (the engine of its `ServiceDatabase`, migrated at start)."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from adaptloop_common.database import engine_options
 from adaptloop_contracts import RetrainRequested, TrainingState
-from alembic import command
-from alembic.config import Config
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Engine
 
 from adaptloop_trainer.infra.tables import jobs, regression_examples
 from adaptloop_trainer.jobs import Job, job_kind_of
 from adaptloop_trainer.snapshot import Example, split_of
-
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
-
-
-def sqlalchemy_url(url: str) -> str:
-    if url.startswith("postgresql://"):
-        return url.replace("postgresql://", "postgresql+psycopg://", 1)
-    return url
-
-
-def make_engine(database_url: str, schema: str) -> Engine:
-    engine = sa.create_engine(sqlalchemy_url(database_url), pool_size=5, max_overflow=5, **engine_options())
-    return engine.execution_options(schema_translate_map={None: schema})
-
-
-def migrate(engine: Engine, schema: str) -> None:
-    """Create the schema and bring it to the newest revision (safe to run at every start)."""
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
-        conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:s))"), {"s": f"adaptloop-trainer-{schema}"})
-        cfg = Config()
-        cfg.set_main_option("script_location", str(MIGRATIONS))
-        cfg.attributes["connection"] = conn
-        cfg.attributes["schema"] = schema
-        command.upgrade(cfg, "head")
 
 
 def _now() -> datetime:

@@ -1,13 +1,9 @@
-"""Alembic environment: runs on the connection and schema handed over by `adapters.db.migrate`."""
+"""Alembic environment: runs on the connection `adaptloop_common.service_database.ServiceDatabase` hands over."""
 
 from __future__ import annotations
 
-from alembic import context
+from adaptloop_common.service_database import run_migrations_in_env
 
-config = context.config
-connection = config.attributes["connection"]
-schema = config.attributes["schema"]
+from adaptloop_trainer.infra.tables import metadata
 
-context.configure(connection=connection, version_table_schema=schema, include_schemas=True)
-with context.begin_transaction():
-    context.run_migrations()
+run_migrations_in_env(metadata)
