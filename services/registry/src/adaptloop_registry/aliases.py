@@ -7,10 +7,10 @@ from typing import Any
 from adaptloop_contracts import RegistryEvent
 from sqlalchemy import Connection, Row, delete, insert, select, update
 
-from adaptloop_registry.infra.tables import adapters, alias_history, aliases, versions
 from adaptloop_registry.caller import Caller, iso, utc_now
 from adaptloop_registry.catalog import artifact_uri, find_adapter, find_version
 from adaptloop_registry.errors import Conflict, NotFound
+from adaptloop_registry.infra.tables import adapters, alias_history, aliases, versions
 from adaptloop_registry.outbox import audit, enqueue
 
 PRODUCTION = "production"

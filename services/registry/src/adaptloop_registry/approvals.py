@@ -7,11 +7,11 @@ from typing import Any
 from adaptloop_contracts import RegistryEvent
 from sqlalchemy import Connection, Row, select
 
-from adaptloop_registry.infra.tables import adapters, aliases, versions
 from adaptloop_registry.aliases import PRODUCTION, current_target, move_alias
 from adaptloop_registry.caller import Caller, iso, utc_now
 from adaptloop_registry.catalog import find_version, lock_adapter
 from adaptloop_registry.errors import Conflict
+from adaptloop_registry.infra.tables import adapters, aliases, versions
 from adaptloop_registry.outbox import audit, enqueue
 from adaptloop_registry.version_status import PENDING_APPROVAL, mark_rejected
 from adaptloop_registry.versions import version_views

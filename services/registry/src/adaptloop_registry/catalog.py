@@ -7,9 +7,9 @@ from typing import Any
 from adaptloop_contracts import RegistryEvent
 from sqlalchemy import Connection, Row, func, insert, select, update
 
-from adaptloop_registry.infra.tables import adapters, aliases, base_models, versions
 from adaptloop_registry.caller import Caller, iso, utc_now
 from adaptloop_registry.errors import Conflict, Invalid, NotFound
+from adaptloop_registry.infra.tables import adapters, aliases, base_models, versions
 from adaptloop_registry.models import AdapterSpec, BaseModelSpec, PromotionPolicy
 from adaptloop_registry.outbox import audit, enqueue
 

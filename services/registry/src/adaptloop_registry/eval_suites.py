@@ -11,11 +11,11 @@ from typing import Any
 from adaptloop_contracts.eval_suites import EvalSuiteSpec, SuiteLineError, parse_suite
 from sqlalchemy import Connection, Row, func, insert, select
 
-from adaptloop_registry.infra.artifact_store import ArtifactStore
-from adaptloop_registry.infra.tables import artifacts, eval_suites
 from adaptloop_registry.caller import Caller, iso, utc_now
 from adaptloop_registry.catalog import artifact_uri, find_adapter, lock_adapter
 from adaptloop_registry.errors import Invalid, NotFound
+from adaptloop_registry.infra.artifact_store import ArtifactStore
+from adaptloop_registry.infra.tables import artifacts, eval_suites
 from adaptloop_registry.outbox import audit
 
 

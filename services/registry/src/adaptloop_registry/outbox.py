@@ -8,8 +8,8 @@ from adaptloop_contracts import RegistryEvent
 from adaptloop_contracts.registry import REGISTRY_EVENTS
 from sqlalchemy import Connection, insert
 
-from adaptloop_registry.infra.tables import audit_log, outbox
 from adaptloop_registry.caller import Caller, utc_now
+from adaptloop_registry.infra.tables import audit_log, outbox
 
 
 def enqueue(conn: Connection, event: RegistryEvent, *, caller: Caller) -> str:

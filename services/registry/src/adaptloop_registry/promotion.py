@@ -7,11 +7,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, select, update
 
-from adaptloop_registry.infra.tables import versions
 from adaptloop_registry.aliases import CANARY, PRODUCTION, current_target, move_alias
 from adaptloop_registry.caller import Caller
 from adaptloop_registry.catalog import find_version, policy_of
 from adaptloop_registry.errors import Conflict
+from adaptloop_registry.infra.tables import versions
 from adaptloop_registry.models import EvaluationSpec, ServedReport
 from adaptloop_registry.version_status import mark_rejected, request_approval
 

@@ -12,11 +12,11 @@ from adaptloop_contracts import RolloutDecision
 from adaptloop_contracts.registry_api import ACTOR_OF_ACTION
 from sqlalchemy import Connection, Row, insert, select
 
-from adaptloop_registry.infra.tables import rollout_decisions
 from adaptloop_registry.aliases import CANARY, PRODUCTION, current_target, move_alias
 from adaptloop_registry.caller import Caller, iso, utc_now
 from adaptloop_registry.catalog import find_version, lock_adapter
 from adaptloop_registry.errors import Conflict, Invalid
+from adaptloop_registry.infra.tables import rollout_decisions
 from adaptloop_registry.version_status import mark_rejected
 
 

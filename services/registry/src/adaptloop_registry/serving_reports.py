@@ -11,10 +11,10 @@ from typing import Any
 from adaptloop_contracts import ServingReport
 from sqlalchemy import Connection, Row, insert, select, update
 
-from adaptloop_registry.infra.tables import serving_reports, versions
 from adaptloop_registry.caller import Caller, utc_now
 from adaptloop_registry.catalog import lock_adapter
 from adaptloop_registry.errors import Conflict, NotFound
+from adaptloop_registry.infra.tables import serving_reports, versions
 
 
 def record_serving_report(conn: Connection, report: ServingReport, *, caller: Caller) -> tuple[dict[str, Any], bool]:

@@ -7,9 +7,9 @@ from typing import Any
 from adaptloop_contracts import RegistryEvent
 from sqlalchemy import Connection, Row, update
 
-from adaptloop_registry.infra.tables import versions
 from adaptloop_registry.caller import Caller
 from adaptloop_registry.catalog import artifact_uri, find_version
+from adaptloop_registry.infra.tables import versions
 from adaptloop_registry.outbox import audit, enqueue
 
 PENDING_APPROVAL = "pending_approval"

@@ -7,6 +7,10 @@ from typing import Any
 from adaptloop_contracts import RegistryEvent
 from sqlalchemy import Connection, Row, func, insert, select, update
 
+from adaptloop_registry.caller import Caller, iso, utc_now
+from adaptloop_registry.catalog import artifact_uri, find_adapter, find_version, lock_adapter
+from adaptloop_registry.erasure import flags_of
+from adaptloop_registry.errors import Conflict, Invalid
 from adaptloop_registry.infra.tables import (
     adapters,
     aliases,
@@ -16,10 +20,6 @@ from adaptloop_registry.infra.tables import (
     load_failures,
     versions,
 )
-from adaptloop_registry.caller import Caller, iso, utc_now
-from adaptloop_registry.catalog import artifact_uri, find_adapter, find_version, lock_adapter
-from adaptloop_registry.erasure import flags_of
-from adaptloop_registry.errors import Conflict, Invalid
 from adaptloop_registry.models import LoadFailure, VersionSpec
 from adaptloop_registry.outbox import audit, enqueue
 from adaptloop_registry.promotion import apply_on_registration
