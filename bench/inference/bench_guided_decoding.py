@@ -30,10 +30,10 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 
+from adaptloop_contracts.openai_requests import ChatBody  # noqa: E402
 from adaptloop_devstack.inference_stack import PROMPTS_20, TICKET, TOOLS  # noqa: E402
-from adaptloop_inference.infra.vllm_engine import VllmEngine  # noqa: E402
 from adaptloop_inference.api.options import tool_calling  # noqa: E402
-from adaptloop_inference.api.schemas import ChatBody  # noqa: E402
+from adaptloop_inference.infra.vllm_engine import VllmEngine  # noqa: E402
 from adaptloop_inference.ports import SamplingOptions, StructuredOutput, ToolSupport  # noqa: E402
 
 BASE_MODEL = "tiny-llama"

@@ -12,16 +12,16 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from adaptloop_contracts.openai_requests import ChatBody
 from adaptloop_inference.adapter_cache import AdapterCache
 from adaptloop_inference.adapter_files import AdapterLimits
-from adaptloop_inference.infra.vllm_engine import VllmEngine, sampling_params
-from adaptloop_inference.infra.vllm_tools import VllmToolCalls, template_renders_tools
 from adaptloop_inference.api import chat as chat_api
 from adaptloop_inference.api.errors import install_error_handlers
 from adaptloop_inference.api.options import sampling_options, structured_output, tool_calling, tool_message
-from adaptloop_inference.api.schemas import ChatBody
 from adaptloop_inference.errors import InvalidRequest
 from adaptloop_inference.generation import GenerationService
+from adaptloop_inference.infra.vllm_engine import VllmEngine, sampling_params
+from adaptloop_inference.infra.vllm_tools import VllmToolCalls, template_renders_tools
 from adaptloop_inference.plan import ServingPlan
 from adaptloop_inference.ports import ToolSupport
 from adaptloop_inference.swap_manager import SwapManager

@@ -8,6 +8,7 @@ from typing import Any
 import jsonschema
 import pytest
 from adaptloop_contracts import tool_calls_text
+from adaptloop_contracts.openai_requests import ChatBody, CompletionBody
 from adaptloop_inference.api.options import (
     asked,
     parse_tool_calls,
@@ -15,7 +16,6 @@ from adaptloop_inference.api.options import (
     structured_output,
     tool_calling,
 )
-from adaptloop_inference.api.schemas import ChatBody, CompletionBody
 from adaptloop_inference.errors import InvalidRequest
 from adaptloop_inference.ports import ToolSupport
 from pydantic import ValidationError

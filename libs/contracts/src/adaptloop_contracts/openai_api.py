@@ -50,7 +50,7 @@ class Completion(Answer):
     usage: Usage | None = None
 
 
-class ChatMessage(Answer):
+class AssistantMessage(Answer):
     role: str
     content: str | None = None
     tool_calls: list[dict[str, Any]] | None = None
@@ -58,7 +58,7 @@ class ChatMessage(Answer):
 
 class ChatChoice(Answer):
     index: int
-    message: ChatMessage
+    message: AssistantMessage
     logprobs: dict[str, Any] | None
     finish_reason: str | None
 

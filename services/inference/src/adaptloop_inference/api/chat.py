@@ -6,6 +6,7 @@ from typing import Any
 
 from adaptloop_contracts.http_common import or_event_stream
 from adaptloop_contracts.openai_api import ChatCompletion
+from adaptloop_contracts.openai_requests import ChatBody
 from fastapi import APIRouter, Request, Response
 
 from adaptloop_inference.api.auth import ApiKey
@@ -20,7 +21,6 @@ from adaptloop_inference.api.options import (
     tool_message,
 )
 from adaptloop_inference.api.responses import complete, envelope, stream, usage
-from adaptloop_inference.api.schemas import ChatBody
 from adaptloop_inference.generation import Generation as Admitted
 from adaptloop_inference.generation import GenerationRequest
 from adaptloop_inference.ports import GenerationChunk, TokenLogprob

@@ -6,13 +6,13 @@ from typing import Any
 
 from adaptloop_contracts.http_common import or_event_stream
 from adaptloop_contracts.openai_api import Completion
+from adaptloop_contracts.openai_requests import CompletionBody
 from fastapi import APIRouter, Request, Response
 
 from adaptloop_inference.api.auth import ApiKey
 from adaptloop_inference.api.deps import Generation, request_id
 from adaptloop_inference.api.options import asked, sampling_options, structured_output
 from adaptloop_inference.api.responses import complete, envelope, stream, usage
-from adaptloop_inference.api.schemas import CompletionBody
 from adaptloop_inference.generation import Generation as Admitted
 from adaptloop_inference.generation import GenerationRequest
 from adaptloop_inference.ports import GenerationChunk, TokenLogprob

@@ -17,7 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from adaptloop_inference.api.schemas import ChatBody, CompletionBody, NamedToolChoice, ResponseFormat, Tool
+from adaptloop_contracts.openai_requests import ChatBody, CompletionBody, NamedToolChoice, ResponseFormat, Tool
+
 from adaptloop_inference.errors import InvalidRequest
 from adaptloop_inference.ports import ParsedToolCalls, SamplingOptions, StructuredOutput, ToolSupport
 

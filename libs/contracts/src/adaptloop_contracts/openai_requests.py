@@ -1,4 +1,4 @@
-"""OpenAI request bodies: every field listed here is honoured; any other field is refused (400 naming it).
+"""Inference's OpenAI request bodies: every field listed here is honoured; any other field is refused (400 naming it).
 
 OpenAI ignores unknown fields; this service does not, because a field that changes what the
 caller gets must never be dropped without a word. docs/inference.md lists both sets.
