@@ -49,9 +49,22 @@ def test_a_rating_whose_log_never_comes_is_released_after_the_wait() -> None:
     queue = RatingQueue(served, max_wait_s=30)
     assert queue.on_feedback("shop", rating(uuid.uuid4(), 1, version=3)) == []
     assert queue.on_feedback("shop", rating(uuid.uuid4(), 20)) == []
-    released = queue.on_feedback("shop", rating(uuid.uuid4(), 40))  # event time moved 39 s past the first
+    # The feedback topic read 39 s ahead of the logs is no reason to give up: the logs may still come.
+    assert queue.on_feedback("shop", rating(uuid.uuid4(), 40)) == [] and queue.waiting == 3
+    t = Traffic("shop")
+    t.clock = 39  # the logs topic's event time moves 39 s past the first rating
+    late = t.serve(1, 0.0, rated=False)
+    served.record("shop", late)
+    released = queue.on_log("shop", late)
     assert [(r.version, r.joined) for r in released] == [(3, False)]
     assert queue.waiting == 2
+
+
+def test_with_the_logs_read_to_their_end_ratings_give_up_by_the_feedback_time() -> None:
+    queue = RatingQueue(ServedLogs(), max_wait_s=30)
+    for n in (1, 20, 40):
+        assert queue.on_feedback("shop", rating(uuid.uuid4(), n, version=2)) == []
+    assert [(r.version, r.joined) for r in queue.expire()] == [(2, False)] and queue.waiting == 2
 
 
 def test_served_logs_forget_the_oldest_beyond_capacity() -> None:

@@ -195,6 +195,8 @@ def test_the_registry_answer_to_a_verdict_taken_early_in_a_replay_changes_nothin
                 judge.observe_feedback("shop", e)
             else:
                 judge.observe_registry(e)
+        assert judge.holding == len(moves)  # later than every rating: held while more ratings could come
+        assert judge.caught_up() == []  # the topics were read to their end: the moves apply
         [state] = judge.snapshot()
         assert state["closed_trials"][0]["verdict"]["decision_id"] == str(expected.decision_id)
 
@@ -251,6 +253,9 @@ def test_state_shows_trials_and_closed_ones() -> None:
             judge.observe_feedback("shop", InferenceFeedback.from_payload(payload))
         else:
             judge.observe_registry(RegistryEvent.from_payload(payload))
+    [state] = judge.snapshot()
+    assert state["production"] == 1 and [m["actor"] for m in state["held_moves"]] == ["system:canary"] * 2
+    judge.caught_up()  # no rating came after the moves: they apply once the topics were read to their end
     [state] = judge.snapshot()
     assert state["production"] == 2 and state["canary"] is None and state["canary_trial"] is None
     assert state["guard"]["version"] == 2 and state["guard"]["previous_version"] == 1

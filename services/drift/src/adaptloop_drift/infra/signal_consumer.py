@@ -161,6 +161,7 @@ class SignalConsumer:
                     last = now
                     self.checkpoint(consumer, list(self.states))
                     self._watch_offsets(consumer)
+                    self._idle_judges(consumer)
             self.checkpoint(consumer, list(self.states))
         finally:
             consumer.close()
@@ -283,6 +284,28 @@ class SignalConsumer:
             else:
                 self._decisions.submit(verdict)
             self._alarm_pending = True
+
+    def _idle_judges(self, consumer: Consumer) -> None:
+        """Tell a judge that holds alias moves (or ratings waiting for logs) when its partition's logs and
+        feedback are read to the end the broker reports now: nothing older than what it holds is to come."""
+        with self.lock:
+            busy = {p: dict(self.offsets[p]) for p, j in self.rollouts.items()
+                    if p in self.offsets and (j.held or j.queue.waiting)}
+        for p, offsets in busy.items():
+            at_end: dict[str, bool] = {}
+            for base in (INFERENCE_LOGS, INFERENCE_FEEDBACK):
+                topic = self.topics(base)
+                try:
+                    low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=2.0, cached=False)
+                except KafkaException as exc:
+                    log.debug("watermarks of %s[%d] unavailable: %s", topic, p, exc)
+                    return
+                at_end[base] = offsets.get(topic, low) >= high
+            if at_end[INFERENCE_LOGS]:
+                with self.lock:
+                    judge = self.rollouts.get(p)
+                    if judge is not None and self.offsets.get(p) == offsets:
+                        self._dispatch(judge.caught_up(feedback=at_end[INFERENCE_FEEDBACK]))
 
     def record_delivery(self, decision_id: str, outcome: str, detail: str | None) -> None:
         """The sender's outcome for a verdict, kept in the judge's state (and so in the checkpoint)."""

@@ -2,10 +2,21 @@
 
 It follows the aliases from `registry.events`: while an adapter has a canary it runs a
 `CanaryTrial`; each time `production` moves (by any actor but the guard itself) it runs a
-`GuardTrial` for the next `guard_window_events` ratings of the new version. A trial is seeded
-from the ratings already buffered per version (by the time their requests were served), so an
-alias event that arrives after the first ratings of its period changes nothing: the verdicts
-depend on the ratings and the alias events' times, not on how the topics interleaved on arrival.
+`GuardTrial` for the next `guard_window_events` ratings of the new version.
+
+The verdicts depend on the ratings and the alias events' times, not on how the three topics
+interleaved on arrival. Both ways round are handled:
+
+- an alias move read *before* the ratings of its time (the consumer fetched `registry.events` ahead
+  of `inference.feedback`) is held, per adapter, until the adapter's ratings have caught up with
+  the move's `occurred_at`: it is applied just before the adapter's first rating from its time on,
+  or once the partition's feedback topic has passed that time with no earlier rating of the
+  adapter still waiting for its log, or when the partition's logs and feedback were read to their
+  end (`caught_up`: idle topics). A guard so starts from the same reference as when the topics
+  are read in time order;
+- an alias move read *after* the first ratings of its period: the trial is seeded from the ratings
+  already buffered per version (by the time their requests were served).
+
 Everything here is plain state; the consumer thread calls it and checkpoints it with the detectors.
 """
 
@@ -97,6 +108,12 @@ class RolloutJudge:
         self.queue = RatingQueue(served, max_wait_s=config.join_wait_s)
         self.adapters: dict[str, AdapterRollout] = {}
         self.unattributed = 0
+        self.held: dict[str, deque[RegistryEvent]] = {}
+        """Alias moves read before the adapter's ratings reached their time, in arrival order (see module doc)."""
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state.setdefault("held", {})  # checkpoints written before moves were held
+        self.__dict__.update(state)
 
     @property
     def rules(self) -> TrialRules:
@@ -111,10 +128,29 @@ class RolloutJudge:
     # -- inputs ----------------------------------------------------------------------------
     def observe_log(self, adapter: str, log: InferenceLog) -> list[Verdict]:
         """Call after the log was recorded in `ServedLogs` (the monitors do it)."""
-        return self._rate_all(self.queue.on_log(adapter, log))
+        return self._rate_all(self.queue.on_log(adapter, log)) + self._apply_held()
 
     def observe_feedback(self, adapter: str, feedback: InferenceFeedback) -> list[Verdict]:
-        return self._rate_all(self.queue.on_feedback(adapter, feedback))
+        return self._rate_all(self.queue.on_feedback(adapter, feedback)) + self._apply_held()
+
+    def caught_up(self, *, logs: bool = True, feedback: bool = True) -> list[Verdict]:
+        """The partition's logs (and feedback) topic was read to its end, as the broker knew it after
+        the events held here were read: no log (rating) older than them is still to come.
+
+        With the logs at their end, ratings waiting for a log give up by the feedback topic's time;
+        with both at their end, every held alias move is applied (the offline replay does the same at
+        the end of its file).
+        """
+        out = self._rate_all(self.queue.expire()) if logs else []
+        if logs and feedback:
+            for adapter in list(self.held):
+                out += self._apply_moves(adapter, None)
+        return out
+
+    @property
+    def holding(self) -> int:
+        """Alias moves held until the ratings catch up with them."""
+        return sum(len(q) for q in self.held.values())
 
     def observe_detection(self, detected: DriftDetected) -> None:
         """A trigger-signal drift of a version: its ratings from before it no longer describe today's traffic."""
@@ -131,6 +167,40 @@ class RolloutJudge:
         if eid in st.registry_events:
             return []
         st.registry_events.append(eid)
+        self.held.setdefault(st.adapter, deque()).append(event)
+        return self._apply_held(st.adapter)
+
+    # -- event-time order ------------------------------------------------------------------
+    def _ready(self, adapter: str, at: float) -> bool:
+        """Every rating of `adapter` from before `at` was read and handed on (the feedback topic passed `at`)."""
+        if self.queue.feedback_clock < at:
+            return False
+        waiting = self.queue.oldest_waiting(adapter)
+        return waiting is None or waiting >= at
+
+    def _apply_held(self, adapter: str | None = None) -> list[Verdict]:
+        """Apply the held moves whose time the ratings have reached (of one adapter, or of all)."""
+        out: list[Verdict] = []
+        for name in ([adapter] if adapter is not None else list(self.held)):
+            moves = self.held.get(name)
+            while moves and self._ready(name, moves[0].occurred_at.timestamp()):
+                out += self._apply(moves.popleft())
+            if not moves:
+                self.held.pop(name, None)
+        return out
+
+    def _apply_moves(self, adapter: str, upto: float | None) -> list[Verdict]:
+        """Apply the adapter's held moves up to time `upto` (all of them with None)."""
+        moves = self.held.get(adapter)
+        out: list[Verdict] = []
+        while moves and (upto is None or moves[0].occurred_at.timestamp() <= upto):
+            out += self._apply(moves.popleft())
+        if not moves:
+            self.held.pop(adapter, None)
+        return out
+
+    def _apply(self, event: RegistryEvent) -> list[Verdict]:
+        st = self._adapter(event.model)
         at = event.occurred_at.timestamp()
         if event.alias == CANARY:
             return self._canary_moved(st, event, at)
@@ -213,6 +283,8 @@ class RolloutJudge:
     def _rate_all(self, released: list[RatedEvent]) -> list[Verdict]:
         out: list[Verdict] = []
         for rated in released:
+            if rated.adapter in self.held:  # a move from before this rating comes first, as it happened
+                out += self._apply_moves(rated.adapter, rated.rated_at)
             out += self._rate(rated)
         return out
 
@@ -261,4 +333,7 @@ class RolloutJudge:
             "guard": None if st.guard is None else st.guard.snapshot(rules),
             "verdicts": [v.snapshot() for v in st.verdicts], "closed_trials": list(st.closed),
             "drift_at": {str(k): iso(v) for k, v in st.drift_at.items()},
+            "held_moves": [{"alias": e.alias, "version": e.version, "previous_version": e.previous_version,
+                            "actor": e.actor, "occurred_at": iso(e.occurred_at.timestamp()),
+                            "event_id": str(e.event_id)} for e in self.held.get(st.adapter, ())],
         }

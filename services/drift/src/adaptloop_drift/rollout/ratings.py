@@ -5,7 +5,10 @@ the same adapter at once, so a rating is attributed through the log it names, no
 whichever version served last. `ServedLogs` remembers the most recent logs of a partition;
 `RatingQueue` hands ratings on in the order of the feedback topic, holding a rating (and those
 behind it for the same adapter) until its log has been seen, so the order of the two topics'
-messages on arrival does not change what the judge sees.
+messages on arrival does not change what the judge sees. It also keeps each input topic's event
+time (the latest `occurred_at` read from it), which the judge uses as watermarks: the join gives up
+on a log only once the logs topic itself has moved on past the rating, never because the feedback
+topic was read ahead of it.
 """
 
 from __future__ import annotations
@@ -83,27 +86,36 @@ class _Waiting:
 class RatingQueue:
     """Ratings of each adapter in feedback order, each released once its log is known.
 
-    A rating whose log has not arrived after `max_wait_s` of event time on the partition (or when
-    more than `max_pending` wait for one adapter) is released with the version its producer declared
-    in `metadata.adapter_version`, or none.
+    A rating whose log has not arrived once the logs topic's event time is `max_wait_s` past the
+    rating (or when more than `max_pending` wait for one adapter, or, when the logs topic was read to
+    its end, once the feedback topic's event time is that far past it: `expire`) is released with
+    the version its producer declared in `metadata.adapter_version`, or none. The logs topic's time
+    decides, not the feedback topic's: ratings read far ahead of their logs (a consumer that fetched
+    one topic before the other) wait for them instead of being given up on.
     """
+
+    log_clock = 0.0
+    """Event time of the logs topic: the latest `occurred_at` of a log read (class default: older checkpoints)."""
+    feedback_clock = 0.0
+    """Event time of the feedback topic: the latest `occurred_at` of a rating read."""
 
     def __init__(self, served: ServedLogs, *, max_wait_s: float = 60.0, max_pending: int = 2_000) -> None:
         self.served = served
         self.max_wait_s = max_wait_s
         self.max_pending = max_pending
         self._waiting: dict[str, deque[_Waiting]] = {}
-        self._clock = 0.0
+        self.log_clock = 0.0
+        self.feedback_clock = 0.0
         self._seq = 0
 
     def on_log(self, adapter: str, log: InferenceLog) -> list[RatedEvent]:
         """Call after `ServedLogs.record`: releases ratings that waited for this log."""
-        self._clock = max(self._clock, log.occurred_at.timestamp())
+        self.log_clock = max(self.log_clock, log.occurred_at.timestamp())
         return self._release(adapter)
 
     def on_feedback(self, adapter: str, feedback: InferenceFeedback) -> list[RatedEvent]:
         rated_at = feedback.occurred_at.timestamp()
-        self._clock = max(self._clock, rated_at)
+        self.feedback_clock = max(self.feedback_clock, rated_at)
         declared = feedback.metadata.get("adapter_version")
         self._seq += 1
         adapter = sys.intern(adapter)  # one string per adapter in memory and in the checkpoint
@@ -116,8 +128,21 @@ class RatingQueue:
     def waiting(self) -> int:
         return sum(len(q) for q in self._waiting.values())
 
-    def _release(self, adapter: str) -> list[RatedEvent]:
+    def oldest_waiting(self, adapter: str) -> float | None:
+        """`occurred_at` of the adapter's first rating still waiting for its log (None when none waits)."""
         queue = self._waiting.get(adapter)
+        return queue[0].rated_at if queue else None
+
+    def expire(self) -> list[RatedEvent]:
+        """The logs topic was read to its end: give up on logs by the feedback topic's time instead."""
+        out: list[RatedEvent] = []
+        for adapter in list(self._waiting):
+            out += self._release(adapter, self.feedback_clock)
+        return out
+
+    def _release(self, adapter: str, clock: float | None = None) -> list[RatedEvent]:
+        queue = self._waiting.get(adapter)
+        clock = self.log_clock if clock is None else clock
         out: list[RatedEvent] = []
         while queue:
             head = queue[0]
@@ -125,7 +150,7 @@ class RatingQueue:
             if hit is not None:
                 out.append(RatedEvent(head.feedback_id, adapter, hit.version, head.score, hit.at, head.rated_at,
                                       hit.ordinal, head.seq, True))
-            elif self._clock - head.rated_at > self.max_wait_s or len(queue) > self.max_pending:
+            elif clock - head.rated_at > self.max_wait_s or len(queue) > self.max_pending:
                 out.append(RatedEvent(head.feedback_id, adapter, head.declared, head.score, head.rated_at,
                                       head.rated_at, None, head.seq, False))
             else:
