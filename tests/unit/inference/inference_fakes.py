@@ -95,6 +95,7 @@ class FakeRegistry:
         self.plan = ServingPlan({})
         self.reports: list[tuple[VersionRef, str]] = []
         self.downloads = 0
+        self.plan_fetches = 0
 
     def publish(self, name: str, version: int, **kwargs: object) -> VersionArtifacts:
         directory = self.root / f"{name}-{version}"
@@ -111,6 +112,7 @@ class FakeRegistry:
         })
 
     async def fetch_plan(self) -> ServingPlan:
+        self.plan_fetches += 1
         return self.plan
 
     async def download_artifact(self, sha256: str, dest: Path) -> None:

@@ -155,3 +155,49 @@ async def test_retired_versions_leave_the_table_and_the_engine(
     assert sorted(engine.loaded.values()) == ["support@1"]
     assert VersionRef("support", 2) not in swaps.loaded
     assert "support@2" not in swaps.table.model_ids()
+
+
+def _preloading(tmp_path: Path, engine: FakeEngine, registry: FakeRegistry, slots: int) -> SwapManager:
+    cache = AdapterCache(tmp_path / "preload-cache", registry=registry, limits=LIMITS)
+    return SwapManager(engine=engine, cache=cache, registry=registry, base_model="tiny", replica_id="r1",
+                       preload_slots=slots)
+
+
+async def test_preloaded_versions_are_bounded_by_the_slots_and_a_promotion_only_switches(
+    tmp_path: Path, engine: FakeEngine, registry: FakeRegistry,
+) -> None:
+    swaps = _preloading(tmp_path, engine, registry, slots=2)
+    files = {n: registry.publish("support", n) for n in (1, 2, 3, 4)}
+    registry.set_plan({"support": ({"production": 1}, {1: files[1]})})
+    await swaps.converge(registry.plan)
+    for n in (2, 3, 4):
+        assert await swaps.preload(VersionRef("support", n), files[n])
+    assert swaps.standby == [VersionRef("support", 3), VersionRef("support", 4)], "the oldest left its slot"
+    assert sorted(engine.loaded.values()) == ["support@1", "support@3", "support@4"]
+
+    added = list(engine.added)
+    registry.set_plan({"support": ({"production": 4}, files)})
+    await swaps.converge(registry.plan)
+    assert engine.added == added, "the promoted version was loaded already"
+    assert await generate(engine, swaps, "support") == ("support@4", "4")
+    assert swaps.standby == [VersionRef("support", 3)]
+    assert sorted(engine.loaded.values()) == ["support@3", "support@4"]
+
+    registry.set_plan({"support": ({"production": 4}, {4: files[4]})})  # version 3 retired
+    await swaps.converge(registry.plan)
+    assert swaps.standby == []
+    assert sorted(engine.loaded.values()) == ["support@4"]
+
+
+async def test_nothing_is_preloaded_for_an_adapter_not_served_or_without_slots(
+    tmp_path: Path, engine: FakeEngine, registry: FakeRegistry,
+) -> None:
+    files = {n: registry.publish("support", n) for n in (1, 2)}
+    swaps = _preloading(tmp_path, engine, registry, slots=2)
+    assert not await swaps.preload(VersionRef("support", 1), files[1]), "no alias serves it here"
+    registry.set_plan({"support": ({"production": 1}, {1: files[1]})})
+    await swaps.converge(registry.plan)
+    unslotted = _preloading(tmp_path, FakeEngine(), registry, slots=0)
+    await unslotted.converge(registry.plan)
+    assert not await unslotted.preload(VersionRef("support", 2), files[2])
+    assert engine.added == ["support@1"]

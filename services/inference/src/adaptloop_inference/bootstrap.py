@@ -18,14 +18,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from adaptloop_inference.adapter_cache import AdapterCache
 from adaptloop_inference.adapter_files import AdapterLimits, base_shapes
-from adaptloop_inference.infra.kafka_logs import KafkaLogPublisher
-from adaptloop_inference.infra.registry_client import RegistryClient
-from adaptloop_inference.infra.registry_events import RegistryEventFollower
 from adaptloop_inference.api import chat, completions, models, state
 from adaptloop_inference.api.errors import NO_VERSION, VERSION_HEADER, install_error_handlers, openai_error_body
 from adaptloop_inference.config import Settings
 from adaptloop_inference.engine_slot import EngineSlot
 from adaptloop_inference.generation import GenerationService
+from adaptloop_inference.infra.kafka_logs import KafkaLogPublisher
+from adaptloop_inference.infra.registry_client import RegistryClient
+from adaptloop_inference.infra.registry_events import RegistryEventFollower
 from adaptloop_inference.ports import TextEngine
 from adaptloop_inference.reconciler import Reconciler
 from adaptloop_inference.serving_reporter import ServingReporter
@@ -63,7 +63,7 @@ async def start_vllm(settings: Settings) -> TextEngine:
     )
 
 
-def build_app(settings: Settings, *, engine_factory: EngineFactory = start_vllm) -> FastAPI:
+def create_app(settings: Settings, *, engine_factory: EngineFactory = start_vllm) -> FastAPI:
     """The app; the engine, the sync loop and the Kafka threads start in its lifespan."""
     if not settings.replica_id:
         settings.replica_id = f"{socket.gethostname()}-{os.getpid()}"
@@ -90,7 +90,7 @@ def build_app(settings: Settings, *, engine_factory: EngineFactory = start_vllm)
         publisher = KafkaLogPublisher(new_producer, queue_size=settings.log_queue_size,
                                       batch_size=settings.log_batch_size, scrub=privacy.scrub_log)
         swaps = SwapManager(engine=engine, cache=cache, registry=registry, base_model=settings.base_model,
-                            replica_id=settings.replica_id)
+                            replica_id=settings.replica_id, preload_slots=settings.preload_slots)
         reconciler = Reconciler(swaps=swaps, registry=registry, cache=cache, base_model=settings.base_model,
                                 interval_s=settings.reconcile_interval_s)
         app.state.swaps = swaps
@@ -173,6 +173,7 @@ async def _start(
     follower = RegistryEventFollower(
         settings.kafka, topics=settings.topic_names, replica_id=settings.replica_id, producer=producer,
         loop=loop, on_event=reconciler.on_registry_event,
+        config={"fetch.wait.max.ms": settings.registry_events_fetch_wait_ms},
     )
     readiness.follower = follower
     follower.start()

@@ -47,6 +47,13 @@ class Settings(ServiceSettings):
     """Used by GPU builds of vLLM only; the CPU build sizes its cache from VLLM_CPU_KVCACHE_SPACE."""
     seed: int = 0
 
+    preload_slots: int = Field(default=2, ge=0)
+    """Registered versions of served adapters loaded into the engine ahead of their promotion, so moving an
+    alias onto one only switches the routing; the oldest is unloaded when more arrive. They count against
+    `max_cpu_loras` with the versions aliases point at; 0 loads a version only when an alias moves onto it."""
+    registry_events_fetch_wait_ms: int = Field(default=50, ge=1, le=500)
+    """librdkafka's `fetch.wait.max.ms` for the `registry.events` follower (its default is 500 ms)."""
+
     reconcile_interval_s: float = Field(default=10.0, gt=0)
     unknown_model_refresh_s: float = Field(default=3.0, ge=0)
     """How long a request naming an unknown adapter or version waits for a fresh serving-plan sync

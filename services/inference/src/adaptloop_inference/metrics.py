@@ -28,7 +28,14 @@ LOAD_FAILURES = Counter(
     "adaptloop_inference_adapter_load_failures_total", "Adapter versions refused or failed to load", ["kind"]
 )
 LOADED_VERSIONS = Gauge("adaptloop_inference_loaded_versions", "Adapter versions held by the engine")
-SYNCS = Counter("adaptloop_inference_plan_syncs_total", "Serving-plan synchronisations", ["outcome"])
+PRELOADED_VERSIONS = Gauge(
+    "adaptloop_inference_preloaded_versions", "Registered versions loaded ahead of a promotion (standby slots used)"
+)
+SYNCS = Counter(
+    "adaptloop_inference_plan_syncs_total",
+    "Serving-plan synchronisations: ok (plan fetched), from_event (announcement applied, no fetch), failed",
+    ["outcome"],
+)
 PLAN_REFRESHES = Counter(
     "adaptloop_inference_unknown_model_refreshes_total",
     "Requests for an unknown name that a fresh serving-plan sync made servable",

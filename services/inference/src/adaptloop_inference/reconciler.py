@@ -1,14 +1,17 @@
 """Keeps the replica converged on the registry's serving plan.
 
-Registry events only say "something changed, look now"; the serving plan fetched afterwards
-is the truth, so a replica that missed events (down, partitioned, started late) converges
-on the next periodic sync without help, and events never race a stale plan.
+The serving plan fetched from the registry is the truth: a replica that missed events (down,
+partitioned, started late) converges on the next periodic sync without help. Between fetches,
+an announcement that follows from the last plan is applied to it without a fetch: a version
+registered for a known adapter, or an alias move whose `previous_version` is where the alias
+points in that plan (a compare-and-set, so an announcement overtaken by a fetched plan never
+moves an alias back). Anything else (a retirement, an unknown adapter, a move that does not
+chain, missing file hashes) fetches the whole plan, as every periodic sync and every refresh do.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 
@@ -20,7 +23,7 @@ from opentelemetry.trace import Link
 from adaptloop_inference import metrics
 from adaptloop_inference.adapter_cache import AdapterCache
 from adaptloop_inference.errors import AdapterRejected
-from adaptloop_inference.plan import VersionArtifacts, VersionRef
+from adaptloop_inference.plan import AliasTarget, ServingPlan, VersionArtifacts, VersionRef
 from adaptloop_inference.ports import RegistryPort
 from adaptloop_inference.swap_manager import SwapManager
 
@@ -33,7 +36,7 @@ RETRY_DELAY_S = 1.0
 
 
 class Reconciler:
-    """Syncs at start, on every relevant registry event and every `interval_s` seconds."""
+    """Fetches the plan at start and every `interval_s` seconds; applies relevant registry events in between."""
 
     def __init__(
         self, *, swaps: SwapManager, registry: RegistryPort, cache: AdapterCache, base_model: str, interval_s: float,
@@ -52,6 +55,10 @@ class Reconciler:
         self._finished_syncs = 0
         self._finished = asyncio.Condition()
         self._prefetches: set[asyncio.Task[None]] = set()
+        self._plan: ServingPlan | None = None
+        """The plan last converged on: fetched, plus the announcements applied since."""
+        self._pending_events: list[RegistryEvent] = []
+        self._fetch_needed = True
         self.last_sync_at: float | None = None
         self.last_error: str | None = None
 
@@ -70,9 +77,15 @@ class Reconciler:
             origin = trace.get_current_span(context).get_span_context() if context is not None else None
             if origin is not None and origin.is_valid:
                 self._pending_links.append(Link(origin, {"adaptloop.event_id": str(event.event_id)}))
-            self.request_sync()
+            self._pending_events.append(event)
+            self._wake_up()
 
     def request_sync(self) -> None:
+        """Fetch the whole plan at the next sync (now, unless one is running)."""
+        self._fetch_needed = True
+        self._wake_up()
+
+    def _wake_up(self) -> None:
         if self._pending_since is None:
             self._pending_since = time.monotonic()
         self._wake.set()
@@ -100,22 +113,31 @@ class Reconciler:
     async def sync_once(self) -> None:
         triggered_at = self._pending_since or time.monotonic()
         links, self._pending_links = self._pending_links, []
+        events, self._pending_events = self._pending_events, []
+        fetch, self._fetch_needed = self._fetch_needed, False
         self._pending_since = None
         self._wake.clear()
         self._started_syncs += 1
         try:
-            with tracer.start_as_current_span("sync_serving_plan", links=links):
-                plan = await self._registry.fetch_plan()
+            with tracer.start_as_current_span("sync_serving_plan", links=links) as span:
+                plan = None if fetch else self._applied(events)
+                span.set_attribute("adaptloop.plan_fetched", plan is None)
+                fetched = plan is None
+                if plan is None:
+                    plan = await self._registry.fetch_plan()
                 await self._swaps.converge(plan, triggered_at=triggered_at)
+                self._plan = plan
         except Exception as exc:
             self._pending_since = self._pending_since or triggered_at
+            self._fetch_needed = True
             self.last_error = f"{type(exc).__name__}: {exc}"
             metrics.SYNCS.labels("failed").inc()
             raise
         else:
-            self.last_error = None
-            self.last_sync_at = time.time()
-            metrics.SYNCS.labels("ok").inc()
+            if fetched:
+                self.last_error = None
+                self.last_sync_at = time.time()
+            metrics.SYNCS.labels("ok" if fetched else "from_event").inc()
             self._synced.set()
         finally:
             await self._mark_finished()
@@ -138,11 +160,23 @@ class Reconciler:
                 await asyncio.sleep(RETRY_DELAY_S)
                 if self._pending_since is not None:
                     continue
-            with contextlib.suppress(TimeoutError):
+            try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self._interval_s)
+            except TimeoutError:
+                self.request_sync()
+
+    def _applied(self, events: list[RegistryEvent]) -> ServingPlan | None:
+        """The last plan with `events` applied in order; None when one of them does not follow from it."""
+        plan = self._plan
+        for event in events:
+            if plan is None:
+                return None
+            plan = _apply(plan, event)
+        return plan
 
     def _prefetch(self, event: RegistryEvent) -> None:
-        """Fetch a new version's files as soon as it is registered, so a promotion only loads."""
+        """Fetch a new version's files as soon as it is registered and, for an adapter this replica serves,
+        load it into a standby slot, so a promotion only switches the routing."""
         config_sha = event.details.get("config_sha256")
         if not (event.version and event.sha256 and isinstance(config_sha, str)):
             return
@@ -154,6 +188,7 @@ class Reconciler:
         async def fetch() -> None:
             try:
                 await self._cache.materialize(ref, artifacts)
+                await self._swaps.preload(ref, artifacts)
             except AdapterRejected as exc:
                 log.info("prefetch of %s refused (%s); the sync will report it if it is promoted", ref, exc.reason)
             except Exception as exc:  # a prefetch is only an optimisation
@@ -162,3 +197,17 @@ class Reconciler:
         task = asyncio.ensure_future(fetch())
         self._prefetches.add(task)
         task.add_done_callback(self._prefetches.discard)
+
+
+def _apply(plan: ServingPlan, event: RegistryEvent) -> ServingPlan | None:
+    """`plan` after one announcement, or None when the plan must be fetched instead."""
+    config_sha = event.details.get("config_sha256")
+    artifacts = (VersionArtifacts(event.sha256, config_sha)
+                 if event.sha256 and isinstance(config_sha, str) else None)
+    if event.event_type == "adapter.version_registered" and event.version and artifacts is not None:
+        return plan.with_version(VersionRef(event.model, event.version), artifacts)
+    if event.event_type == "adapter.alias_moved" and event.alias:
+        target = AliasTarget(event.version, event.weight) if event.version else None
+        return plan.with_alias(event.model, event.alias, previous=event.previous_version, target=target,
+                               artifacts=artifacts)
+    return None

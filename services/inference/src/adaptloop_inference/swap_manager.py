@@ -4,6 +4,10 @@ Protocol for a new version: verified files on disk -> loaded into the engine und
 and integer id used by no other version -> routing table replaced in one assignment.
 Requests already admitted hold their `LoraHandle` and finish on the version they started
 on; a version leaves the engine only when no alias points at it and nothing is in flight.
+
+A version registered for an adapter this replica serves is pre-loaded (`preload`) into one of
+`preload_slots` standby slots, so the alias move that promotes it only replaces the table. The
+oldest standby version leaves the engine when the slots are full.
 """
 
 from __future__ import annotations
@@ -70,6 +74,7 @@ class SwapManager:
 
     def __init__(
         self, *, engine: TextEngine, cache: AdapterCache, registry: RegistryPort, base_model: str, replica_id: str,
+        preload_slots: int = 0,
     ) -> None:
         self._engine = engine
         self._cache = cache
@@ -82,6 +87,9 @@ class SwapManager:
         self._converge_lock = asyncio.Lock()
         self._ids = itertools.count(1)
         self._background: set[asyncio.Task[None]] = set()
+        self._preload_slots = preload_slots
+        self._standby: dict[VersionRef, None] = {}
+        """Pre-loaded versions no alias points at yet, oldest first."""
         self.recent_swaps: list[SwapRecord] = []
 
     @property
@@ -91,6 +99,11 @@ class SwapManager:
     @property
     def loaded(self) -> dict[VersionRef, LoadedVersion]:
         return dict(self._loaded)
+
+    @property
+    def standby(self) -> list[VersionRef]:
+        """Pre-loaded versions waiting for a promotion, oldest first."""
+        return list(self._standby)
 
     @property
     def failures(self) -> list[LoadFailure]:
@@ -166,6 +179,48 @@ class SwapManager:
         except Exception as report_exc:  # the failure stays logged and counted locally
             log.warning("could not report the load failure of %s to the registry: %s", ref, report_exc)
 
+    async def preload(self, ref: VersionRef, artifacts: VersionArtifacts) -> bool:
+        """Load a registered version of a served adapter ahead of its promotion; True when it is loaded.
+
+        Nothing happens without a free standby slot setting, for an adapter no alias serves here, or for a
+        version already loaded. A refusal is recorded (and reported) as for any load; the move onto that
+        version then keeps the previous one serving, as it would without the pre-load.
+        """
+        if self._preload_slots <= 0 or ref in self._loaded or not _served(self._table, ref.name):
+            return ref in self._loaded
+        try:
+            entry = await self._ensure_loaded(ref, artifacts)
+        except AdapterRejected:
+            return False
+        if ref not in self._table.referenced() and entry.in_flight == 0:
+            if not _served(self._table, ref.name):
+                await self._unload_if_idle(entry)
+                return False
+            self._standby[ref] = None
+            metrics.PRELOADED_VERSIONS.set(len(self._standby))
+            while len(self._standby) > self._preload_slots:
+                await self._drop_standby(next(iter(self._standby)))
+        return True
+
+    async def _drop_standby(self, ref: VersionRef) -> None:
+        self._standby.pop(ref, None)
+        metrics.PRELOADED_VERSIONS.set(len(self._standby))
+        entry = self._loaded.get(ref)
+        if entry is not None:
+            await self._unload_if_idle(entry)
+
+    async def _prune_standby(self, table: RoutingTable) -> None:
+        """Standby versions now routed leave the standby set; those of retired versions or unserved adapters
+        are unloaded."""
+        referenced = table.referenced()
+        for ref in list(self._standby):
+            routes = table.adapters.get(ref.name)
+            if ref in referenced:
+                self._standby.pop(ref, None)
+            elif routes is None or ref.version not in routes.versions or not _served(table, ref.name):
+                await self._drop_standby(ref)
+        metrics.PRELOADED_VERSIONS.set(len(self._standby))
+
     async def converge(self, plan: ServingPlan, *, triggered_at: float | None = None) -> list[SwapRecord]:
         """Make the engine and the routing table match `plan`; returns the alias switches made."""
         async with self._converge_lock:
@@ -184,6 +239,7 @@ class SwapManager:
                 swaps = _switches(old, new)
                 span.set_attribute("swaps", len(swaps))
                 self._note_swaps(swaps, triggered_at)
+                await self._prune_standby(new)
                 await self._unload_unreferenced()
                 return swaps
 
@@ -220,7 +276,8 @@ class SwapManager:
 
     async def _unload_if_idle(self, entry: LoadedVersion) -> None:
         ref = entry.handle.ref
-        if entry.in_flight or ref in self._table.referenced() or self._loaded.get(ref) is not entry:
+        if (entry.in_flight or ref in self._table.referenced() or ref in self._standby
+                or self._loaded.get(ref) is not entry):
             return
         del self._loaded[ref]
         metrics.LOADED_VERSIONS.set(len(self._loaded))
@@ -238,6 +295,12 @@ class SwapManager:
         task = asyncio.ensure_future(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+
+def _served(table: RoutingTable, name: str) -> bool:
+    """Whether some alias of adapter `name` routes to a version on this replica."""
+    routes = table.adapters.get(name)
+    return routes is not None and any(r.version is not None for r in routes.aliases.values())
 
 
 def _switches(old: RoutingTable, new: RoutingTable) -> list[SwapRecord]:
