@@ -30,7 +30,7 @@ from adaptloop_devstack.route_matrix import (
     topic_ends,
 )
 from adaptloop_kafka import ensure_topics
-from adaptloop_trainer.bootstrap import build, create_app
+from adaptloop_trainer.bootstrap import build_runtime, create_app
 from adaptloop_trainer.config import Settings
 from fastapi.testclient import TestClient
 from trainer_stack import TOKENS, ServiceProcess, _base_env, tokens_spec
@@ -85,7 +85,7 @@ def trainer_api(kafka_bootstrap: str, pg_dsn: str, tmp_path_factory: pytest.Temp
                             topic_prefix=topics.prefix, registry_url=registry.url, registry_token=TOKENS["trainer"],
                             ingest_url="http://127.0.0.1:1", ingest_token=TOKENS["reader"], tokens=tokens_spec(),
                             work_dir=work / "trainer", max_body_bytes=MAX_BODY)
-        trainer = build(settings)
+        trainer = build_runtime(settings)
         trainer.database.upgrade()
         try:
             yield TrainerApi(TestClient(create_app(trainer)), registry.url, pg_dsn, schema, kafka_bootstrap,

@@ -13,10 +13,11 @@ from adaptloop_common.auth import token_digest
 from adaptloop_common.privacy import PrivacyPolicy, PrivacySettings
 from adaptloop_contracts import Event
 from adaptloop_ingest.api.deps import Components
-from adaptloop_ingest.bootstrap import Runtime, create_app
+from adaptloop_ingest.bootstrap import create_app
 from adaptloop_ingest.config import Settings
 from adaptloop_ingest.errors import NotAcknowledged, QueueFull
 from adaptloop_ingest.examples import ExampleDraft, Rating, StoredExample, StoreOutcome
+from adaptloop_ingest.runtime import IngestRuntime
 from fastapi.testclient import TestClient
 
 WRITER = {"Authorization": "Bearer w"}
@@ -67,7 +68,7 @@ def client(parts: tuple[FakePublisher, FakeStore]) -> Iterator[TestClient]:
     settings = Settings(tokens=f"w:trainer:{token_digest('w')},r:reader:{token_digest('r')}", max_body_bytes=4096,
                         max_batch_items=10, retry_after_s=7)
     components = Components(settings, parts[0], parts[1], PrivacyPolicy(PrivacySettings(rules=["email"])))
-    with TestClient(create_app(settings, runtime=Runtime(components=components, checks={}))) as test_client:
+    with TestClient(create_app(settings, runtime=IngestRuntime(components=components, checks={}))) as test_client:
         yield test_client
 
 

@@ -10,8 +10,9 @@ import pytest
 from adaptloop_common.auth import token_digest
 from adaptloop_common.privacy import PrivacyPolicy, PrivacySettings
 from adaptloop_ingest.api.deps import Components
-from adaptloop_ingest.bootstrap import Runtime, create_app
+from adaptloop_ingest.bootstrap import create_app
 from adaptloop_ingest.config import Settings
+from adaptloop_ingest.runtime import IngestRuntime
 from fastapi.testclient import TestClient
 from test_ingest_http import FakePublisher, FakeStore
 
@@ -23,7 +24,7 @@ def world() -> Iterator[tuple[TestClient, FakePublisher, FakeStore]]:
     publisher, store = FakePublisher(), FakeStore()
     settings = Settings(tokens=f"acme:trainer:{token_digest('acme')}:support|billing")
     components = Components(settings, publisher, store, PrivacyPolicy(PrivacySettings(rules=["email"])))
-    with TestClient(create_app(settings, runtime=Runtime(components=components, checks={}))) as client:
+    with TestClient(create_app(settings, runtime=IngestRuntime(components=components, checks={}))) as client:
         yield client, publisher, store
 
 

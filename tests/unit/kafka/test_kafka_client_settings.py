@@ -9,7 +9,7 @@ import certifi
 import pytest
 from adaptloop_contracts import TopicNames
 from adaptloop_dashboard.config import Settings as DashboardSettings
-from adaptloop_drift.bootstrap import build_service
+from adaptloop_drift.bootstrap import build_runtime
 from adaptloop_drift.config import Settings as DriftSettings
 from adaptloop_ingest.config import Settings as IngestSettings
 from adaptloop_kafka import EventConsumer, EventProducer, KafkaClientSettings, new_admin, new_consumer
@@ -53,7 +53,7 @@ def test_every_service_reads_the_same_settings_and_builds_its_clients_from_them(
     assert _has_all(producer.client_config) and producer.client_config["linger.ms"] == 20
     assert _has_all(consumer.client_config) and consumer.client_config["group.id"] == "g"
 
-    drift = build_service(DriftSettings(kafka_bootstrap=NOWHERE, data_dir=tmp_path))
+    drift = build_runtime(DriftSettings(kafka_bootstrap=NOWHERE, data_dir=tmp_path))
     assert _has_all(drift.producer.client_config)
     assert _has_all(drift.signals._conf)
     credentials = drift.policy.app.conf.broker_credentials

@@ -2,60 +2,27 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
-import uvicorn
-from adaptloop_contracts import SetPaused, TopicNames
-from adaptloop_kafka import EventProducer, ensure_topics, wait_for_broker
+from adaptloop_contracts import TopicNames
+from adaptloop_kafka import EventProducer
 from fastapi import FastAPI
 
-from adaptloop_drift.infra.checkpoints import CheckpointStore
 from adaptloop_drift.api.routes import create_http_app
-from adaptloop_drift.infra.policy_app import PolicyRuntime, build_policy_app, control_topic, internal_topics
+from adaptloop_drift.config import Settings
+from adaptloop_drift.infra.checkpoints import CheckpointStore
+from adaptloop_drift.infra.policy_app import build_policy_app
 from adaptloop_drift.infra.registry_decisions import DecisionSender
 from adaptloop_drift.infra.signal_consumer import SignalConsumer
-from adaptloop_drift.config import Settings
 from adaptloop_drift.policy import DriftPolicy
+from adaptloop_drift.runtime import DriftRuntime
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class DriftService:
-    settings: Settings
-    producer: EventProducer
-    signals: SignalConsumer
-    policy: PolicyRuntime
-    http: FastAPI
-    decisions: DecisionSender | None = None
-    """Sends rollout verdicts to the registry; None when they are only reported (no token or disabled)."""
-
-    def prepare(self) -> None:
-        """Wait for the broker and create every topic the service reads or writes, with its partitions."""
-        s = self.settings
-        wait_for_broker(s.kafka)
-        ensure_topics(s.kafka, {**s.topic_names.all_with_partitions(), **internal_topics(s.app_id)})
-
-    def start_http(self) -> threading.Thread:
-        config = uvicorn.Config(self.http, host=self.settings.host, port=self.settings.port, log_level="warning",
-                                access_log=False)
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=lambda: asyncio.run(server.serve()), name="drift-http", daemon=True)
-        thread.start()
-        return thread
-
-    def set_paused(self, adapter: str, paused: bool, actor: str) -> None:
-        command = SetPaused(adapter=adapter, paused=paused, actor=actor)
-        self.producer.produce_raw(control_topic(self.settings.app_id), command.to_json_bytes(), key=adapter.encode(),
-                                  headers=None)
-        if self.producer.flush(10.0):
-            raise RuntimeError("pause command not acknowledged by the broker")
-
-
-def build_service(settings: Settings) -> DriftService:
+def build_runtime(settings: Settings) -> DriftRuntime:
+    """Every object of the drift service; nothing connects before `main` starts them."""
     topics = TopicNames(settings.topic_prefix)
     producer = EventProducer(settings.kafka, topics=topics, client_id=settings.app_id)
     store = CheckpointStore(settings.data_dir, settings.app_id)
@@ -92,7 +59,7 @@ def build_service(settings: Settings) -> DriftService:
         data_dir=str(settings.data_dir / "faust"),
         rebalance_timeout_s=settings.rebalance_timeout_s,
     )
-    service = DriftService(settings, producer, signals, policy, FastAPI(), decisions)
+    service = DriftRuntime(settings, producer, signals, policy, FastAPI(), decisions)
 
     async def signals_ready() -> tuple[bool, str]:
         if signals.failure is not None:
@@ -121,3 +88,9 @@ def build_service(settings: Settings) -> DriftService:
         signal_series=signals.series,
     )
     return service
+
+
+def create_app(settings: Settings, *, runtime: DriftRuntime | None = None) -> FastAPI:
+    """The HTTP app (health, detector and policy state, pause); `main` serves it next to the faust worker
+    (`DriftRuntime.start_http`)."""
+    return (runtime or build_runtime(settings)).http

@@ -11,9 +11,9 @@ from typing import Any
 import faust
 from adaptloop_common.telemetry import init_telemetry, shutdown_telemetry
 
-from adaptloop_drift.infra.signal_metrics import register_signal_means
-from adaptloop_drift.bootstrap import build_service
+from adaptloop_drift.bootstrap import build_runtime
 from adaptloop_drift.config import Settings
+from adaptloop_drift.infra.signal_metrics import register_signal_means
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class _Worker(faust.Worker):
 def main() -> None:
     settings = Settings()
     init_telemetry("adaptloop-drift", log_level=settings.log_level)
-    service = build_service(settings)
+    service = build_runtime(settings)
     register_signal_means(service.signals.snapshot)
     service.prepare()
     service.signals.start()

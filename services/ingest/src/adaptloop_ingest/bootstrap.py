@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 
 from adaptloop_common.auth import TokenTable
 from adaptloop_common.database import retry_while_unavailable
@@ -27,8 +25,7 @@ from adaptloop_ingest.infra.db import PostgresExampleStore
 from adaptloop_ingest.infra.kafka import BatchPublisher, ConsumerThread
 from adaptloop_ingest.infra.retention_sql import PostgresRetentionStore
 from adaptloop_ingest.retention import RetentionPolicy, RetentionSweeper
-
-log = logging.getLogger(__name__)
+from adaptloop_ingest.runtime import IngestRuntime
 
 
 def producer_config(settings: Settings) -> dict[str, str | int | float | bool]:
@@ -41,39 +38,6 @@ def producer_config(settings: Settings) -> dict[str, str | int | float | bool]:
     return config
 
 
-@dataclass
-class Runtime:
-    """The connected parts, started by the app's lifespan and stopped in reverse order."""
-
-    components: Components
-    checks: dict[str, ReadinessCheck]
-    publisher: BatchPublisher | None = None
-    consumer: ConsumerThread | None = None
-    dead_letter_producer: EventProducer | None = None
-    retention: RetentionSweeper | None = None
-
-    def start(self) -> None:
-        if self.publisher is not None:
-            self.publisher.start()
-        if self.consumer is not None:
-            self.consumer.start()
-        if self.retention is not None:
-            self.retention.start()
-
-    def stop(self) -> None:
-        if self.retention is not None:
-            self.retention.stop()
-        if self.consumer is not None:
-            self.consumer.stop()
-        if self.dead_letter_producer is not None:
-            self.dead_letter_producer.flush()
-            self.dead_letter_producer.raw.close()
-        if self.publisher is not None:
-            undelivered = self.publisher.close()
-            if undelivered:
-                log.error("%d events were still undelivered at shutdown", undelivered)
-
-
 def retention_policy(settings: Settings) -> RetentionPolicy:
     return RetentionPolicy.from_days(
         examples=settings.example_ttl_days, pending_feedback=settings.pending_feedback_ttl_days,
@@ -81,7 +45,7 @@ def retention_policy(settings: Settings) -> RetentionPolicy:
     )
 
 
-def connect(settings: Settings) -> Runtime:
+def build_runtime(settings: Settings) -> IngestRuntime:
     """Migrate the schema and build the real producer, store and consumer (not yet started)."""
     privacy = PrivacyPolicy(settings.privacy)
     database = ServiceDatabase(settings.database_url, service="ingest", schema=settings.db_schema,
@@ -138,17 +102,17 @@ def connect(settings: Settings) -> Runtime:
 
         checks["consumer"] = consumer_ready
     components = Components(settings=settings, publisher=publisher, store=store, privacy=privacy)
-    return Runtime(components=components, checks=checks, publisher=publisher, consumer=consumer,
+    return IngestRuntime(components=components, checks=checks, publisher=publisher, consumer=consumer,
                    dead_letter_producer=dlq_producer, retention=retention)
 
 
-def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI:
+def create_app(settings: Settings, *, runtime: IngestRuntime | None = None) -> FastAPI:
     """The ASGI app. Without `runtime`, the lifespan connects to the configured broker and database."""
     checks: dict[str, ReadinessCheck] = {}
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        live = runtime if runtime is not None else await asyncio.to_thread(connect, settings)
+        live = runtime if runtime is not None else await asyncio.to_thread(build_runtime, settings)
         checks.update(live.checks)
         app.state.components = live.components
         live.start()

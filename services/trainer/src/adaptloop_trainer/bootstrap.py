@@ -1,13 +1,11 @@
-"""Builds every object of the trainer from Settings; nothing connects before `start()`."""
+"""Builds every object of the trainer from Settings (`build_runtime`) and its HTTP app (`create_app`); nothing
+connects before `TrainerRuntime.start`."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
 
@@ -16,7 +14,7 @@ from adaptloop_common.database import install_database_unavailable_handler
 from adaptloop_common.http import install_common
 from adaptloop_common.privacy import PrivacyPolicy
 from adaptloop_common.service_database import ServiceDatabase
-from adaptloop_kafka import EventProducer, ensure_topics
+from adaptloop_kafka import EventProducer
 from fastapi import FastAPI
 
 from adaptloop_trainer import handlers
@@ -31,8 +29,7 @@ from adaptloop_trainer.infra.judge_client import judge_answer
 from adaptloop_trainer.infra.kafka import KafkaTrainingEvents, RetrainRequestConsumer
 from adaptloop_trainer.infra.registry_client import RegistryClient
 from adaptloop_trainer.job_runner import JobRunner
-
-log = logging.getLogger(__name__)
+from adaptloop_trainer.runtime import TrainerRuntime
 
 
 def code_revision(settings: Settings) -> str:
@@ -44,41 +41,8 @@ def code_revision(settings: Settings) -> str:
         return "adaptloop-trainer unknown"
 
 
-@dataclass
-class Trainer:
-    settings: Settings
-    database: ServiceDatabase
-    store: SqlJobStore
-    registry: RegistryClient
-    ingest: IngestClient
-    producer: EventProducer
-    events: KafkaTrainingEvents
-    runner: JobRunner
-    consumer: RetrainRequestConsumer
-    threads: list[threading.Thread] = field(default_factory=list)
-
-    def start(self) -> None:
-        self.database.upgrade()
-        ensure_topics(self.settings.kafka, self.settings.topic_names.all_with_partitions())
-        self.runner.start()
-        recovered = self.runner.recover()
-        if recovered:
-            log.info("resuming %d unfinished jobs", recovered)
-        thread = threading.Thread(target=self.consumer.run, name="retrain-consumer", daemon=True)
-        thread.start()
-        self.threads.append(thread)
-
-    def stop(self) -> None:
-        self.consumer.stop()
-        for thread in self.threads:
-            thread.join(5.0)
-        self.runner.stop()
-        self.producer.flush(5.0)
-        self.registry.close()
-        self.ingest.close()
-
-
-def build(settings: Settings) -> Trainer:
+def build_runtime(settings: Settings) -> TrainerRuntime:
+    """Every object of the trainer; nothing connects before `TrainerRuntime.start`."""
     database = ServiceDatabase(settings.database_url, service="trainer", schema=settings.db_schema, pool_size=5)
     store = SqlJobStore(database.engine)
     registry = RegistryClient(settings.registry_url, settings.registry_token, timeout_s=settings.http_timeout_s)
@@ -99,10 +63,11 @@ def build(settings: Settings) -> Trainer:
         accept=lambda request, tp: handlers.accept_request(request, tp, store=store, runner=runner).job_id,
         job_is_final=lambda job_id: bool((job := store.get(job_id)) is None or job.is_final),
     )
-    return Trainer(settings, database, store, registry, ingest, producer, events, runner, consumer)
+    return TrainerRuntime(settings, database, store, registry, ingest, producer, events, runner, consumer)
 
 
-def create_app(trainer: Trainer) -> FastAPI:
+def create_app(trainer: TrainerRuntime) -> FastAPI:
+    """The HTTP app; its lifespan starts and stops `trainer`."""
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(trainer.start)
