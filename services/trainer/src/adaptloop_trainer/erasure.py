@@ -6,29 +6,14 @@ examples with the erased content are removed here at once.
 
 from __future__ import annotations
 
-import uuid
-from typing import Annotated, Any
+from typing import Any
 
-from adaptloop_contracts import AdapterName
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from adaptloop_contracts.trainer_api import LineageQuery
 
 from adaptloop_trainer.errors import JobRejected, UpstreamError
 from adaptloop_trainer.jobs import JobStore
 from adaptloop_trainer.ports import Registry
 from adaptloop_trainer.snapshot import parse_snapshot
-
-Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
-MAX_ITEMS = 100_000
-
-
-class LineageQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    erasure_id: uuid.UUID
-    adapters: Annotated[list[AdapterName], Field(min_length=1, max_length=1000)]
-    example_ids: Annotated[list[uuid.UUID], Field(max_length=MAX_ITEMS)] = Field(default_factory=list)
-    keys: Annotated[list[Sha256], Field(max_length=MAX_ITEMS)] = Field(default_factory=list)
-    """Snapshot keys (sha256 of prompt and answer) of the erased examples."""
 
 
 def erasure_lineage(query: LineageQuery, *, store: JobStore, registry: Registry, max_jobs: int = 10_000,

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from adaptloop_common.auth import Principal, require_role
+from adaptloop_contracts.trainer_api import AdapterCosts, LineageAnswer, LineageQuery
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
 
-from adaptloop_trainer.erasure import LineageQuery, erasure_lineage
+from adaptloop_trainer.erasure import erasure_lineage
 from adaptloop_trainer.errors import UpstreamError
 from adaptloop_trainer.jobs import JobStore
 from adaptloop_trainer.ledger import adapter_costs
@@ -21,7 +22,7 @@ def _parts(request: Request) -> tuple[JobStore, Registry]:
     return request.app.state.store, request.app.state.registry
 
 
-@router.get("/adapters/{name}/costs")
+@router.get("/adapters/{name}/costs", response_model=AdapterCosts)
 def costs(name: AdapterPath, request: Request) -> dict[str, Any]:
     """Per job and version: training/evaluation seconds, examples and tokens trained, quality gained, requests
     and tokens served; totals and the last 24 hours."""
@@ -36,7 +37,7 @@ def costs(name: AdapterPath, request: Request) -> dict[str, Any]:
     return adapter_costs(name, store.list_jobs(adapter=name, limit=1000), served=served)
 
 
-@router.post("/erasures/lineage")
+@router.post("/erasures/lineage", response_model=LineageAnswer)
 def lineage(query: LineageQuery, request: Request,
             principal: Annotated[Principal, Depends(require_role("admin"))]) -> dict[str, Any]:
     """The snapshots (with their jobs and candidate versions) holding the erased examples; pinned regression

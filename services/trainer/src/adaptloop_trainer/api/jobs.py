@@ -3,33 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import httpx
 from adaptloop_common.auth import Principal, Viewer, require_role, visible_to
 from adaptloop_contracts.base import ModelName
+from adaptloop_contracts.trainer_api import JobConflict, JobList, JobRecord, JobRequest, UpgradeReport
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
 
 from adaptloop_trainer import handlers
 from adaptloop_trainer.errors import JobNotFound, JobRejected, UpstreamError
 from adaptloop_trainer.job_runner import JobRunner
 from adaptloop_trainer.jobs import Job, JobStore
 from adaptloop_trainer.ports import Registry, TrainingEvents
-
-
-class JobRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    adapter: ModelName
-    """The adapter to train; for `base_model_upgrade`, an adapter or the old base model's name."""
-    reason: Literal["manual", "base_model_upgrade"] = "manual"
-    base_model: str | None = None
-    training_config: dict[str, Any] = Field(default_factory=dict)
-    since: datetime | None = None
-    until: datetime | None = None
 
 
 def _store(request: Request) -> JobStore:
@@ -57,7 +44,7 @@ Trainer = Annotated[Principal, Depends(require_role("trainer"))]
 router = APIRouter(prefix="/v1", tags=["jobs"])
 
 
-@router.post("/jobs", status_code=202, responses={
+@router.post("/jobs", status_code=202, response_model=JobRecord, responses={
     422: {"description": "unknown adapter or base model, or an invalid training configuration (`detail` says which)"},
     503: {"description": "the registry could not be asked; retry after `Retry-After` seconds"}})
 def create_job(body: JobRequest, principal: Trainer, store: Store, runner: Runner, events: Events,
@@ -79,7 +66,7 @@ def create_job(body: JobRequest, principal: Trainer, store: Store, runner: Runne
     return job.public()
 
 
-@router.get("/jobs")
+@router.get("/jobs", response_model=JobList)
 def list_jobs(store: Store, viewer: Viewer, adapter: ModelName | None = None,
               limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
     """Newest jobs (of one adapter); a token scoped to adapters sees only theirs."""
@@ -100,12 +87,13 @@ def _visible_job(job_id: uuid.UUID, store: JobStore, viewer: Principal | None) -
     return job
 
 
-@router.get("/jobs/{job_id}")
+@router.get("/jobs/{job_id}", response_model=JobRecord)
 def read_job(job_id: uuid.UUID, store: Store, viewer: Viewer) -> dict[str, Any]:
     return _visible_job(job_id, store, viewer).public()
 
 
-@router.post("/jobs/{job_id}/cancel", response_model=None)
+@router.post("/jobs/{job_id}/cancel", response_model=JobRecord,
+             responses={409: {"description": "the job is already final", "model": JobConflict}})
 def cancel_job(job_id: uuid.UUID, principal: Trainer, store: Store, runner: Runner) -> dict[str, Any] | JSONResponse:
     before = _visible_job(job_id, store, principal)
     try:
@@ -116,7 +104,7 @@ def cancel_job(job_id: uuid.UUID, principal: Trainer, store: Store, runner: Runn
         raise HTTPException(404, exc.reason) from exc
 
 
-@router.get("/upgrades/{job_id}")
+@router.get("/upgrades/{job_id}", response_model=UpgradeReport)
 def read_upgrade(job_id: uuid.UUID, store: Store, viewer: Viewer) -> dict[str, Any]:
     job = _visible_job(job_id, store, viewer)
     if job.kind != "upgrade":

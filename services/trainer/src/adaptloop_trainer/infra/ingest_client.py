@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
 import httpx
+from adaptloop_contracts.ingest_api import ExportedExample
+from pydantic import ValidationError
 
 from adaptloop_trainer.errors import UpstreamError, UpstreamUnavailable
 
@@ -38,10 +39,16 @@ class IngestClient:
                     raise error(f"ingest export: {response.status_code} {response.text[:300]}")
                 for line in response.iter_lines():
                     if line.strip():
-                        row = json.loads(line)
-                        if isinstance(row, dict):
-                            yield row
+                        yield _example(line)
         except httpx.RemoteProtocolError as exc:  # the export stopped mid-stream, e.g. ingest lost its database
             raise UpstreamUnavailable(f"ingest export cut short: {exc}") from exc
         except httpx.TransportError as exc:
             raise UpstreamError(f"ingest export unreachable: {exc}") from exc
+
+
+def _example(line: str) -> dict[str, Any]:
+    """One export line parsed with its contract model (adaptloop_contracts.ingest_api.ExportedExample)."""
+    try:
+        return ExportedExample.model_validate_json(line).model_dump()
+    except ValidationError as exc:
+        raise UpstreamError(f"ingest export: a line is not an example: {exc.errors(include_url=False)[:1]}") from exc

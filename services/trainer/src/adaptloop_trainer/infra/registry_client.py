@@ -6,6 +6,16 @@ import hashlib
 from typing import Any
 
 import httpx
+from adaptloop_contracts.eval_suites import EvalSuiteRecord
+from adaptloop_contracts.http_common import Answer
+from adaptloop_contracts.registry_answers import (
+    AdapterRecord,
+    ArtifactStored,
+    BaseModelRecord,
+    Registration,
+    VersionRecord,
+)
+from pydantic import TypeAdapter
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from adaptloop_trainer.errors import UpstreamError, UpstreamUnavailable
@@ -16,12 +26,16 @@ _transient = retry(
 )
 
 
-def _items(payload: Any, key: str) -> list[dict[str, Any]]:
-    if isinstance(payload, list):
-        return payload
-    if isinstance(payload, dict) and isinstance(payload.get(key), list):
-        return list(payload[key])
-    return []
+def _one(model: type[Answer], payload: Any) -> dict[str, Any] | None:
+    """The registry's answer parsed with its contract model (adaptloop_contracts.registry_answers), as the dict
+    the trainer's ports carry; None for a 404."""
+    return None if payload is None else model.model_validate(payload).model_dump(mode="json")
+
+
+def _many(model: type[Any], payload: Any) -> list[dict[str, Any]]:
+    if payload is None:
+        return []
+    return [item.model_dump(mode="json") for item in TypeAdapter(list[model]).validate_python(payload)]
 
 
 class RegistryClient:
@@ -52,30 +66,30 @@ class RegistryClient:
         self._check(self._http.get("/healthz"), "GET /healthz")
 
     def adapter(self, name: str) -> dict[str, Any] | None:
-        return self._get_optional(f"/v1/adapters/{name}")
+        return _one(AdapterRecord, self._get_optional(f"/v1/adapters/{name}"))
 
     def adapters(self) -> list[dict[str, Any]]:
-        return _items(self._get_optional("/v1/adapters"), "adapters")
+        return _many(AdapterRecord, self._get_optional("/v1/adapters"))
 
     def base_model(self, name: str) -> dict[str, Any] | None:
-        return self._get_optional(f"/v1/base-models/{name}")
+        return _one(BaseModelRecord, self._get_optional(f"/v1/base-models/{name}"))
 
     def version(self, name: str, number: int) -> dict[str, Any] | None:
-        return self._get_optional(f"/v1/adapters/{name}/versions/{number}")
+        return _one(VersionRecord, self._get_optional(f"/v1/adapters/{name}/versions/{number}"))
 
     def versions(self, name: str) -> list[dict[str, Any]]:
-        return _items(self._get_optional(f"/v1/adapters/{name}/versions"), "versions")
+        return _many(VersionRecord, self._get_optional(f"/v1/adapters/{name}/versions"))
 
     def eval_suites(self, name: str) -> list[dict[str, Any]]:
         """The latest version of every evaluation suite attached to the adapter."""
-        return _items(self._get_optional(f"/v1/adapters/{name}/eval-suites"), "suites")
+        return _many(EvalSuiteRecord, self._get_optional(f"/v1/adapters/{name}/eval-suites"))
 
     @_transient
     def upload_artifact(self, data: bytes, filename: str) -> dict[str, Any]:
         sha = hashlib.sha256(data).hexdigest()
         response = self._http.put(f"/v1/artifacts/{sha}", params={"filename": filename}, content=data,
                                   headers={"Content-Type": "application/octet-stream"})
-        return dict(self._check(response, f"PUT artifact {filename}").json())
+        return ArtifactStored.model_validate(self._check(response, f"PUT artifact {filename}").json()).model_dump()
 
     @_transient
     def download_artifact(self, sha256: str) -> bytes:
@@ -87,7 +101,8 @@ class RegistryClient:
     @_transient
     def register_version(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
         response = self._http.post(f"/v1/adapters/{name}/versions", json=body)
-        return dict(self._check(response, f"POST version of {name}").json())
+        return Registration.model_validate(self._check(response, f"POST version of {name}").json()).model_dump(
+            mode="json")
 
 
 class _ClientError(UpstreamError):
