@@ -20,6 +20,10 @@ class Settings(ServiceSettings):
     """Connections per worker process (and as many again as overflow)."""
     workers: int = 1
     """uvicorn worker processes; each runs its own outbox relay (they share the work safely)."""
+    loop: str = "auto"
+    """uvicorn's event loop: `auto` (uvloop, installed with the service), `uvloop` or `asyncio`."""
+    http_parser: str = "auto"
+    """uvicorn's HTTP/1.1 parser: `auto` (httptools, installed with the service), `httptools` or `h11`."""
     artifact_dir: str = "var/registry/artifacts"
     max_artifact_bytes: int = 2 * 1024**3
     """Largest artifact upload accepted (the JSON body limit is `max_body_bytes`)."""

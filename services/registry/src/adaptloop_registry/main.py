@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import uvicorn
 from adaptloop_common.telemetry import init_telemetry, shutdown_telemetry
 from fastapi import FastAPI
@@ -17,11 +19,16 @@ def app_factory() -> FastAPI:
     return create_app(settings)
 
 
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """How uvicorn serves the registry (also used by the benchmark's bare endpoint, so both are served alike)."""
+    return {"host": settings.host, "port": settings.port, "log_config": None, "log_level": settings.log_level.lower(),
+            "timeout_graceful_shutdown": 10, "loop": settings.loop, "http": settings.http_parser}
+
+
 def main() -> None:
     settings = Settings()
     init_telemetry("registry", log_level=settings.log_level)
-    options = {"host": settings.host, "port": settings.port, "log_config": None,
-               "log_level": settings.log_level.lower(), "timeout_graceful_shutdown": 10}
+    options = uvicorn_options(settings)
     try:
         if settings.workers > 1:
             uvicorn.run("adaptloop_registry.main:app_factory", factory=True, workers=settings.workers, **options)
