@@ -60,8 +60,8 @@ def _first_page_read(lines: Iterator[bytes]) -> Iterator[bytes]:
 @router.get("/examples", response_class=StreamingResponse, responses={200: {
     "description": "JSON lines, oldest first: one `ExportedExample` (`{example_id, adapter, adapter_version, prompt, "
                    "completion, correction, score, target, event_id, occurred_at, source}`) a line",
-    "content": {"application/x-ndjson": {"schema": {"type": "string", "contentMediaType": "application/x-ndjson",
-                                                    "x-line-schema": ExportedExample.__name__}}},
+    "content": {"application/x-ndjson": {"schema": {"type": "string"},
+                                         "itemSchema": ExportedExample.model_json_schema()}},
 }})
 def get_examples(
     components: ComponentsDep,
