@@ -15,7 +15,6 @@ from adaptloop_contracts import Event, InferenceFeedback, InferenceLog, adapter_
 from adaptloop_contracts.inference import INFERENCE_FEEDBACK, INFERENCE_LOGS
 from adaptloop_kafka import ConsumedEvent
 from opentelemetry import trace
-from prometheus_client import Counter
 
 from adaptloop_ingest.errors import BatchRejected
 from adaptloop_ingest.examples import (
@@ -26,14 +25,12 @@ from adaptloop_ingest.examples import (
     draft_from_log,
     rating_from_feedback,
 )
+from adaptloop_ingest.metrics import REJECTED, STORED, SUBMITTED
 from adaptloop_ingest.submission import Rejection, parse_items, triage_events, triage_models
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("adaptloop.ingest")
 
-SUBMITTED = Counter("adaptloop_ingest_events_accepted_total", "Events acknowledged by the broker", ["topic"])
-REJECTED = Counter("adaptloop_ingest_events_rejected_total", "Submitted items that failed validation", ["topic"])
-STORED = Counter("adaptloop_ingest_example_store_total", "Consumed events by what the example store did", ["outcome"])
 
 
 class Publisher(Protocol):

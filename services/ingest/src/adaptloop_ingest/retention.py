@@ -18,11 +18,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Protocol
 
-from prometheus_client import Counter
+from adaptloop_ingest.metrics import EXPIRED
 
 log = logging.getLogger(__name__)
 
-EXPIRED = Counter("adaptloop_ingest_rows_expired_total", "Rows deleted by the retention sweep", ["table"])
 
 
 @dataclass(frozen=True)

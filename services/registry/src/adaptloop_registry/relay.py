@@ -18,19 +18,15 @@ from adaptloop_contracts import TopicNames
 from adaptloop_kafka.tracing import trace_headers
 from confluent_kafka import KafkaError, Message
 from opentelemetry import propagate, trace
-from prometheus_client import Counter, Gauge
 from sqlalchemy import Connection, Row, func, select, update
 
 from adaptloop_registry.caller import utc_now
 from adaptloop_registry.infra.tables import outbox
+from adaptloop_registry.metrics import RELAY_ERRORS, RELAY_FAILED, RELAYED, UNSENT
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("adaptloop.registry")
 
-RELAYED = Counter("adaptloop_registry_outbox_published_total", "Outbox rows acknowledged by the broker")
-RELAY_FAILED = Counter("adaptloop_registry_outbox_failed_total", "Outbox rows the broker did not acknowledge")
-RELAY_ERRORS = Counter("adaptloop_registry_relay_errors_total", "Relay iterations that failed")
-UNSENT = Gauge("adaptloop_registry_outbox_claimed", "Rows claimed by the last relay iteration")
 
 
 class RawProducer(Protocol):

@@ -21,21 +21,17 @@ from adaptloop_common.database import is_database_unavailable, retry_while_unava
 from adaptloop_contracts import TrainingEvent, TrainingState
 from opentelemetry import propagate, trace
 from opentelemetry.trace import Link
-from prometheus_client import Counter, Gauge
 
 from adaptloop_trainer.candidate import TrainerParams
 from adaptloop_trainer.errors import JobCancelled, JobRejected, TrainerError, UpstreamUnavailable
 from adaptloop_trainer.jobs import Job, JobStore
+from adaptloop_trainer.metrics import JOBS_ACTIVE, JOBS_FINISHED, JOBS_INTERRUPTED
 from adaptloop_trainer.ports import ExampleSource, Registry, TrainingEvents
 from adaptloop_trainer.training_job import JobOutcome, run_train_job
 from adaptloop_trainer.upgrade import run_upgrade_job
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("adaptloop.trainer")
-JOBS_FINISHED = Counter("adaptloop_trainer_jobs_finished_total", "Jobs that reached a final state", ["state"])
-JOBS_ACTIVE = Gauge("adaptloop_trainer_jobs_active", "Jobs queued or running in this process")
-JOBS_INTERRUPTED = Counter("adaptloop_trainer_jobs_interrupted_total",
-                           "Job runs stopped by an unreachable database or a 503 upstream, to be resumed")
 
 TRAINING_SHARE = 0.9
 """Share of a job's progress bar covered by the training loop; evaluation and registration follow."""
