@@ -8,7 +8,6 @@ import os
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass, field
 
 from adaptloop_common.http import install_common
 from adaptloop_common.privacy import PrivacyPolicy
@@ -28,28 +27,13 @@ from adaptloop_inference.infra.registry_client import RegistryClient
 from adaptloop_inference.infra.registry_events import RegistryEventFollower
 from adaptloop_inference.ports import TextEngine
 from adaptloop_inference.reconciler import Reconciler
+from adaptloop_inference.runtime import InferenceRuntime, Readiness
 from adaptloop_inference.serving_reporter import ServingReporter
 from adaptloop_inference.swap_manager import SwapManager
 
 log = logging.getLogger(__name__)
 
 EngineFactory = Callable[[Settings], Awaitable[TextEngine]]
-
-
-@dataclass
-class Readiness:
-    engine_started: bool = False
-    first_sync: bool = False
-    startup_error: str | None = None
-    follower: RegistryEventFollower | None = field(default=None, repr=False)
-
-    @property
-    def ready(self) -> bool:
-        return self.engine_started and self.first_sync
-
-    @property
-    def events_subscribed(self) -> bool:
-        return self.follower is not None and self.follower.subscribed
 
 
 async def start_vllm(settings: Settings) -> TextEngine:
@@ -63,20 +47,27 @@ async def start_vllm(settings: Settings) -> TextEngine:
     )
 
 
-def create_app(settings: Settings, *, engine_factory: EngineFactory = start_vllm) -> FastAPI:
-    """The app; the engine, the sync loop and the Kafka threads start in its lifespan."""
+def build_runtime(settings: Settings) -> InferenceRuntime:
+    """The engine slot, registry client, adapter cache and privacy policy; nothing connects until the app starts."""
     if not settings.replica_id:
         settings.replica_id = f"{socket.gethostname()}-{os.getpid()}"
-    readiness = Readiness()
-    engine = EngineSlot()
     registry = RegistryClient(
         settings.registry_url, timeout_s=settings.registry_timeout_s,
         token=settings.registry_token.get_secret_value() if settings.registry_token else None,
     )
     limits = AdapterLimits(max_rank=settings.max_lora_rank, supported_modules=settings.supported_modules,
                            base=base_shapes(settings.base_model_dir))
-    cache = AdapterCache(settings.adapter_cache_dir, registry=registry, limits=limits)
-    privacy = PrivacyPolicy(settings.privacy)
+    return InferenceRuntime(settings=settings, readiness=Readiness(), engine=EngineSlot(), registry=registry,
+                            cache=AdapterCache(settings.adapter_cache_dir, registry=registry, limits=limits),
+                            privacy=PrivacyPolicy(settings.privacy))
+
+
+def create_app(settings: Settings, *, runtime: InferenceRuntime | None = None,
+               engine_factory: EngineFactory = start_vllm) -> FastAPI:
+    """The app; the engine, the sync loop and the Kafka threads start in its lifespan."""
+    runtime = runtime or build_runtime(settings)
+    readiness, engine, registry, cache, privacy = (
+        runtime.readiness, runtime.engine, runtime.registry, runtime.cache, runtime.privacy)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
