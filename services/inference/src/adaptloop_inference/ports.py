@@ -1,4 +1,4 @@
-"""What the domain needs from the outside world; `adapters/` implements these, tests pass fakes."""
+"""What the domain needs from the outside world; `infra/` implements these, tests pass fakes."""
 
 from __future__ import annotations
 

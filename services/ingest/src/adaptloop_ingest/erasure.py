@@ -13,11 +13,12 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from adaptloop_contracts.ingest_api import ErasureRequest
 
 from adaptloop_ingest.examples import target_of
+from adaptloop_ingest.ports import ErasureStore, Lineage
 
 
 def snapshot_key(prompt: str, completion: str | None, correction: str | None, score: float | None) -> str | None:
@@ -38,25 +39,6 @@ class ErasureMatch:
     @property
     def empty(self) -> bool:
         return not self.example_ids and not self.pending_feedback
-
-
-class ErasureStore(Protocol):
-    def match(self, request: ErasureRequest, *, adapters: frozenset[str] | None) -> ErasureMatch: ...
-
-    def erase(self, request: ErasureRequest, match: ErasureMatch, *, answer: dict[str, Any],
-              actor: str) -> tuple[int, int]: ...
-
-    def previous(self, subject_sha256: str) -> list[dict[str, Any]]: ...
-
-    def history(self, *, limit: int) -> list[dict[str, Any]]: ...
-
-
-class Lineage(Protocol):
-    """The trainer's and the registry's side of an erasure, asked with the erasing admin's token."""
-
-    def snapshots(self, body: dict[str, Any], *, token: str) -> dict[str, Any]: ...
-
-    def flag_versions(self, body: dict[str, Any], *, token: str) -> dict[str, Any]: ...
 
 
 class UnknownSubject(LookupError):

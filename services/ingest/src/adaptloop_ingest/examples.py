@@ -6,10 +6,9 @@ import hashlib
 import re
 import unicodedata
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from adaptloop_common.redaction import Redactor
 from adaptloop_contracts import InferenceFeedback, InferenceLog, adapter_of
@@ -109,20 +108,6 @@ class StoredExample:
 
 
 StoreOutcome = Literal["stored", "duplicate_event", "duplicate_content", "attached", "pending", "not_kept"]
-
-
-class ExampleRepository(Protocol):
-    """What the handlers need from the store (PostgreSQL in production, a fake in unit tests)."""
-
-    def add_log(self, draft: ExampleDraft) -> StoreOutcome: ...
-
-    def add_rating(self, rating: Rating) -> StoreOutcome: ...
-
-    def add_curated(self, drafts: list[ExampleDraft]) -> list[tuple[uuid.UUID, bool]]: ...
-
-    def export(
-        self, adapter: str, *, since: datetime | None, until: datetime | None, limit: int | None, only_targets: bool
-    ) -> Iterator[StoredExample]: ...
 
 
 def _storable(text: str, redactor: Redactor) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from adaptloop_common.privacy import PrivacyMode, PrivacyPolicy
 from adaptloop_contracts import Event, InferenceFeedback, InferenceLog, adapter_of
@@ -19,22 +19,18 @@ from opentelemetry import trace
 from adaptloop_ingest.errors import BatchRejected
 from adaptloop_ingest.examples import (
     CuratedExample,
-    ExampleRepository,
     StoreOutcome,
     draft_from_curated,
     draft_from_log,
     rating_from_feedback,
 )
 from adaptloop_ingest.metrics import REJECTED, STORED, SUBMITTED
+from adaptloop_ingest.ports import ExampleRepository, Publisher
 from adaptloop_ingest.submission import Rejection, parse_items, triage_events, triage_models
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("adaptloop.ingest")
 
-
-
-class Publisher(Protocol):
-    async def publish(self, topic_base: str, events: list[Event]) -> None: ...
 
 
 @dataclass(frozen=True)

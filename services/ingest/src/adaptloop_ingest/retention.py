@@ -16,9 +16,9 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Protocol
 
 from adaptloop_ingest.metrics import EXPIRED
+from adaptloop_ingest.ports import RetentionStore
 
 log = logging.getLogger(__name__)
 
@@ -39,16 +39,6 @@ class RetentionPolicy:
 
         return cls(days(examples), timedelta(days=pending_feedback), timedelta(days=seen_events),
                    {adapter: days(value) for adapter, value in examples_by_adapter.items()})
-
-
-class RetentionStore(Protocol):
-    def expire_examples(self, older_than: timedelta, *, adapters: list[str] | None, exclude: list[str]) -> int:
-        """Delete examples stored before now - `older_than` (of `adapters`, or of all but `exclude`)."""
-        ...
-
-    def expire_pending_feedback(self, older_than: timedelta) -> int: ...
-
-    def expire_seen_events(self, older_than: timedelta) -> int: ...
 
 
 def sweep(policy: RetentionPolicy, store: RetentionStore) -> dict[str, int]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Protocol
+from typing import Any
 
 from adaptloop_common.database import is_database_unavailable
 from adaptloop_common.service_database import ServiceDatabase
@@ -23,19 +23,10 @@ from sqlalchemy import Connection, Row, func, select, update
 from adaptloop_registry.caller import utc_now
 from adaptloop_registry.infra.tables import outbox
 from adaptloop_registry.metrics import RELAY_ERRORS, RELAY_FAILED, RELAYED, UNSENT
+from adaptloop_registry.ports import RawProducer
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("adaptloop.registry")
-
-
-
-class RawProducer(Protocol):
-    """What the relay needs from `adaptloop_kafka.EventProducer`."""
-
-    def produce_raw(self, topic: str, value: bytes | None, *, key: bytes | None,
-                    headers: list[tuple[str, bytes]] | None, on_delivery: Any = None) -> None: ...
-
-    def poll(self, timeout_s: float = 0.0) -> int: ...
 
 
 class OutboxRelay:

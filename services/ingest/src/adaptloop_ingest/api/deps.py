@@ -10,8 +10,7 @@ from adaptloop_common.privacy import PrivacyPolicy
 from fastapi import Depends, Request
 
 from adaptloop_ingest.config import Settings
-from adaptloop_ingest.examples import ExampleRepository
-from adaptloop_ingest.handlers import Publisher
+from adaptloop_ingest.ports import ExampleRepository, Publisher
 
 
 @dataclass(frozen=True)

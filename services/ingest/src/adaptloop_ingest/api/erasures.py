@@ -10,9 +10,10 @@ from adaptloop_common.service_database import ServiceDatabase
 from adaptloop_contracts.ingest_api import ErasureAnswer, ErasureRecord, ErasureRequest
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
-from adaptloop_ingest.erasure import ErasureStore, Lineage, UnknownSubject, erase_subject
+from adaptloop_ingest.erasure import UnknownSubject, erase_subject
 from adaptloop_ingest.infra.erasure_db import PostgresErasureStore
 from adaptloop_ingest.infra.lineage_client import HttpLineage, LineageUnavailable
+from adaptloop_ingest.ports import ErasureStore, Lineage
 
 router = APIRouter(prefix="/v1", tags=["erasure"])
 Admin = Annotated[Principal, Depends(require_role("admin"))]

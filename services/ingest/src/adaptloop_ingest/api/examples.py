@@ -15,8 +15,8 @@ from starlette.concurrency import run_in_threadpool
 
 from adaptloop_ingest.api.deps import ComponentsDep, Reader, Writer
 from adaptloop_ingest.api.scope import require_scope
-from adaptloop_ingest.examples import ExampleRepository
 from adaptloop_ingest.handlers import import_curated
+from adaptloop_ingest.ports import ExampleRepository
 
 router = APIRouter(prefix="/v1", tags=["examples"])
 
