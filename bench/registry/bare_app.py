@@ -7,7 +7,6 @@ workers, read from the same `ADAPTLOOP_REGISTRY_*` variables).
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import uvicorn
@@ -33,8 +32,8 @@ async def readyz() -> dict[str, bool]:
 
 if __name__ == "__main__":
     settings = Settings()
-    sys.path.insert(0, str(Path(__file__).parent))
     if settings.workers > 1:
-        uvicorn.run("bare_app:app", workers=settings.workers, **uvicorn_options(settings))
+        uvicorn.run("bare_app:app", workers=settings.workers, app_dir=str(Path(__file__).parent),
+                    **uvicorn_options(settings))
     else:
         uvicorn.run(app, **uvicorn_options(settings))

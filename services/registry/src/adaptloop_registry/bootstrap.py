@@ -19,8 +19,10 @@ from starlette.concurrency import run_in_threadpool
 
 from adaptloop_registry.api import aliases, approvals, artifacts, catalog, erasures, plan, rollout, tokens, versions
 from adaptloop_registry.api import eval_suites as suite_routes
+from adaptloop_registry.api.hot_reads import install_hot_reads
 from adaptloop_registry.config import Settings
 from adaptloop_registry.errors import RegistryError
+from adaptloop_registry.infra.alias_cache import AliasCache, channel_name
 from adaptloop_registry.infra.artifact_store import LocalArtifactStore
 from adaptloop_registry.relay import OutboxRelay, RawProducer
 from adaptloop_registry.runtime import RegistryRuntime
@@ -33,6 +35,9 @@ def build_runtime(settings: Settings, *, producer: RawProducer | None = None) ->
     db = ServiceDatabase(settings.database_url, service="registry", schema=settings.db_schema,
                          pool_size=settings.db_pool_size)
     runtime = RegistryRuntime(settings=settings, db=db, store=LocalArtifactStore(settings.artifact_dir))
+    if settings.alias_cache and db.schema is not None:
+        conninfo = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        runtime.alias_cache = AliasCache(conninfo, channel=channel_name(db.schema))
     if settings.relay_enabled:
         producer = producer or EventProducer(
             settings.kafka, topics=settings.topic_names, client_id="adaptloop-registry",
@@ -52,9 +57,13 @@ def create_app(settings: Settings, *, runtime: RegistryRuntime | None = None) ->
         await run_in_threadpool(runtime.db.upgrade)
         if runtime.relay is not None:
             runtime.relay.start()
+        if runtime.alias_cache is not None:
+            await runtime.alias_cache.start()
         try:
             yield
         finally:
+            if runtime.alias_cache is not None:
+                await runtime.alias_cache.stop()
             if runtime.relay is not None:
                 await run_in_threadpool(runtime.relay.stop)
                 flush = getattr(runtime.relay.producer, "flush", None)
@@ -72,6 +81,7 @@ def create_app(settings: Settings, *, runtime: RegistryRuntime | None = None) ->
                    path_limits={"/v1/artifacts/": settings.max_artifact_bytes})
     _install_error_handlers(app)
     _instrument(app)
+    install_hot_reads(app, runtime.alias_cache)
     return app
 
 

@@ -24,6 +24,8 @@ class Settings(ServiceSettings):
     """uvicorn's event loop: `auto` (uvloop, installed with the service), `uvloop` or `asyncio`."""
     http_parser: str = "auto"
     """uvicorn's HTTP/1.1 parser: `auto` (httptools, installed with the service), `httptools` or `h11`."""
+    alias_cache: bool = True
+    """Keep alias answers in each worker, exact through PostgreSQL LISTEN/NOTIFY (none on SQLite)."""
     artifact_dir: str = "var/registry/artifacts"
     max_artifact_bytes: int = 2 * 1024**3
     """Largest artifact upload accepted (the JSON body limit is `max_body_bytes`)."""

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from adaptloop_common.service_database import ServiceDatabase
 
 from adaptloop_registry.config import Settings
+from adaptloop_registry.infra.alias_cache import AliasCache
 from adaptloop_registry.infra.artifact_store import ArtifactStore
 from adaptloop_registry.relay import OutboxRelay
 
@@ -17,6 +18,7 @@ class RegistryRuntime:
     db: ServiceDatabase
     store: ArtifactStore
     relay: OutboxRelay | None = None
+    alias_cache: AliasCache | None = None
 
     @property
     def base_url(self) -> str:
