@@ -88,8 +88,8 @@ def trainer_api(kafka_bootstrap: str, pg_dsn: str, tmp_path_factory: pytest.Temp
         trainer = build_runtime(settings)
         trainer.database.upgrade()
         try:
-            yield TrainerApi(TestClient(create_app(trainer)), registry.url, pg_dsn, schema, kafka_bootstrap,
-                             [topics("retrain.requested"), topics("training.events")])
+            yield TrainerApi(TestClient(create_app(settings, runtime=trainer)), registry.url, pg_dsn, schema,
+                             kafka_bootstrap, [topics("retrain.requested"), topics("training.events")])
         finally:
             trainer.stop()
             trainer.database.dispose()

@@ -15,7 +15,7 @@ def test_every_trainer_answer_has_a_schema() -> None:
     settings = Settings(database_url="postgresql://nobody@127.0.0.1:1/none", registry_token="t", ingest_token="t")
     trainer = SimpleNamespace(settings=settings, store=InMemoryJobStore(), registry=FakeRegistry(),
                               events=RecordedEvents(), runner=object(), consumer=object())
-    document = create_app(trainer).openapi()  # type: ignore[arg-type]
+    document = create_app(settings, runtime=trainer).openapi()  # type: ignore[arg-type]
 
     assert "/v1/jobs" in document["paths"]
     assert untyped_operations(document) == []

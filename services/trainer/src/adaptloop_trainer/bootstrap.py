@@ -66,8 +66,9 @@ def build_runtime(settings: Settings) -> TrainerRuntime:
     return TrainerRuntime(settings, database, store, registry, ingest, producer, events, runner, consumer)
 
 
-def create_app(trainer: TrainerRuntime) -> FastAPI:
-    """The HTTP app; its lifespan starts and stops `trainer`."""
+def create_app(settings: Settings, *, runtime: TrainerRuntime | None = None) -> FastAPI:
+    """The HTTP app; its lifespan starts and stops the runtime (built from `settings` unless given)."""
+    trainer = runtime or build_runtime(settings)
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(trainer.start)

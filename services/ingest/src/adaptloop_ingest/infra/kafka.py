@@ -1,7 +1,7 @@
 """Kafka I/O: a bounded, acknowledged batch publisher and the example store's consumer thread.
 
 The consumer itself is the shared `adaptloop_kafka` plumbing (`EventConsumer` declared in
-`bootstrap.connect`, run by `ConsumerThread`); its handler is `handlers.store_consumed_event`.
+`bootstrap.build_runtime`, run by `ConsumerThread`); its handler is `handlers.store_consumed_event`.
 """
 
 from __future__ import annotations
