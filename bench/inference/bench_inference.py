@@ -4,11 +4,21 @@ Standalone (``var/venv/model/bin/python bench/inference/bench_inference.py``): s
 a registry and the inference service, trains small real LoRA adapters, then measures
 
 - ``swap_latency_s``: from the ``adapter.alias_moved`` event (its ``occurred_at``) to the first
-  response whose header names the new version, over ``--swaps`` promotions;
-- ``p99_during_swaps_over_steady``: request latency p99 while promoting, over p99 with no
-  promotion, same clients and prompts;
-- ``adapter_over_base_throughput``: completion tokens/s through an adapter over the base model's;
-- ``failed_requests``: failed requests during the swap run.
+  response whose header names the new version, over ``--swaps`` promotions made while
+  ``--clients`` clients stream completions. Each round registers the next version (its files
+  uploaded beforehand, as a trainer does before registering), waits half the interval (the
+  time an evaluation would take) and moves ``production`` to it; ``switch_s`` splits each
+  swap into event -> routing switch in the replica and switch -> first response;
+- ``p99_during_swaps_over_steady``: request latency p99 over the swap blocks, over p99 of the
+  steady blocks (same length, same clients, prompts and adapter name, no registration, no
+  promotion) that alternate with them, so both see the same background load;
+- ``adapter_over_base_throughput``: completion tokens/s through an adapter over the base
+  model's, both warmed first, then ``--rounds`` interleaved rounds each (base, adapter, base,
+  ...); the figure is the median of the per-pair ratios, every round is in ``raw``;
+- ``failed_requests``: failed requests over the whole run.
+
+The machine's load average is recorded before and after every phase: on a shared machine
+compare the ratios, not the absolute figures.
 
 Writes ``bench/results/inference.json``. The stack helpers (``adaptloop_devstack.inference_stack``) are
 the ones the integration tests use.
@@ -21,6 +31,7 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import threading
 import time
 import uuid
@@ -59,6 +70,26 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
+def load_average() -> list[float] | None:
+    return [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
+
+
+def git_revision() -> dict[str, Any]:
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True).stdout.strip()
+
+    return {"git_revision": git("rev-parse", "HEAD"),
+            "git_dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+
+
+def phase(name: str, load: Load, **extra: Any) -> dict[str, Any]:
+    """One phase's figures, with the load average around it."""
+    return {"phase": name, "requests": len(load.records), "failures": len(load.failures),
+            "tokens_per_s": round(load.tokens_per_s, 2), "p50_s": round(percentile(load.latencies, 50), 4),
+            "p99_s": round(percentile(load.latencies, 99), 4), "load_before": load.load_before,
+            "load_after": load.load_after, **extra}
+
+
 class Load:
     """`clients` threads streaming greedy completions of `model` until stopped; records every request."""
 
@@ -71,6 +102,7 @@ class Load:
         self._threads = [threading.Thread(target=self._client, args=(i,), daemon=True) for i in range(clients)]
 
     def __enter__(self) -> Load:
+        self.load_before = load_average()
         self.started = time.time()
         for t in self._threads:
             t.start()
@@ -81,6 +113,7 @@ class Load:
         for t in self._threads:
             t.join(120)
         self.stopped = time.time()
+        self.load_after = load_average()
 
     def _client(self, index: int) -> None:
         with httpx.Client(timeout=120) as http:
@@ -158,6 +191,7 @@ def machine() -> dict[str, Any]:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from adaptloop_scenarios.tiny_model import ensure_tiny_model
 
+    load_at_start = load_average()
     work = Path(args.work_dir) / f"bench-inference-{uuid.uuid4().hex[:6]}"
     work.mkdir(parents=True)
     model_dir = ensure_tiny_model(REPO / "var" / "models" / BASE_MODEL)
@@ -194,63 +228,125 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         inference.wait_ready()
         name = "bench"
         registry.create_adapter(name, BASE_MODEL)
-        versions = [registry.register_version(name, a) for a in adapters]
+        files = [(registry.upload(a / "adapter_model.safetensors"), registry.upload(a / "adapter_config.json"))
+                 for a in adapters]
+
+        def register(index: int) -> int:
+            weights, config = files[index]
+            answer = registry._call("POST", f"/v1/adapters/{name}/versions", token=TRAINER_TOKEN, json={
+                "weights_sha256": weights, "config_sha256": config, "metrics": {},
+                "evaluation": {"passed": True, "metrics": {}}})
+            return int(answer["version"])
+
         events = AliasEvents(broker.bootstrap, topics, name)
-        registry.move_alias(name, "production", versions[0])
+        first = register(0)
+        registry.move_alias(name, "production", first)
         wait_until(lambda: inference.state()["routes"].get(name, {}).get("production", {}).get("version")
-                   == versions[0], timeout_s=30, what="first promotion")
+                   == first, timeout_s=30, what="first promotion")
         wait_until(lambda: inference.state()["events_subscribed"], timeout_s=30, what="event follower assigned")
 
-        with Load(inference.url, BASE_MODEL, args.clients) as base_load:
-            time.sleep(args.phase_seconds)
-        with Load(inference.url, name, args.clients) as steady:
-            time.sleep(args.phase_seconds)
-        promoted_at: dict[int, float] = {}
-        with Load(inference.url, name, args.clients) as swapping:
-            for version in versions[1:]:
-                time.sleep(args.swap_interval_s)
-                promoted_at[version] = time.time()
-                registry.move_alias(name, "production", version)
-            time.sleep(args.swap_interval_s)
-        wait_until(lambda: all(v in events.moved_at for v in versions[1:]), timeout_s=30, what="alias events")
+        phases: list[dict[str, Any]] = []
+        failures: list[str] = []
+        for model in (BASE_MODEL, name):  # warm both before anything is measured
+            with Load(inference.url, model, args.clients) as warm:
+                time.sleep(args.warmup_seconds)
+            phases.append(phase(f"warmup {model}", warm))
+            failures += warm.failures
+        base_rounds: list[Load] = []
+        adapter_rounds: list[Load] = []
+        for _ in range(args.rounds):
+            for model, rounds in ((BASE_MODEL, base_rounds), (name, adapter_rounds)):
+                with Load(inference.url, model, args.clients) as measured:
+                    time.sleep(args.phase_seconds)
+                rounds.append(measured)
+                phases.append(phase("base" if model == BASE_MODEL else "adapter", measured))
+                failures += measured.failures
+
+        # Swap blocks alternate with steady blocks of the same length (same clients, same adapter name), so
+        # both see the same background load; the serving state is read between blocks, never during one.
+        versions: list[int] = []
+        switched_at: dict[int, float] = {}
+        steady_blocks: list[Load] = []
+        swap_blocks: list[tuple[Load, list[int]]] = []
+        index = 1
+        while index <= args.swaps:
+            block = list(range(index, min(args.swaps, index + args.swaps_per_block - 1) + 1))
+            index = block[-1] + 1
+            with Load(inference.url, name, args.clients) as steady:
+                time.sleep(len(block) * args.swap_interval_s)
+            steady_blocks.append(steady)
+            phases.append(phase("steady", steady))
+            moved: list[int] = []
+            with Load(inference.url, name, args.clients) as swapping:
+                for n in block:
+                    version = register(n)
+                    moved.append(version)
+                    time.sleep(args.swap_interval_s / 2)
+                    registry.move_alias(name, "production", version)
+                    time.sleep(args.swap_interval_s / 2)
+            versions += moved
+            swap_blocks.append((swapping, moved))
+            phases.append(phase("swaps", swapping, swaps=len(moved)))
+            for swap in inference.state()["recent_swaps"]:
+                if swap["adapter"] == name and swap["alias"] == "production" and swap["to_version"]:
+                    switched_at.setdefault(swap["to_version"], swap["at"])
+        for load in [*steady_blocks, *(b for b, _ in swap_blocks)]:
+            failures += load.failures
+        wait_until(lambda: all(v in events.moved_at for v in versions), timeout_s=30, what="alias events")
         events.close()
 
-        swap_latencies = []
-        for version in versions[1:]:
-            first = min((r["headers_at"] for r in swapping.records if r["version"] == str(version)), default=None)
-            if first is not None:
-                swap_latencies.append(first - events.moved_at[version])
-        loaded = [e["version"] for e in inference.state()["loaded"]]
-        steady_p99 = percentile(steady.latencies, 99)
-        swap_p99 = percentile(swapping.latencies, 99)
+        swap_latencies, to_switch, switch_to_response = [], [], []
+        for swapping, moved in swap_blocks:
+            for version in moved:
+                first_response = min((r["headers_at"] for r in swapping.records if r["version"] == str(version)),
+                                     default=None)
+                if first_response is None:
+                    continue
+                swap_latencies.append(first_response - events.moved_at[version])
+                if version in switched_at:
+                    to_switch.append(switched_at[version] - events.moved_at[version])
+                    switch_to_response.append(first_response - switched_at[version])
+        state = inference.state()
+        steady_p99 = percentile([x for load in steady_blocks for x in load.latencies], 99)
+        swap_p99 = percentile([x for load, _ in swap_blocks for x in load.latencies], 99)
+        block_ratios = [percentile(b.latencies, 99) / percentile(a.latencies, 99)
+                        for a, (b, _) in zip(steady_blocks, swap_blocks, strict=True)]
+        ratios = [a.tokens_per_s / b.tokens_per_s for a, b in zip(adapter_rounds, base_rounds, strict=True)]
+
+        def summary(values: list[float]) -> dict[str, float]:
+            if not values:
+                return {}
+            return {"p50": round(percentile(values, 50), 4), "p99": round(percentile(values, 99), 4),
+                    "max": round(max(values), 4), "mean": round(statistics.mean(values), 4)}
+
         return {
-            "swap_latency_s": {"p50": round(percentile(swap_latencies, 50), 4),
-                               "p99": round(percentile(swap_latencies, 99), 4),
-                               "max": round(max(swap_latencies), 4), "mean": round(statistics.mean(swap_latencies), 4)},
+            "swap_latency_s": summary(swap_latencies),
             "swaps_measured": len(swap_latencies),
-            "swaps_requested": len(versions) - 1,
+            "swaps_requested": args.swaps,
             "p99_during_swaps_over_steady": round(swap_p99 / steady_p99, 4),
-            "failed_requests": len(swapping.failures) + len(steady.failures) + len(base_load.failures),
-            "adapter_over_base_throughput": round(steady.tokens_per_s / base_load.tokens_per_s, 4),
+            "failed_requests": len(failures),
+            "adapter_over_base_throughput": round(statistics.median(ratios), 4),
             "raw": {
-                "latency_p50_s": {"steady": round(percentile(steady.latencies, 50), 4),
-                                  "swaps": round(percentile(swapping.latencies, 50), 4),
-                                  "base": round(percentile(base_load.latencies, 50), 4)},
-                "latency_p99_s": {"steady": round(steady_p99, 4), "swaps": round(swap_p99, 4),
-                                  "base": round(percentile(base_load.latencies, 99), 4)},
-                "tokens_per_s": {"adapter": round(steady.tokens_per_s, 2), "base": round(base_load.tokens_per_s, 2)},
-                "requests": {"steady": len(steady.records), "swaps": len(swapping.records),
-                             "base": len(base_load.records)},
+                "switch_s": {"event_to_switch": summary(to_switch),
+                             "switch_to_first_response": summary(switch_to_response)},
+                "latency_p99_s": {"steady": round(steady_p99, 4), "swaps": round(swap_p99, 4)},
+                "p99_during_swaps_over_steady_per_block": [round(r, 4) for r in block_ratios],
+                "throughput_ratio_per_round": [round(r, 4) for r in ratios],
+                "phases": phases,
                 "swap_latencies_s": [round(x, 4) for x in swap_latencies],
-                "failures": (swapping.failures + steady.failures + base_load.failures)[:20],
-                "loaded_after": loaded,
+                "failures": failures[:20],
+                "loaded_after": [e["version"] for e in state["loaded"]],
+                "engine_loras_after": state["engine_loras"],
             },
-            "parameters": {"clients": args.clients, "phase_seconds": args.phase_seconds,
-                           "swap_interval_s": args.swap_interval_s, "max_tokens": MAX_TOKENS,
-                           "model": BASE_MODEL, "lora_rank": 8},
-            "machine": machine(),
+            "parameters": {"clients": args.clients, "phase_seconds": args.phase_seconds, "rounds": args.rounds,
+                           "warmup_seconds": args.warmup_seconds, "swap_interval_s": args.swap_interval_s,
+                           "swaps_per_block": args.swaps_per_block,
+                           "max_tokens": MAX_TOKENS, "model": BASE_MODEL, "lora_rank": 8},
+            "machine": {**machine(), "load_average_at_start": load_at_start, "load_average_at_end": load_average()},
+            **git_revision(),
             "date": datetime.now().astimezone().isoformat(timespec="seconds"),
-            "targets": {"swap_latency_p99_s": 1.0, "p99_during_swaps_over_steady": 1.2},
+            "targets": {"swap_latency_p99_s": 1.0, "swaps_measured_min": 50, "failed_requests": 0,
+                        "p99_during_swaps_over_steady": 1.2},
         }
     finally:
         if inference is not None:
@@ -263,10 +359,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--swaps", type=int, default=20)
+    parser.add_argument("--swaps", type=int, default=60)
     parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--phase-seconds", type=float, default=20.0)
+    parser.add_argument("--phase-seconds", type=float, default=10.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--warmup-seconds", type=float, default=5.0)
     parser.add_argument("--swap-interval-s", type=float, default=2.0)
+    parser.add_argument("--swaps-per-block", type=int, default=10)
     parser.add_argument("--work-dir", default="/tmp")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "inference.json")
     args = parser.parse_args()
