@@ -64,3 +64,9 @@ def test_killed_mid_guard_the_service_reaches_the_same_verdict_once(drift_servic
     assert verdict["delivery"] == "observed"  # no registry token: reported, not sent
     metrics = httpx.get(f"{drift_service.url}/metrics", timeout=5).text
     assert 'adaptloop_drift_rollout_deliveries_total{action="rollback_production",outcome="observed"}' in metrics
+    # The registry's answer, with no rating after it: held only until the idle topics are known read to their end.
+    traffic.move("production", 1, 2, actor="system:guard")
+    _publish(producer, traffic.events[-1:])
+    state = wait_for("the move on an idle partition to apply", lambda: (r := _rollout(drift_service, adapter))
+                     and r["production"] == 1 and not r["held_moves"] and r, 60.0, 0.3)
+    assert state["guard"] is None and state["closed_trials"][-1]["outcome"] == "rolled back"
