@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from adaptloop_registry.infra.tables import outbox
 from adaptloop_registry.bootstrap import create_app
+from adaptloop_registry.infra.tables import outbox
 from fastapi.testclient import TestClient
 from registry_testkit import auth, make_settings, seed_adapter, token_spec, version_body
 from sqlalchemy import select

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from adaptloop_inference.infra.registry_client import RegistryClient, parse_serving_plan
 from adaptloop_inference.errors import AdapterRejected
+from adaptloop_inference.infra.registry_client import RegistryClient, parse_serving_plan
 from adaptloop_inference.plan import AliasTarget, VersionArtifacts, VersionRef
 
 W, C = "a" * 64, "b" * 64

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 from adaptloop_contracts import InferenceFeedback, TopicNames
-from adaptloop_ingest.infra.kafka import BatchPublisher
 from adaptloop_ingest.errors import NotAcknowledged, QueueFull
+from adaptloop_ingest.infra.kafka import BatchPublisher
 
 
 class _Msg:

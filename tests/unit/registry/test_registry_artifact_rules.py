@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from adaptloop_registry.infra.artifact_store import LocalArtifactStore
 from adaptloop_registry.artifact_rules import check_content, kind_of_filename
 from adaptloop_registry.errors import Invalid
+from adaptloop_registry.infra.artifact_store import LocalArtifactStore
 from safetensors.numpy import save
 
 

@@ -8,9 +8,9 @@ from adaptloop_common.privacy import PrivacyMode, PrivacyPolicy, PrivacySettings
 from adaptloop_contracts import TopicNames
 from adaptloop_kafka import EventProducer
 from adaptloop_scenarios.personal_data import SENTENCE, leaks
-from adaptloop_trainer.infra.kafka import RetrainRequestConsumer
 from adaptloop_trainer.config import Settings
 from adaptloop_trainer.dataset_privacy import RedactedExamples
+from adaptloop_trainer.infra.kafka import RetrainRequestConsumer
 from adaptloop_trainer.snapshot import snapshot_from_export
 from confluent_kafka import KafkaException
 from trainer_fakes import FakeExamples

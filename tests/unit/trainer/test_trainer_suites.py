@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 from adaptloop_contracts.eval_suites import EvalSuiteItem, EvalSuiteRecord, JudgeSettings
-from adaptloop_trainer.infra.judge_client import judge_answer
 from adaptloop_trainer.evaluation import GateResult
+from adaptloop_trainer.infra.judge_client import judge_answer
 from adaptloop_trainer.suites import LoadedSuite, apply_suites, item_score, load_suites, score_suite
 from trainer_fakes import FakeRegistry
 

@@ -13,8 +13,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from adaptloop_inference.infra.vllm_tools import VllmToolCalls
 from adaptloop_inference.errors import InvalidRequest
+from adaptloop_inference.infra.vllm_tools import VllmToolCalls
 from adaptloop_inference.ports import (
     GenerationChunk,
     LoraHandle,

@@ -9,8 +9,8 @@ from adaptloop_contracts import adapter_of
 from sqlalchemy import ColumnElement, Connection, Engine, delete, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from adaptloop_ingest.infra.tables import erasures, examples, pending_feedback, seen_events
 from adaptloop_ingest.erasure import ErasureMatch, ErasureRequest, snapshot_key
+from adaptloop_ingest.infra.tables import erasures, examples, pending_feedback, seen_events
 
 
 def _example_filter(request: ErasureRequest) -> ColumnElement[bool]:
