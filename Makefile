@@ -5,7 +5,7 @@ STREAM := var/venv/stream/bin/python
 MODEL := var/venv/model/bin/python
 export ADAPTLOOP_REPO := $(CURDIR)
 
-.PHONY: help setup model test test-unit test-integration test-e2e demo up down status bench lint schemas lock clean
+.PHONY: help setup model test test-unit test-integration test-e2e demo up down status bench lint schemas lock clean compose-env images
 
 help:
 	@echo "make demo   - set up and run the continuous-adaptation scenario"
@@ -33,6 +33,12 @@ demo: setup model
 
 up: setup model
 	@$(STREAM) -m adaptloop_devstack.stack up
+
+compose-env:
+	@bash deploy/scripts/containers.sh env .env
+
+images:
+	@bash deploy/scripts/containers.sh build cpu
 
 down:
 	@if [ -x $(STREAM) ]; then $(STREAM) -m adaptloop_devstack.stack down; fi

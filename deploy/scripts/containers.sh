@@ -7,7 +7,10 @@
 #                                    adaptloop/{trainer,inference}:0.1.0-cpu (gpu: :0.1.0-cuda, for Kubernetes)
 #   containers.sh standins           the test stand-ins for apache/kafka and postgres (deploy/compose/standins)
 #   containers.sh env [FILE]         write FILE (default .env) with fresh tokens and passwords, if it is missing
-#   containers.sh compose ARGS...    podman-compose with this machine's settings, e.g. `compose --profile cpu up -d`
+#   containers.sh up [OPTIONS] [-- SERVICES]
+#                                    start the compose stack (podman-compose OPTIONS such as -p, --env-file, -f;
+#                                    default services: all of the profile ADAPTLOOP_COMPOSE_PROFILE, cpu)
+#   containers.sh compose ARGS...    podman-compose with this machine's settings, e.g. `compose --profile cpu down`
 #   containers.sh podman ARGS...     podman with this machine's settings
 # Settings: ADAPTLOOP_BASE_IMAGE (the base every Dockerfile starts FROM; default: the local one made
 # here; python:3.11-slim where images can be pulled), ADAPTLOOP_IMAGE_TAG (default 0.1.0).
@@ -159,6 +162,24 @@ compose() {
   ADAPTLOOP_IMAGE_TAG=$TAG "$STATE/venv/bin/podman-compose" "$@"
 }
 
+compose_up() {
+  local args=() services=() profile=${ADAPTLOOP_COMPOSE_PROFILE:-cpu}
+  while [ $# -gt 0 ]; do
+    if [ "$1" = -- ]; then shift; services=("$@"); break; fi
+    args+=("$1"); shift
+  done
+  if [ ${#services[@]} -eq 0 ]; then
+    services=(registry ingest drift trainer "inference-$profile" dashboard register otel-collector jaeger prometheus grafana)
+  fi
+  # podman 4.3 cannot start a container whose dependencies have dependencies of their own (the
+  # `--requires` chain podman-compose sets), and podman-compose waits for no healthcheck below
+  # podman 4.6: so three steps, in the order depends_on gives. The services wait for the broker,
+  # the database and the registry themselves (and restart on failure).
+  compose "${args[@]}" --profile "$profile" up -d --no-deps kafka postgres
+  compose "${args[@]}" --profile "$profile" run --rm --no-deps topics || die "creating the topics failed"
+  compose "${args[@]}" --profile "$profile" up -d --no-deps "${services[@]}"
+}
+
 cmd=${1:-build}; shift || true
 case $cmd in
   install) install_tools ;;
@@ -166,7 +187,8 @@ case $cmd in
   build) install_tools; if [ "$BASE_IMAGE" = "$LOCAL_BASE" ]; then build_base; fi; build_images "$@" ;;
   standins) install_tools; if [ "$BASE_IMAGE" = "$LOCAL_BASE" ]; then build_base; fi; build_standins ;;
   env) write_env "$@" ;;
+  up) compose_up "$@" ;;
   compose) compose "$@" ;;
   podman) podman "$@" ;;
-  *) die "unknown command $cmd (install, base, build, standins, env, compose, podman)" ;;
+  *) die "unknown command $cmd (install, base, build, standins, env, up, compose, podman)" ;;
 esac

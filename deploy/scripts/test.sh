@@ -25,6 +25,11 @@ if [[ " ${levels[*]} " == *" e2e "* ]] && ! command -v chromium >/dev/null 2>&1;
       || echo "== could not install chromium (see var/apt-chromium.log); the dashboard test will fail"
   fi
 fi
+if [[ " ${levels[*]} " == *" e2e "* ]]; then
+  # The compose test (tests/e2e/compose) runs the images with podman: podman, runc, debootstrap and
+  # podman-compose are installed when missing; a failure here makes that test fail with the reason.
+  bash deploy/scripts/containers.sh install || echo "== the container tools are missing; the compose test will fail"
+fi
 status=0
 run() {
   local env=$1; shift
