@@ -169,7 +169,8 @@ class Stack:
             "TOKENS": self.tokens.digest_spec(),
         }
         specific: dict[str, dict[str, str]] = {
-            "registry": {"DATABASE_URL": db_url, "ARTIFACT_DIR": str(home / "registry" / "artifacts")},
+            # One worker: on two cores it serves more alias reads than two (docs/registry.md, Throughput).
+            "registry": {"DATABASE_URL": db_url, "ARTIFACT_DIR": str(home / "registry" / "artifacts"), "WORKERS": "1"},
             "ingest": {"DATABASE_URL": db_url, "REGISTRY_URL": cfg.url("registry"), "TRAINER_URL": cfg.url("trainer")},
             "drift": {
                 "DATA_DIR": str(home / "drift"),
