@@ -138,8 +138,9 @@ class RolloutJudge:
         the events held here were read: no log (rating) older than them is still to come.
 
         With the logs at their end, ratings waiting for a log give up by the feedback topic's time;
-        with both at their end, every held alias move is applied (the offline replay does the same at
-        the end of its file).
+        with both at their end, every held alias move is applied. (No verdict comes of that in practice:
+        a rating that could count in a trial a held move starts or ends is from its time on, and would
+        have released it.)
         """
         out = self._rate_all(self.queue.expire()) if logs else []
         if logs and feedback:
