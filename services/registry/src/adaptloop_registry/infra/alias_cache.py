@@ -143,11 +143,19 @@ class AliasCache:
             self._forget_all()
 
     async def _barriers(self) -> None:
-        while self._next is not None:
-            future, self._next = self._next, None
-            ok = await self._barrier()
-            if not future.done():
-                future.set_result(ok)
+        try:
+            while self._next is not None:
+                future, self._next = self._next, None
+                ok = False
+                try:
+                    ok = await self._barrier()
+                finally:
+                    if not future.done():
+                        future.set_result(ok)
+        finally:  # cancelled (shutdown): nobody waits forever, they read the database instead
+            if self._next is not None:
+                waiting, self._next = self._next, None
+                waiting.set_result(False)
 
     async def _barrier(self) -> bool:
         conn = self._conn
@@ -166,10 +174,13 @@ class AliasCache:
         """Reconnect a lost listener; when idle, read pending notifications now and then."""
         while True:
             await asyncio.sleep(self._retry_s if self._conn is None else self._keepalive_s)
-            if self._conn is None:
-                await self._connect()
-            elif time.monotonic() - self._last_barrier >= self._keepalive_s:
-                await self.fresh()
+            try:
+                if self._conn is None:
+                    await self._connect()
+                elif time.monotonic() - self._last_barrier >= self._keepalive_s:
+                    await self.fresh()
+            except Exception:  # keep watching whatever went wrong; reads are safe without the cache
+                log.exception("alias cache: watcher")
 
 
 async def cached(cache: AliasCache | None, key: Key, read: Callable[[], Awaitable[bytes]]) -> bytes:
