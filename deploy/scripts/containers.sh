@@ -52,7 +52,8 @@ install_tools() {
     python3 -m venv "$STATE/venv" && "$STATE/venv/bin/pip" install --quiet "podman-compose==$COMPOSE_VERSION" \
       >"$STATE/pip.log" 2>&1 || die "pip could not install podman-compose (see $STATE/pip.log)"
   fi
-  podman info >"$STATE/podman-info.log" 2>&1 || die "podman cannot start (see $STATE/podman-info.log)"
+  podman info >"$STATE/podman-info.log" 2>&1 \
+    || die "the container engine cannot start: podman info says: $(tail -3 "$STATE/podman-info.log" | tr '\n' ' ') (full output: $STATE/podman-info.log)"
 }
 
 debian_mirror() {
