@@ -42,6 +42,8 @@ class TrainedAdapter:
     train_seconds: float
     resumed_from_step: int
     losses: list[float] = field(default_factory=list)
+    train_cpu_seconds: float = 0.0
+    """CPU time of the process (all its threads) during the training loop, next to `train_seconds` (wall)."""
 
 
 def lora_config(config: TrainingConfig) -> Any:
@@ -71,19 +73,107 @@ def _learning_rate(config: TrainingConfig, step: int, steps: int) -> float:
     return config.learning_rate * (1.0 - 0.9 * (step - config.warmup_steps) / span)
 
 
-def answer_loss(model: Any, ids: Any, positions: Any, labels: Any) -> Any:
-    """Mean cross-entropy over answer tokens; the vocabulary projection runs on those positions only.
+SEGMENT_ATTENTION = "adaptloop_segments"
+"""The attention implementation of a training step: each packed example attends only to itself."""
 
-    Prompt and padding positions never reach the output layer, which saves its cost (and the
-    softmax over the vocabulary) for roughly half of every row.
+
+@dataclass(frozen=True)
+class Segments:
+    """Where the examples of a flattened batch lie: a `[1, tokens]` sequence of examples back to back.
+
+    `gather` lays the tokens out as `count` examples of `width` positions (the longest example;
+    shorter ones are filled with whatever follows them, which only their own filler positions
+    can see under the causal mask), `scatter` takes every token back from that layout.
     """
+
+    gather: Any
+    scatter: Any
+    count: int
+    width: int
+
+
+def segments_of(positions: Any) -> Segments:
+    """The segments of a flat `[tokens]` position tensor whose positions restart at 0 at every example."""
     import torch
 
+    tokens = positions.shape[0]
+    starts = positions.eq(0).nonzero().squeeze(1)
+    lengths = torch.diff(starts, append=starts.new_tensor([tokens]))
+    width = int(lengths.max())
+    offsets = torch.arange(width, device=positions.device)
+    gather = (starts[:, None] + offsets[None, :]).clamp_(max=tokens - 1).reshape(-1)
+    scatter = (positions.eq(0).cumsum(0) - 1) * width + positions
+    return Segments(gather, scatter, int(starts.shape[0]), width)
+
+
+def segment_attention(module: Any, query: Any, key: Any, value: Any, attention_mask: Any,
+                      dropout: float = 0.0, scaling: float | None = None, **kwargs: Any) -> tuple[Any, None]:
+    """Causal attention within each example of a flattened batch (transformers' attention interface).
+
+    The batch is one sequence of examples without padding; attention runs on the examples laid
+    side by side (`Segments`), so its cost is that of each example's own length, not of the row's.
+    Without `segments` (any call outside a training step) it is transformers' SDPA attention.
+    """
+    import torch
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    segments: Segments | None = kwargs.pop("segments", None)
+    if segments is None:
+        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout, scaling, **kwargs)
+    heads, kv_heads = query.shape[1], key.shape[1]
+    if kv_heads != heads:
+        key = key.repeat_interleave(heads // kv_heads, dim=1)
+        value = value.repeat_interleave(heads // kv_heads, dim=1)
+
+    def lay_out(x: Any) -> Any:  # [1, heads, tokens, dim] -> [examples, heads, width, dim]
+        return x[0].index_select(1, segments.gather).view(
+            x.shape[1], segments.count, segments.width, x.shape[3]).transpose(0, 1)
+
+    out = torch.nn.functional.scaled_dot_product_attention(
+        lay_out(query), lay_out(key), lay_out(value), dropout_p=dropout, scale=scaling, is_causal=True)
+    out = out.transpose(1, 2).reshape(segments.count * segments.width, heads, -1)
+    return out.index_select(0, segments.scatter).unsqueeze(0), None
+
+
+def _register_segment_attention() -> None:
+    from transformers import AttentionInterface
+
+    AttentionInterface.register(SEGMENT_ATTENTION, segment_attention)
+
+
+def _causal_lm_parts(model: Any) -> tuple[Any, Any, Any]:
+    """(the causal LM, its body without the head, its output head); body/head None when not split that way."""
     causal_lm = model.get_base_model() if hasattr(model, "get_base_model") else model
     body, head = getattr(causal_lm, "base_model", None), causal_lm.get_output_embeddings()
     if body is None or body is causal_lm or head is None:
+        return causal_lm, None, None
+    return causal_lm, body, head
+
+
+def uses_segment_attention(model: Any) -> bool:
+    """Switch a model that takes transformers' pluggable attention to `segment_attention`; False if it cannot."""
+    causal_lm, body, _ = _causal_lm_parts(model)
+    if body is None or not getattr(causal_lm, "_supports_attention_backend", False):
+        return False
+    _register_segment_attention()
+    causal_lm.config._attn_implementation = SEGMENT_ATTENTION
+    return True
+
+
+def answer_loss(model: Any, ids: Any, positions: Any, labels: Any, segments: Segments | None = None) -> Any:
+    """Mean cross-entropy over answer tokens; the vocabulary projection runs on those positions only.
+
+    Prompt and padding positions never reach the output layer, which saves its cost (and the
+    softmax over the vocabulary) for roughly half of every row. With `segments`, `ids` is one
+    flattened sequence of examples (`[1, tokens]`) and attention stays within each of them.
+    """
+    import torch
+
+    _, body, head = _causal_lm_parts(model)
+    if body is None:
         return model(input_ids=ids, position_ids=positions, labels=labels, use_cache=False).loss
-    hidden = body(input_ids=ids, position_ids=positions, use_cache=False).last_hidden_state[:, :-1]
+    extra = {"segments": segments} if segments is not None else {}
+    hidden = body(input_ids=ids, position_ids=positions, use_cache=False, **extra).last_hidden_state[:, :-1]
     targets = labels[:, 1:].reshape(-1)
     # index_select, not boolean masking: its backward stays fast with deterministic algorithms on.
     keep = targets.ne(IGNORE).nonzero().squeeze(1)
@@ -174,14 +264,18 @@ def train_lora(
         labels = torch.tensor([r.labels for r in rows], dtype=torch.long, device=device())
         positions = torch.tensor([r.position_ids for r in rows], dtype=torch.long, device=device())
         real_tokens = [r.real_tokens for r in rows]
+        # Packing leaves padding only at the end of a row; a flattened batch leaves it out.
+        real = (torch.arange(ids.shape[1], device=device())[None, :]
+                < torch.tensor(real_tokens, device=device())[:, None])
         model = get_peft_model(model, lora_config(config))
+        flat = uses_segment_attention(model)
         # The saved adapter names its base by registry name, not by this machine's path.
         model.peft_config["default"].base_model_name_or_path = base_model_name
         if init_adapter is not None:
             load_initial_adapter(model, init_adapter)
         params = [p for p in model.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay,
-                                      foreach=False)
+                                      foreach=True)
         ckpt_path = checkpoint_dir / CHECKPOINT
         start, losses, tokens = 0, [], 0
         parent = hashlib.sha256(init_adapter.weights).hexdigest() if init_adapter is not None else "none"
@@ -193,7 +287,7 @@ def train_lora(
             torch.set_rng_state(state["rng"])
             start, losses, tokens = state["step"], list(state["losses"]), state["tokens"]
         model.train()
-        began = time.perf_counter()
+        began, began_cpu = time.perf_counter(), time.process_time()
         for step in range(start, steps):
             if should_stop():
                 raise JobCancelled(f"cancelled at step {step} of {steps}")
@@ -201,7 +295,13 @@ def train_lora(
             for group in optimizer.param_groups:
                 group["lr"] = _learning_rate(config, step, steps)
             try:
-                loss = answer_loss(model, ids[batch], positions[batch], labels[batch])
+                if flat:
+                    keep = real[batch]
+                    step_positions = positions[batch][keep]
+                    loss = answer_loss(model, ids[batch][keep][None], step_positions[None], labels[batch][keep][None],
+                                       segments_of(step_positions))
+                else:
+                    loss = answer_loss(model, ids[batch], positions[batch], labels[batch])
                 if not torch.isfinite(loss):
                     raise TrainingFailed(f"loss became {loss.item()} at step {step + 1} of {steps}")
                 optimizer.zero_grad(set_to_none=True)
@@ -221,8 +321,8 @@ def train_lora(
                     "optimizer": optimizer.state_dict(),
                     "rng": torch.get_rng_state(),
                 })
-        elapsed = time.perf_counter() - began
+        elapsed, elapsed_cpu = time.perf_counter() - began, time.process_time() - began_cpu
         model.eval()
         weights, config_bytes = _adapter_bytes(model)
     return TrainedAdapter(weights, config_bytes, steps, losses[-1] if losses else float("nan"), tokens,
-                          elapsed, start, losses)
+                          elapsed, start, losses, elapsed_cpu)
