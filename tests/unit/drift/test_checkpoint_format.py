@@ -1,0 +1,54 @@
+"""Checkpoints pickle the served-log index by constructor calls, and files written the old way still load."""
+
+from __future__ import annotations
+
+import pickle
+import pickletools
+from pathlib import Path
+
+from adaptloop_drift.infra.checkpoints import FORMAT, Checkpoint, CheckpointStore
+from adaptloop_drift.monitor import AdapterMonitors, MonitorConfig
+from adaptloop_drift.rollout.judge import RolloutConfig, RolloutJudge
+from adaptloop_drift.synthetic import make_feedback, make_log
+
+
+def _state(events: int) -> tuple[AdapterMonitors, RolloutJudge]:
+    monitors = AdapterMonitors(MonitorConfig())
+    judge = RolloutJudge(RolloutConfig(), monitors.served)
+    for i in range(events):
+        log = make_log("support", i, seed=1)
+        monitors.observe_log("support", log)
+        judge.observe_log("support", log)
+        rating = make_feedback("support", i, i % 4 == 0, seed=1)
+        monitors.observe_feedback("support", rating)
+        judge.observe_feedback("support", rating)
+    return monitors, judge
+
+
+def _served(monitors: AdapterMonitors) -> list[tuple[int, object]]:
+    return list(monitors.served._served.items())
+
+
+def test_a_checkpoint_round_trips_with_one_build_step_per_object_not_per_served_log(tmp_path: Path) -> None:
+    monitors, judge = _state(1000)
+    store = CheckpointStore(tmp_path, "drift")
+    store.save(Checkpoint(2, {"inference.logs": 1000}, monitors, judge))
+    blob = (tmp_path / "drift" / "signals-p2.ckpt").read_bytes()
+    builds = sum(1 for op, _arg, _pos in pickletools.genops(blob) if op.name == "BUILD")
+    assert builds < 200, f"{builds} BUILD steps: served logs pickled through __getstate__"
+    loaded = store.load(2)
+    assert loaded is not None and loaded.offsets == {"inference.logs": 1000}
+    assert _served(loaded.monitors) == _served(monitors)
+    assert loaded.rollout is not None and loaded.rollout.served is loaded.monitors.served
+    assert [list(b) for b in loaded.rollout.adapters["support"].recent.values()] == \
+        [list(b) for b in judge.adapters["support"].recent.values()]
+
+
+def test_a_checkpoint_written_with_plain_pickle_loads(tmp_path: Path) -> None:
+    monitors, judge = _state(300)
+    store = CheckpointStore(tmp_path, "drift")
+    (tmp_path / "drift" / "signals-p0.ckpt").write_bytes(pickle.dumps(
+        {"format": FORMAT, "partition": 0, "offsets": {"t": 5}, "monitors": monitors, "rollout": judge},
+        protocol=pickle.HIGHEST_PROTOCOL))
+    loaded = store.load(0)
+    assert loaded is not None and _served(loaded.monitors) == _served(monitors)
