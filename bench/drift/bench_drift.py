@@ -2,9 +2,17 @@
 
 - throughput_ratio_vs_bare_consumer: events/s through the drift service (consume, decode, signals,
   detectors, checkpoints) over events/s of a bare confluent-kafka consumer reading the same topics
-  on the same broker in the same run.
+  on the same broker in the same run (the bare runs before and after the service's, averaged).
+- throughput_ratio_vs_decoding_consumer: the same over a bare consumer that also parses each
+  message's JSON (`json.loads`), the least any consumer of these events does.
+- cpu_us_per_event: CPU of the service process (and of its busiest thread, the signal consumer)
+  per event while it reads, from /proc: what the figures above turn into on a loaded machine.
+- two_workers_over_one: events/s of two service processes in one consumer group (partitions
+  spread over both, each its own core) over one process.
 - delay_ratio_vs_adwin / mean_delay_events / false_alarms_per_100k: the service's quality detector
-  against a lone River ADWIN (default parameters) on the same MOA-style abrupt streams.
+  against a lone River ADWIN (default parameters) on the same MOA-style abrupt streams, and
+  River's DummyDriftDetector (alarms every t_0=300 values, or at random around that: a detector
+  that watches nothing) as the floor any delay must be read against.
 - bytes_per_adapter: detector state (pickled, as checkpointed) and heap growth with 1,000 adapters.
 """
 
@@ -89,7 +97,35 @@ def memory_per_adapter(adapters: int = 1000) -> dict[str, float]:
     return {"pickled": len(pickle.dumps(monitors)) / adapters, "heap": heap / adapters}
 
 
-def bare_consumer_rate(bootstrap: str, names: list[str], n: int) -> float:
+def run_metadata(root: Path) -> dict[str, object]:
+    """Date, git revision (with uncommitted changes flagged), machine and its load: every result file records them."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True).stdout.strip()
+    return {"date": datetime.now(UTC).isoformat(timespec="seconds"), "git_revision": git("rev-parse", "HEAD"),
+            "git_dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
+            "machine": {"python": platform.python_version(), "platform": platform.platform(),
+                        "cpus": os.cpu_count(), "load_avg": os.getloadavg()}}
+
+
+def thread_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds (user + system) of each thread of a process, from /proc (empty where there is no /proc)."""
+    out: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            fields = Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[int(tid)] = (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+def bare_consumer_rate(bootstrap: str, names: list[str], n: int, *, decode: bool = False) -> float:
+    """Events/s of a confluent-kafka consumer that counts the messages (with `decode`, also parses their JSON)."""
     c = new_consumer(bootstrap, {"group.id": f"bare-{uuid.uuid4().hex}",
                   "session.timeout.ms": GROUP_SESSION_TIMEOUT_MS,
                   "auto.offset.reset": "earliest", "enable.auto.commit": False})
@@ -99,68 +135,110 @@ def bare_consumer_rate(bootstrap: str, names: list[str], n: int) -> float:
         batch = c.consume(1000, 1.0)
         if batch and start is None:
             start = time.perf_counter()
-        got += sum(1 for m in batch if m.error() is None)
+        if decode:
+            for m in batch:
+                if m.error() is None:
+                    json.loads(m.value())
+                    got += 1
+        else:
+            got += sum(1 for m in batch if m.error() is None)
     rate = n / (time.perf_counter() - (start or time.perf_counter()))
     c.close()
     return rate
 
 
-TRACING_ROUNDS = 3
+TRACING_ROUNDS = int(os.environ.get("DRIFT_BENCH_ROUNDS", "3"))
 
 
-def service_rate(bootstrap: str, prefix: str, n: int, workdir: Path, *, tracing: bool = False) -> float:
-    """Events/s through a drift service process reading the topics from the start (its own group).
+def _events_done(port: int) -> float | None:
+    try:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+    except httpx.HTTPError:
+        return None
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("adaptloop_drift_events_total{"))
+
+
+def service_rate(bootstrap: str, prefix: str, n: int, workdir: Path, *, tracing: bool = False,
+                 workers: int = 1) -> dict[str, float]:
+    """Events/s through drift service processes reading the topics from the start (their own group).
 
     With `tracing`, spans are recorded and exported (to a JSON-lines file) as in production;
-    without, the OpenTelemetry SDK is disabled.
+    without, the OpenTelemetry SDK is disabled. With `workers` > 1 the processes share the group
+    (and the checkpoint directory, as on one host) and split the partitions. Also the CPU per
+    event of the processes and of their busiest threads, over the span where events were counted.
     """
-    port = free_port()
     run_dir = workdir / f"run-{uuid.uuid4().hex[:6]}"
     run_dir.mkdir(parents=True)
-    env = dict(os.environ, ADAPTLOOP_DRIFT_KAFKA_BOOTSTRAP=bootstrap, ADAPTLOOP_DRIFT_TOPIC_PREFIX=prefix,
-               ADAPTLOOP_DRIFT_PORT=str(port), ADAPTLOOP_DRIFT_DATA_DIR=str(run_dir),
-               ADAPTLOOP_DRIFT_GROUP_ID=f"bench-{run_dir.name}", ADAPTLOOP_DRIFT_LOG_LEVEL="WARNING")
-    env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
-    if tracing:
-        env.pop("OTEL_SDK_DISABLED", None)
-        env["ADAPTLOOP_SPAN_FILE"] = str(run_dir / "spans.jsonl")
-    else:
-        env["OTEL_SDK_DISABLED"] = "true"
-        env.pop("ADAPTLOOP_SPAN_FILE", None)
-    log = open(run_dir / "drift.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen([sys.executable, "-m", "adaptloop_drift"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    procs: list[tuple[int, subprocess.Popen[bytes]]] = []
+    for w in range(workers):
+        port = free_port()
+        env = dict(os.environ, ADAPTLOOP_DRIFT_KAFKA_BOOTSTRAP=bootstrap, ADAPTLOOP_DRIFT_TOPIC_PREFIX=prefix,
+                   ADAPTLOOP_DRIFT_PORT=str(port), ADAPTLOOP_DRIFT_DATA_DIR=str(run_dir),
+                   ADAPTLOOP_DRIFT_GROUP_ID=f"bench-{run_dir.name}", ADAPTLOOP_DRIFT_LOG_LEVEL="WARNING")
+        env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
+        if tracing:
+            env.pop("OTEL_SDK_DISABLED", None)
+            env["ADAPTLOOP_SPAN_FILE"] = str(run_dir / f"spans-{w}.jsonl")
+        else:
+            env["OTEL_SDK_DISABLED"] = "true"
+            env.pop("ADAPTLOOP_SPAN_FILE", None)
+        log = open(run_dir / f"drift-{w}.log", "wb")  # noqa: SIM115
+        procs.append((port, subprocess.Popen([sys.executable, "-m", "adaptloop_drift"], env=env, stdout=log,
+                                             stderr=subprocess.STDOUT)))
     try:
         samples: list[tuple[float, float]] = []
+        cpu_at_first: list[dict[int, float]] = []
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
-            try:
-                text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
-            except httpx.HTTPError:
+            dead = [p for _, p in procs if p.poll() is not None]
+            if dead:
+                raise RuntimeError(f"drift service exited with {dead[0].returncode}; see {run_dir}/drift-*.log")
+            counts = [_events_done(port) for port, _ in procs]
+            if None in counts:
                 time.sleep(0.5)
                 continue
-            done = sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-                       if line.startswith("adaptloop_drift_events_total{"))
+            done = sum(c or 0.0 for c in counts)
             samples.append((time.perf_counter(), done))
+            if done > 0 and not cpu_at_first:
+                cpu_at_first = [thread_cpu(p.pid) for _, p in procs]
             if done >= n:
                 break
             time.sleep(0.1)
+        cpu_at_last = [thread_cpu(p.pid) for _, p in procs]
         first = next(s for s in samples if s[1] > 0)
         last = samples[-1]
-        return (last[1] - first[1]) / (last[0] - first[0])
+        events = last[1] - first[1]
+        used = [{t: c - before.get(t, 0.0) for t, c in after.items()}
+                for before, after in zip(cpu_at_first, cpu_at_last, strict=True)]
+        return {"events_per_s": events / (last[0] - first[0]),
+                "cpu_us_per_event": sum(sum(u.values()) for u in used) / events * 1e6,
+                "busiest_thread_cpu_us_per_event": sum(max(u.values(), default=0.0) for u in used) / events * 1e6}
     finally:
-        proc.terminate()
-        proc.wait(30)
+        for _, proc in procs:
+            proc.terminate()
+        for _, proc in procs:
+            proc.wait(30)
+
+
+DUMMIES = {"dummy_fixed": lambda: drift.DummyDriftDetector(trigger_method="fixed"),
+           "dummy_random": lambda: drift.DummyDriftDetector(trigger_method="random", w=100, seed=0)}
+"""River's baseline detectors (t_0=300 as by default; w=100 as in River's example for random
+triggers): alarms that owe nothing to the data."""
 
 
 def main() -> None:
     root = repo_root()
+    meta_before = run_metadata(root)
     workdir = root / "var" / "bench" / f"drift-{uuid.uuid4().hex[:6]}"
     workdir.mkdir(parents=True, exist_ok=True)
     quality = DEFAULT_DETECTORS[Signal.QUALITY_ERROR]
     ours = detection_figures(lambda: SignalDetector(quality))
     adwin = detection_figures(lambda: drift.ADWIN())
+    dummies = {name: detection_figures(make) for name, make in DUMMIES.items()}
     stat_ours = stationary_alarms(lambda: SignalDetector(quality))
     stat_adwin = stationary_alarms(lambda: drift.ADWIN())
+    stat_dummies = {name: stationary_alarms(make) for name, make in DUMMIES.items()}
     changes_events = len(SEEDS) * 101 * 250
     memory = memory_per_adapter()
 
@@ -180,22 +258,33 @@ def main() -> None:
             producer.publish("inference.feedback", make_feedback(adapter, i, errs[i], seed=1))
         producer.flush(60)
         topics = [names("inference.logs"), names("inference.feedback")]
-        bare = bare_consumer_rate(broker.bootstrap, topics, EVENTS)
-        # Tracing off and on, interleaved and repeated: one run of each differs by more than
-        # the effect on a shared 2-core machine; the medians are compared.
-        untraced_runs, traced_runs = [], []
+        bare = [bare_consumer_rate(broker.bootstrap, topics, EVENTS)]
+        decoding = [bare_consumer_rate(broker.bootstrap, topics, EVENTS, decode=True)]
+        # Tracing off and on, one and two workers, interleaved and repeated: one run of each
+        # differs by more than the effect on a shared 2-core machine; the medians are compared.
+        runs: dict[str, list[dict[str, float]]] = {"tracing_off": [], "tracing_on": [], "two_workers": []}
         for _ in range(TRACING_ROUNDS):
-            untraced_runs.append(service_rate(broker.bootstrap, names.prefix, EVENTS, workdir))
-            traced_runs.append(service_rate(broker.bootstrap, names.prefix, EVENTS, workdir, tracing=True))
-        through, traced = statistics.median(untraced_runs), statistics.median(traced_runs)
-        bare_again = bare_consumer_rate(broker.bootstrap, topics, EVENTS)
+            runs["tracing_off"].append(service_rate(broker.bootstrap, names.prefix, EVENTS, workdir))
+            runs["tracing_on"].append(service_rate(broker.bootstrap, names.prefix, EVENTS, workdir, tracing=True))
+            runs["two_workers"].append(service_rate(broker.bootstrap, names.prefix, EVENTS, workdir, workers=2))
+        bare.append(bare_consumer_rate(broker.bootstrap, topics, EVENTS))
+        decoding.append(bare_consumer_rate(broker.bootstrap, topics, EVENTS, decode=True))
     finally:
         broker.stop()
 
-    bare_rate = (bare + bare_again) / 2
+    def median(kind: str, key: str = "events_per_s") -> float:
+        return statistics.median(r[key] for r in runs[kind])
+
+    through, traced, two = median("tracing_off"), median("tracing_on"), median("two_workers")
+    bare_rate, decoding_rate = statistics.mean(bare), statistics.mean(decoding)
+    detection = {"ours": ours, "adwin_default": adwin, **dummies}
     result = {
         "throughput_ratio_vs_bare_consumer": round(through / bare_rate, 4),
+        "throughput_ratio_vs_decoding_consumer": round(through / decoding_rate, 4),
+        "two_workers_over_one": round(two / through, 4),
+        "cpu_us_per_event": round(median("tracing_off", "cpu_us_per_event"), 2),
         "delay_ratio_vs_adwin": round(ours[0] / adwin[0], 4),
+        "delay_ratio_vs_dummy_fixed": round(ours[0] / dummies["dummy_fixed"][0], 4),
         "false_alarms_per_100k": round(stat_ours * 100_000 / (3 * 100_000), 4),
         "mean_delay_events": round(ours[0], 2),
         "tracing_on_over_off": round(traced / through, 4),
@@ -204,21 +293,23 @@ def main() -> None:
             "events": EVENTS,
             "service_events_per_s": round(through),
             "service_events_per_s_tracing_on": round(traced),
-            "service_events_per_s_runs": {"tracing_off": [round(r) for r in untraced_runs],
-                                          "tracing_on": [round(r) for r in traced_runs]},
-            "bare_consumer_events_per_s": [round(bare), round(bare_again)],
+            "service_events_per_s_two_workers": round(two),
+            "service_runs": {kind: [{k: round(v, 2) for k, v in r.items()} for r in rs] for kind, rs in runs.items()},
+            "bare_consumer_events_per_s": [round(r) for r in bare],
+            "decoding_consumer_events_per_s": [round(r) for r in decoding],
+            "busiest_thread_cpu_us_per_event": round(median("tracing_off", "busiest_thread_cpu_us_per_event"), 2),
             "moa": {"seeds": len(SEEDS), "changes_per_seed": 100, "segment": 250,
-                    "ours": {"mean_delay": ours[0], "missed": ours[1], "false_alarms": ours[2]},
-                    "adwin_default": {"mean_delay": adwin[0], "missed": adwin[1], "false_alarms": adwin[2]},
-                    "false_alarms_per_100k_on_moa": {"ours": ours[2] * 100_000 / changes_events,
-                                                     "adwin_default": adwin[2] * 100_000 / changes_events}},
-            "stationary_300k": {"ours": stat_ours, "adwin_default": stat_adwin, "error_rates": [0.2, 0.5, 0.8]},
+                    **{name: {"mean_delay": f[0], "missed": f[1], "false_alarms": f[2]}
+                       for name, f in detection.items()},
+                    "false_alarms_per_100k_on_moa": {name: f[2] * 100_000 / changes_events
+                                                     for name, f in detection.items()}},
+            "stationary_300k": {"ours": stat_ours, "adwin_default": stat_adwin, **stat_dummies,
+                                "error_rates": [0.2, 0.5, 0.8]},
             "heap_bytes_per_adapter": round(memory["heap"]),
             "quality_detector": quality.model_dump(),
         },
-        "machine": {"python": platform.python_version(), "platform": platform.platform(),
-                    "cpus": os.cpu_count(), "load_avg": os.getloadavg()},
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        **meta_before,
+        "load_avg_after": os.getloadavg(),
     }
     out = root / "bench" / "results" / "drift.json"
     out.parent.mkdir(parents=True, exist_ok=True)
