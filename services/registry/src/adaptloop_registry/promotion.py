@@ -1,5 +1,6 @@
-"""Promotion policy: what a newly registered version does to the aliases, and canary graduation by hand or
-by the legacy `/served` counts (automated verdicts arrive as rollout decisions, see `rollout.py`)."""
+"""Promotion policy: canary graduation by hand or by the legacy `/served` counts (automated verdicts arrive as
+rollout decisions, see `rollout.py`). What a newly registered version does to the aliases is written with the
+registration itself (`versions.register_version`)."""
 
 from __future__ import annotations
 
@@ -12,28 +13,8 @@ from adaptloop_registry.caller import Caller
 from adaptloop_registry.catalog import find_version, policy_of
 from adaptloop_registry.errors import Conflict
 from adaptloop_registry.infra.tables import versions
-from adaptloop_registry.models import EvaluationSpec, ServedReport
-from adaptloop_registry.version_status import mark_rejected, request_approval
-
-
-def apply_on_registration(conn: Connection, adapter: Row[Any], number: int, evaluation: EvaluationSpec | None, *,
-                          caller: Caller, base_url: str) -> list[dict[str, Any]]:
-    """`auto`: a passing version becomes production; `canary`: it becomes the canary; `approval`: it waits as
-    `pending_approval`; `manual`: nothing moves."""
-    policy = policy_of(adapter)
-    if evaluation is None or not evaluation.passed or policy.mode == "manual":
-        return []
-    if policy.mode == "approval":
-        production = current_target(conn, adapter.id, PRODUCTION)
-        request_approval(conn, adapter, number, production_version=production.version if production else None,
-                         caller=caller, base_url=base_url)
-        return []
-    alias, weight = (PRODUCTION, None) if policy.mode == "auto" else (CANARY, policy.canary_weight)
-    current = current_target(conn, adapter.id, alias)
-    return [move_alias(conn, adapter, alias, to_version=number,
-                       expected_version=current.version if current is not None else None,
-                       reason=f"{policy.mode} promotion: evaluation passed", caller=caller, base_url=base_url,
-                       weight=weight)]
+from adaptloop_registry.models import ServedReport
+from adaptloop_registry.version_status import mark_rejected
 
 
 def promote_canary(conn: Connection, adapter: Row[Any], *, reason: str, caller: Caller,

@@ -1,4 +1,5 @@
-"""Announced status changes of a registered version: waiting for approval, rejected after registration."""
+"""Announced status changes of a registered version: rejected after registration (a version waiting for approval
+is registered as `pending_approval`, see `versions.register_version`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from adaptloop_contracts import RegistryEvent
 from sqlalchemy import Connection, Row, update
 
 from adaptloop_registry.caller import Caller
-from adaptloop_registry.catalog import artifact_uri, find_version
+from adaptloop_registry.catalog import find_version
 from adaptloop_registry.infra.tables import versions
 from adaptloop_registry.outbox import audit, enqueue
 
@@ -18,21 +19,6 @@ REJECTED = "rejected"
 
 def _set_status(conn: Connection, row: Row[Any], status: str) -> None:
     conn.execute(update(versions).where(versions.c.id == row.id).values(status=status))
-
-
-def request_approval(conn: Connection, adapter: Row[Any], number: int, *, production_version: int | None,
-                     caller: Caller, base_url: str) -> None:
-    """The version waits as `pending_approval`; `adapter.approval_requested` tells the approvers."""
-    row = find_version(conn, adapter.id, number, adapter_name=adapter.name)
-    _set_status(conn, row, PENDING_APPROVAL)
-    enqueue(conn, RegistryEvent(
-        event_type="adapter.approval_requested", model=adapter.name, version=number, base_model=row.base_model,
-        artifact_uri=artifact_uri(base_url, row.weights_sha256), sha256=row.weights_sha256, actor=caller.actor,
-        reason="evaluation passed; promotion waits for an admin's approval",
-        details={"config_sha256": row.config_sha256, "production_version": production_version},
-    ), caller=caller)
-    audit(conn, caller=caller, action="version.approval_requested", target=f"{adapter.name}@{number}",
-          details={"production_version": production_version})
 
 
 def mark_rejected(conn: Connection, adapter: Row[Any], number: int, *, reason: str, cause: str, caller: Caller,
