@@ -192,6 +192,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from adaptloop_scenarios.tiny_model import ensure_tiny_model
 
     load_at_start = load_average()
+    settings = {f"ADAPTLOOP_INFERENCE_{k.upper()}": v for k, _, v in (item.partition("=") for item in args.setting)}
     work = Path(args.work_dir) / f"bench-inference-{uuid.uuid4().hex[:6]}"
     work.mkdir(parents=True)
     model_dir = ensure_tiny_model(REPO / "var" / "models" / BASE_MODEL)
@@ -221,7 +222,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "ADAPTLOOP_INFERENCE_ADAPTER_CACHE_DIR": str(work / "adapters"),
             "ADAPTLOOP_INFERENCE_KAFKA_BOOTSTRAP": broker.bootstrap, "ADAPTLOOP_INFERENCE_TOPIC_PREFIX": topics.prefix,
             "ADAPTLOOP_INFERENCE_MAX_NUM_SEQS": str(args.clients), "VLLM_CPU_KVCACHE_SPACE": "1",
-            "OTEL_SDK_DISABLED": "true"}, work / "inference.log")
+            "OTEL_SDK_DISABLED": "true", **settings}, work / "inference.log")
         inference.start()
         loras = LoraFactory(model_dir, work / "loras")
         adapters = [loras.adapter(900 + i, steps=2) for i in range(args.swaps + 1)]
@@ -340,7 +341,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             },
             "parameters": {"clients": args.clients, "phase_seconds": args.phase_seconds, "rounds": args.rounds,
                            "warmup_seconds": args.warmup_seconds, "swap_interval_s": args.swap_interval_s,
-                           "swaps_per_block": args.swaps_per_block,
+                           "swaps_per_block": args.swaps_per_block, "settings": settings,
                            "max_tokens": MAX_TOKENS, "model": BASE_MODEL, "lora_rank": 8},
             "machine": {**machine(), "load_average_at_start": load_at_start, "load_average_at_end": load_average()},
             **git_revision(),
@@ -366,6 +367,8 @@ def main() -> int:
     parser.add_argument("--warmup-seconds", type=float, default=5.0)
     parser.add_argument("--swap-interval-s", type=float, default=2.0)
     parser.add_argument("--swaps-per-block", type=int, default=10)
+    parser.add_argument("--setting", action="append", default=[], metavar="NAME=VALUE",
+                        help="an inference setting for this run, e.g. preload_slots=0 (ADAPTLOOP_INFERENCE_ omitted)")
     parser.add_argument("--work-dir", default="/tmp")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "inference.json")
     args = parser.parse_args()
