@@ -267,7 +267,11 @@ def measure_time_to_adapter(model_dir: Path, steps: int, max_load: float, quiet_
         if registered_at is None:
             raise RuntimeError("no adapter.version_registered within 900 s")
         jobs = httpx.get(f"{stack.config.url('trainer')}/v1/jobs", params={"adapter": adapter}).json()["jobs"]
-        timings = jobs[0]["metrics"]["timings"]
+        job = next((j for j in jobs if j["request_id"] == str(request.event_id)), None)
+        timings = ((job or {}).get("metrics") or {}).get("timings")
+        if job is None or not timings:
+            raise RuntimeError(f"the request's job has no timings: {job and (job['state'], job['error'])}; "
+                               f"jobs {[(j['request_id'], j['state']) for j in jobs]}")
         train_s = timings["train_loop_s"]
         foreign_share = max(0.0, busy - ours_cpu) / total if total > 0 else 0.0
         machine_load = {**quiet, "load_after": load(), "max_load": max_load,
@@ -277,7 +281,7 @@ def measure_time_to_adapter(model_dir: Path, steps: int, max_load: float, quiet_
         elapsed = registered_at - started
         return {"non_training_share": round(1 - train_s / elapsed, 4), "time_to_adapter_s": round(elapsed, 3),
                 "train_loop_s": train_s, "job_timings": timings, "stack_steps": steps,
-                "job_state": jobs[0]["state"],
+                "job_state": job["state"],
                 "job_quiet": quiet["load_below_threshold"] and foreign_share <= max_foreign_share,
                 "job_machine": machine_load}
     finally:
