@@ -91,11 +91,14 @@ def register_version(conn: Connection, adapter_name: str, spec: VersionSpec, *, 
 
 def _take_number(conn: Connection, adapter_name: str) -> Row[Any]:
     """Lock the adapter's row until commit and take its next number (`next_version` - 1 in the row returned)."""
-    row = conn.execute(update(adapters).where(adapters.c.name == adapter_name)
-                       .values(next_version=adapters.c.next_version + 1).returning(*adapters.c)).first()
+    row = conn.execute(_TAKE_NUMBER, {"adapter_name": adapter_name}).first()
     if row is None:
         raise NotFound(f"adapter {adapter_name!r} not found")
     return row
+
+
+_TAKE_NUMBER = (update(adapters).where(adapters.c.name == bindparam("adapter_name", type_=String))
+                .values(next_version=adapters.c.next_version + 1).returning(*adapters.c))
 
 
 def _checks_statement() -> Select[Any]:
