@@ -23,7 +23,8 @@ from adaptloop_dashboard.main import create_app
 from adaptloop_devstack.broker import free_ports, port_open
 from adaptloop_devstack.paths import var_dir
 from adaptloop_devstack.stack import Stack
-from dashboard_fakes import services_transport
+from dashboard_fakes import SHAPES, answers, services_transport
+from pydantic import TypeAdapter
 
 BROWSER_FLAGS = [
     "--headless",
@@ -84,6 +85,14 @@ def canned_dashboard() -> Iterator[str]:
     yield f"http://127.0.0.1:{port}/"
     server.should_exit = True
     thread.join(10)
+
+
+def test_the_canned_answers_keep_the_services_contracts() -> None:
+    """The canned page is only worth reading if every canned answer is one the services could give."""
+    canned = answers()
+    assert set(canned) == set(SHAPES)
+    for path, shape in SHAPES.items():
+        TypeAdapter(shape).validate_python(canned[path])
 
 
 def test_every_part_of_the_page_reads_at_a_glance(canned_dashboard: str, tmp_path: Path) -> None:
