@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import statistics
 import subprocess
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from adaptloop_devstack.bench_stamp import OUTSIDE_RESULTS, load_average, run_stamp
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "bench" / "results"
@@ -38,16 +38,6 @@ COST_WINDOW = 40
 COST_HISTORY = 160
 COST_STEPS = 10
 """Steps of the 1x runs; a full retrain over 16x the history needs 16x the steps for the same passes."""
-
-
-def _machine() -> dict[str, Any]:
-    return {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version(),
-            "loadavg": [round(x, 2) for x in os.getloadavg()]}
-
-
-def _git_revision() -> str:
-    proc = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    return proc.stdout.strip() or "unknown"
 
 
 def run_demo(mode: str) -> dict[str, Any]:
@@ -120,12 +110,12 @@ def cost_growth() -> dict[str, Any]:
 def main() -> None:
     from adaptloop_demo.summary import recovery_ratio
 
+    stamp = run_stamp(OUTSIDE_RESULTS)
     runs = {mode: run_demo(mode) for mode in ("incremental", "full")}
     inc, full = runs["incremental"], runs["full"]
     levels, full_levels = inc.get("levels") or {}, full.get("levels") or {}
     result: dict[str, Any] = {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "git_revision": _git_revision(),
+        **stamp,
         "seed": inc.get("seed"),
         "mode_the_demo_uses": "incremental",
         "recovery_ratio_vs_oracle": inc.get("recovery_ratio_vs_oracle"),
@@ -155,7 +145,7 @@ def main() -> None:
                     "<= 300", "incremental_cost_growth_16x": "<= 1.2", "full_cost_growth_16x": "grows with history"},
     }
     result |= cost_growth()
-    result["machine"] = _machine()
+    result["machine"] = {**stamp["machine"], "load_average_at_end": load_average()}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "adaptation.json").write_text(json.dumps(result, indent=2))
     print(json.dumps({k: v for k, v in result.items() if k != "runs"}, indent=2))

@@ -20,17 +20,15 @@ import argparse
 import asyncio
 import json
 import os
-import platform
-import subprocess
 import time
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 
 from adaptloop_contracts.openai_requests import ChatBody  # noqa: E402
+from adaptloop_devstack.bench_stamp import OUTSIDE_RESULTS, load_average, run_stamp  # noqa: E402
 from adaptloop_devstack.inference_stack import PROMPTS_20, TICKET, TOOLS  # noqa: E402
 from adaptloop_inference.api.options import tool_calling  # noqa: E402
 from adaptloop_inference.infra.vllm_engine import VllmEngine  # noqa: E402
@@ -102,24 +100,20 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "guided_decoding.json")
     args = parser.parse_args()
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
-    load_before = [round(x, 2) for x in os.getloadavg()]
-    started = time.monotonic()
-    figures = asyncio.run(measure(args))
-    revision = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
     import torch
     import vllm
 
+    stamp = run_stamp(OUTSIDE_RESULTS, torch=torch.__version__, vllm=vllm.__version__)
+    started = time.monotonic()
+    figures = asyncio.run(measure(args))
     result = {
         "name": "guided_decoding",
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "git_revision": revision,
+        **stamp,
         **figures,
         "parameters": {"prompts": len(PROMPTS_20), "rounds": args.rounds, "concurrency": args.concurrency,
                        "max_tokens": args.max_tokens, "temperature": 0.7, "model": BASE_MODEL,
                        "structured_outputs": {"backend": "xgrammar", "disable_any_whitespace": True}},
-        "machine": {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count(),
-                    "torch": torch.__version__, "vllm": vllm.__version__,
-                    "load": {"before": load_before, "after": [round(x, 2) for x in os.getloadavg()]}},
+        "machine": {**stamp["machine"], "load_average_at_end": load_average()},
         "bench_seconds": round(time.monotonic() - started, 1),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

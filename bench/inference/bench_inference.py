@@ -28,19 +28,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
-import subprocess
 import threading
 import time
 import uuid
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 from adaptloop_contracts import RegistryEvent, TopicNames
+from adaptloop_devstack.bench_stamp import OUTSIDE_RESULTS, load_average, run_stamp
 from adaptloop_devstack.broker import free_port, start_broker
 from adaptloop_devstack.inference_stack import (
     ADMIN_TOKEN,
@@ -68,18 +65,6 @@ def percentile(values: list[float], q: float) -> float:
         return float("nan")
     index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
     return ordered[index]
-
-
-def load_average() -> list[float] | None:
-    return [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
-
-
-def git_revision() -> dict[str, Any]:
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True).stdout.strip()
-
-    return {"git_revision": git("rev-parse", "HEAD"),
-            "git_dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
 
 
 def phase(name: str, load: Load, **extra: Any) -> dict[str, Any]:
@@ -179,19 +164,18 @@ class AliasEvents:
         self._consumer.close()
 
 
-def machine() -> dict[str, Any]:
+def stamp() -> dict[str, Any]:
+    """Date, git revision and the machine (with torch, vLLM and whether a GPU is there) and its load now."""
     import torch
     import vllm
 
-    return {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count(),
-            "processor": platform.processor(), "torch": torch.__version__, "vllm": vllm.__version__,
-            "gpu": torch.cuda.is_available()}
+    return run_stamp(OUTSIDE_RESULTS, torch=torch.__version__, vllm=vllm.__version__, gpu=torch.cuda.is_available())
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from adaptloop_scenarios.tiny_model import ensure_tiny_model
 
-    load_at_start = load_average()
+    started = stamp()
     settings = {f"ADAPTLOOP_INFERENCE_{k.upper()}": v for k, _, v in (item.partition("=") for item in args.setting)}
     work = Path(args.work_dir) / f"bench-inference-{uuid.uuid4().hex[:6]}"
     work.mkdir(parents=True)
@@ -343,9 +327,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                            "warmup_seconds": args.warmup_seconds, "swap_interval_s": args.swap_interval_s,
                            "swaps_per_block": args.swaps_per_block, "settings": settings,
                            "max_tokens": MAX_TOKENS, "model": BASE_MODEL, "lora_rank": 8},
-            "machine": {**machine(), "load_average_at_start": load_at_start, "load_average_at_end": load_average()},
-            **git_revision(),
-            "date": datetime.now().astimezone().isoformat(timespec="seconds"),
+            **started,
+            "machine": {**started["machine"], "load_average_at_end": load_average()},
             "targets": {"swap_latency_p99_s": 1.0, "swaps_measured_min": 50, "failed_requests": 0,
                         "p99_during_swaps_over_steady": 1.2},
         }

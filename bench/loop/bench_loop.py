@@ -8,12 +8,11 @@ on the same topic by bench/drift/bench_drift.py.
 from __future__ import annotations
 
 import json
-import os
-import platform
 import subprocess
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
+
+from adaptloop_devstack.bench_stamp import OUTSIDE_RESULTS, load_average, run_stamp
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "bench" / "results"
@@ -30,21 +29,13 @@ def tracing_ratio() -> float | None:
     return json.loads(drift.read_text()).get("tracing_on_over_off")
 
 
-def git_revision() -> dict[str, object]:
-    """The commit measured, and whether the tree held uncommitted changes outside bench/results."""
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False).stdout.strip()
-
-    dirty = [line for line in git("status", "--porcelain").splitlines() if "bench/results/" not in line]
-    return {"git_revision": git("rev-parse", "HEAD"), "git_dirty": bool(dirty)}
-
-
 def main() -> None:
     from adaptloop_demo.run import run_demo
 
-    load_before = [round(x, 2) for x in os.getloadavg()]
+    stamp = run_stamp(OUTSIDE_RESULTS)
     summary = run_demo(seed=0)
     result = {
+        **stamp,
         "time_to_adapter_s": summary["time_to_adapter_s"],
         "shares": summary["shares"],
         "tracing_on_over_off": tracing_ratio(),
@@ -52,10 +43,7 @@ def main() -> None:
         "rating_before_swap": summary["rating_before_swap"],
         "rating_after_swap": summary["rating_after_swap"],
         "milestones": summary["milestones"],
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version(),
-                    "load_before": load_before, "load_after": [round(x, 2) for x in os.getloadavg()]},
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        **git_revision(),
+        "machine": {**stamp["machine"], "load_average_at_end": load_average()},
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "loop.json").write_text(json.dumps(result, indent=2))

@@ -11,6 +11,9 @@ from typing import Any
 
 from adaptloop_devstack.paths import repo_root
 
+OUTSIDE_RESULTS = ":(exclude)bench/results"
+"""A `git_revision` path: every tracked file but the result files, which earlier benchmarks of a run rewrite."""
+
 
 def load_average() -> list[float]:
     """The 1, 5 and 15-minute load averages, rounded to two places."""
