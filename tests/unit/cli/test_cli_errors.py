@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -149,3 +150,19 @@ def test_main_module_runs_as_a_script_and_lists_every_command() -> None:
     for command in ("status", "versions", "promote", "rollback", "approve", "reject", "train", "jobs", "upgrade-base",
                     "drift", "up", "down", "demo"):
         assert f" {command} " in done.stdout
+
+
+def test_every_module_a_cli_hint_tells_to_run_exists() -> None:
+    """A hint's `python -m MODULE` names a module of this repository (a package or a file), not a stale name."""
+    root = Path(__file__).resolve().parents[3]
+    named = {module for path in (root / "libs" / "cli" / "src").rglob("*.py")
+             for module in re.findall(r"python -m ([\w.]+)", path.read_text())}
+    sources = [*root.glob("libs/*/src"), *root.glob("services/*/src")]
+
+    def exists(module: str) -> bool:
+        base = Path(*module.split("."))
+        return any((src / base).with_suffix(".py").is_file() or (src / base / "__main__.py").is_file()
+                   for src in sources)
+
+    assert "adaptloop_scenarios.model_manifest" in named
+    assert [module for module in sorted(named) if not exists(module)] == []

@@ -92,7 +92,7 @@ def _ensure_base_registered(cli: CliContext, old: str, new: str, models_dir: Pat
     if not manifest_path.is_file():
         raise CliError(f"base model {new!r} is not registered and {manifest_path} does not exist",
                        hint="place the model under the models directory with its manifest.json "
-                            "(python -m adaptloop_scenarios.manifest DIR), or register it: POST /v1/base-models")
+                            "(python -m adaptloop_scenarios.model_manifest DIR), or register it: POST /v1/base-models")
     try:
         manifest = json.loads(manifest_path.read_text())
         weights_sha256 = str(manifest["weights_sha256"])
