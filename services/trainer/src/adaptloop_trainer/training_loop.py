@@ -21,6 +21,7 @@ from typing import Any
 
 from adaptloop_trainer.candidate_evaluation import AdapterFiles
 from adaptloop_trainer.errors import JobCancelled, TrainingFailed
+from adaptloop_trainer.lean_forward import LeanForward
 from adaptloop_trainer.packing import IGNORE, batch_schedule, pack, tokenise
 from adaptloop_trainer.snapshot import Example
 from adaptloop_trainer.torch_runtime import deterministic, device, load_base
@@ -268,7 +269,10 @@ def train_lora(
         real = (torch.arange(ids.shape[1], device=device())[None, :]
                 < torch.tensor(real_tokens, device=device())[:, None])
         model = get_peft_model(model, lora_config(config))
-        flat = uses_segment_attention(model)
+        # The lean forward where it covers the model (a Llama with plain LoRA), else transformers' and
+        # peft's modules with attention within each example where the model takes it, else masked rows.
+        lean = LeanForward.of(model, max_positions=ids.shape[1])
+        flat = lean is not None or uses_segment_attention(model)
         # The saved adapter names its base by registry name, not by this machine's path.
         model.peft_config["default"].base_model_name_or_path = base_model_name
         if init_adapter is not None:
@@ -297,9 +301,11 @@ def train_lora(
             try:
                 if flat:
                     keep = real[batch]
+                    step_ids, step_labels = ids[batch][keep], labels[batch][keep]
                     step_positions = positions[batch][keep]
-                    loss = answer_loss(model, ids[batch][keep][None], step_positions[None], labels[batch][keep][None],
-                                       segments_of(step_positions))
+                    segments = segments_of(step_positions)
+                    loss = (lean.loss(step_ids, step_positions, step_labels, segments, IGNORE) if lean is not None
+                            else answer_loss(model, step_ids[None], step_positions[None], step_labels[None], segments))
                 else:
                     loss = answer_loss(model, ids[batch], positions[batch], labels[batch])
                 if not torch.isfinite(loss):
