@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from adaptloop_registry.bootstrap import build_runtime, create_app
 from adaptloop_registry.infra.tables import outbox
@@ -104,14 +105,40 @@ def test_a_registration_is_three_statements_on_postgres(postgres: tuple[str, str
         def count(*args: Any) -> None:
             statements.append(args[2])
 
+        assert runtime.pg is not None
         for mode in ("manual", "auto"):
             seeded = seed_adapter(c, mode=mode)
             _register(c, seeded, passed=True)
             statements.clear()
+            # The registration's transaction goes through psycopg on the event loop (runtime.pg), none of it
+            # through SQLAlchemy's engine: both are counted.
             event.listen(runtime.db.engine, "before_cursor_execute", count)
+            runtime.pg.on_statement = statements.append
             try:
                 _register(c, seeded, passed=True, request_id=f"job-{mode}")  # auto: production moves again
             finally:
                 event.remove(runtime.db.engine, "before_cursor_execute", count)
+                runtime.pg.on_statement = None
             counts[mode] = len(statements)
         assert counts == {"manual": 3, "auto": 3}
+
+
+def test_a_registration_begins_again_on_a_fresh_connection_when_its_pooled_one_was_dropped(
+        postgres: tuple[str, str], pg_dsn: str, tmp_path: Path) -> None:
+    """The registration's own pool has no pre-ping: its first statements find a connection the server dropped
+    (a restart, a cut network), and the transaction, which has done nothing yet, begins on a fresh one."""
+    settings = make_settings(postgres, tmp_path)
+    runtime = build_runtime(settings)
+    with TestClient(create_app(settings, runtime=runtime)) as c:
+        seeded = seed_adapter(c)
+        assert _register(c, seeded)["version"] == 1
+        assert runtime.pg is not None
+        dropped = runtime.pg.idle_backend_pids()
+        assert dropped
+        with psycopg.connect(pg_dsn, autocommit=True) as admin:
+            for pid in dropped:
+                admin.execute("SELECT pg_terminate_backend(%s, 10000)", (pid,))
+            assert admin.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)",
+                                 (dropped,)).fetchone() == (0,)
+        assert _register(c, seeded, request_id="after-the-drop")["version"] == 2
+        assert not set(runtime.pg.idle_backend_pids()) & set(dropped)

@@ -7,8 +7,9 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import psycopg
 from adaptloop_common.auth import TokenTable
-from adaptloop_common.database import install_database_unavailable_handler
+from adaptloop_common.database import DATABASE_UNAVAILABLE, install_database_unavailable_handler
 from adaptloop_common.http import ReadinessCheck, install_common
 from adaptloop_common.service_database import ServiceDatabase
 from adaptloop_kafka import EventProducer
@@ -24,6 +25,7 @@ from adaptloop_registry.config import Settings
 from adaptloop_registry.errors import RegistryError
 from adaptloop_registry.infra.alias_cache import AliasCache, channel_name
 from adaptloop_registry.infra.artifact_store import LocalArtifactStore
+from adaptloop_registry.infra.pg_async import AsyncPostgres
 from adaptloop_registry.relay import OutboxRelay, RawProducer
 from adaptloop_registry.runtime import RegistryRuntime
 
@@ -35,9 +37,11 @@ def build_runtime(settings: Settings, *, producer: RawProducer | None = None) ->
     db = ServiceDatabase(settings.database_url, service="registry", schema=settings.db_schema,
                          pool_size=settings.db_pool_size)
     runtime = RegistryRuntime(settings=settings, db=db, store=LocalArtifactStore(settings.artifact_dir))
-    if settings.alias_cache and db.schema is not None:
+    if db.schema is not None:
         conninfo = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        runtime.alias_cache = AliasCache(conninfo, channel=channel_name(db.schema))
+        runtime.pg = AsyncPostgres(conninfo, schema=db.schema, size=settings.db_pool_size)
+        if settings.alias_cache:
+            runtime.alias_cache = AliasCache(conninfo, channel=channel_name(db.schema))
     if settings.relay_enabled:
         producer = producer or EventProducer(
             settings.kafka, topics=settings.topic_names, client_id="adaptloop-registry",
@@ -55,6 +59,8 @@ def create_app(settings: Settings, *, runtime: RegistryRuntime | None = None) ->
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(runtime.db.upgrade)
+        if runtime.pg is not None:
+            runtime.pg.reopen()
         if runtime.relay is not None:
             runtime.relay.start()
         if runtime.alias_cache is not None:
@@ -64,6 +70,8 @@ def create_app(settings: Settings, *, runtime: RegistryRuntime | None = None) ->
         finally:
             if runtime.alias_cache is not None:
                 await runtime.alias_cache.stop()
+            if runtime.pg is not None:
+                await runtime.pg.close()
             if runtime.relay is not None:
                 await run_in_threadpool(runtime.relay.stop)
                 flush = getattr(runtime.relay.producer, "flush", None)
@@ -108,13 +116,25 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def _registry_error(_request: Request, exc: RegistryError) -> JSONResponse:
         return JSONResponse({"detail": exc.message}, status_code=exc.status)
 
-    @app.exception_handler(IntegrityError)
-    async def _integrity(_request: Request, exc: IntegrityError) -> JSONResponse:
-        log.info("integrity conflict: %s", exc.orig)
+    async def _integrity(_request: Request, exc: Exception) -> JSONResponse:
+        log.info("integrity conflict: %s", getattr(exc, "orig", None) or exc)
         return JSONResponse({"detail": "conflicts with a concurrent change; read the current state and retry"},
                             status_code=409)
 
+    # The registration's transaction runs on psycopg directly (infra/pg_async.py): its errors are answered
+    # as SQLAlchemy's are.
+    app.add_exception_handler(IntegrityError, _integrity)
+    app.add_exception_handler(psycopg.IntegrityError, _integrity)
     install_database_unavailable_handler(app, retry_after_s=1, service="registry")
+
+    async def _unavailable(_request: Request, exc: Exception) -> JSONResponse:
+        DATABASE_UNAVAILABLE.labels("registry:http").inc()
+        log.error("database unavailable: %s", exc)
+        return JSONResponse({"detail": "database unavailable; retry later"}, status_code=503,
+                            headers={"Retry-After": "1"})
+
+    for exc_type in (psycopg.OperationalError, psycopg.InterfaceError):
+        app.add_exception_handler(exc_type, _unavailable)
 
 
 def _instrument(app: FastAPI) -> None:

@@ -9,6 +9,7 @@ from adaptloop_common.service_database import ServiceDatabase
 from adaptloop_registry.config import Settings
 from adaptloop_registry.infra.alias_cache import AliasCache
 from adaptloop_registry.infra.artifact_store import ArtifactStore
+from adaptloop_registry.infra.pg_async import AsyncPostgres
 from adaptloop_registry.relay import OutboxRelay
 
 
@@ -19,6 +20,8 @@ class RegistryRuntime:
     store: ArtifactStore
     relay: OutboxRelay | None = None
     alias_cache: AliasCache | None = None
+    pg: AsyncPostgres | None = None
+    """PostgreSQL on the event loop, for registrations (None on SQLite)."""
 
     @property
     def base_url(self) -> str:

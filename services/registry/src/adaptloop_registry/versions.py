@@ -30,6 +30,7 @@ from adaptloop_registry.caller import Caller, iso, utc_now
 from adaptloop_registry.catalog import artifact_uri, find_adapter, find_version, lock_adapter, policy_of
 from adaptloop_registry.erasure import flags_of
 from adaptloop_registry.errors import Conflict, Invalid, NotFound
+from adaptloop_registry.infra.pg_async import AsyncPostgres, compiled
 from adaptloop_registry.infra.tables import (
     adapters,
     alias_history,
@@ -56,37 +57,76 @@ def register_version(conn: Connection, adapter_name: str, spec: VersionSpec, *, 
     the lock (so it sees every registration and move committed before it), and every row the registration
     writes (version, evaluation, outbox, audit, and the promotion's alias, history and status changes) goes in
     one statement of data-modifying CTEs. The answer is built from what was written. A refusal raises, which
-    rolls the transaction back, so no number is consumed.
+    rolls the transaction back, so no number is consumed. `register_version_async` sends the same statements
+    from the event loop.
     """
     adapter = _take_number(conn, adapter_name)
+    plan = _plan(adapter, list(conn.execute(_CHECKS, _check_params(adapter_name, spec))), spec, caller, base_url)
+    if isinstance(plan, int):
+        conn.execute(update(adapters).where(adapters.c.id == adapter.id).values(next_version=adapter.next_version - 1))
+        return _registration_answer(conn, adapter, plan, base_url, moves=[]), False
+    return plan.answer(plan.write(conn)), True
+
+
+async def register_version_async(db: AsyncPostgres, adapter_name: str, spec: VersionSpec, *, caller: Caller,
+                                 base_url: str) -> dict[str, Any] | int:
+    """`register_version` on PostgreSQL from the event loop, the same three statements: `BEGIN`, the lock,
+    the checks (by the adapter's name, after the lock is granted), the write, `COMMIT`. Returns the answer
+    of the new version, or the number of the version already registered under `spec.request_id` with the
+    same artifacts, whose answer the caller reads (the transaction is rolled back: no number is consumed)."""
+    try:
+        async with db.transaction() as tx:
+            taken, rows = await tx.begin((compiled(_TAKE_NUMBER), {"adapter_name": adapter_name}),
+                                         (compiled(_CHECKS), _check_params(adapter_name, spec)))
+            if not taken:
+                raise NotFound(f"adapter {adapter_name!r} not found")
+            plan = _plan(taken[0], rows, spec, caller, base_url)
+            if isinstance(plan, int):
+                raise _Repeated(plan)
+            [written] = await tx.commit((compiled(_write_statement(plan.shape())), plan.params()))
+    except _Repeated as repeated:
+        return repeated.version
+    return plan.answer(int(written[0][0]))
+
+
+class _Repeated(Exception):
+    """Leaves the transaction (rolled back) with the number of the version registered under the request_id."""
+
+    def __init__(self, version: int) -> None:
+        self.version = version
+
+
+def repeated_answer(conn: Connection, adapter_name: str, number: int, *, base_url: str) -> dict[str, Any]:
+    """The answer to a repeated registration: the version registered first, the adapter's aliases now."""
+    return _registration_answer(conn, find_adapter(conn, adapter_name), number, base_url, moves=[])
+
+
+def _check_params(adapter_name: str, spec: VersionSpec) -> dict[str, Any]:
+    return {"adapter_name": adapter_name, "request_id": spec.request_id, "base_model": spec.base_model,
+            "weights_sha256": spec.weights_sha256, "config_sha256": spec.config_sha256,
+            "parent_version": spec.parent_version}
+
+
+def _plan(adapter: Any, rows: list[Any], spec: VersionSpec, caller: Caller, base_url: str) -> _Registration | int:
+    """Every check decided from the rows of `_CHECKS`; the registration to write, or the number of the version
+    already registered under the request_id (raises `Conflict` when that one has other artifacts)."""
     number = adapter.next_version - 1
     base_model = spec.base_model or adapter.base_model
-    rows = list(conn.execute(_CHECKS, {
-        "adapter_id": adapter.id, "request_id": spec.request_id, "base_model": base_model,
-        "weights_sha256": spec.weights_sha256, "config_sha256": spec.config_sha256,
-        "parent_version": spec.parent_version}))
     first = rows[0]
-    current = {r.alias: (r.alias_version, r.alias_weight) for r in rows if r.alias is not None}
     if first.existing_version is not None:
-        conn.execute(update(adapters).where(adapters.c.id == adapter.id).values(next_version=number))
         if (first.existing_weights, first.existing_config) != (spec.weights_sha256, spec.config_sha256):
             raise Conflict(f"request_id {spec.request_id!r} was already used for version {first.existing_version} "
                            "with other artifacts")
-        return _registration_answer(conn, adapter, first.existing_version, base_url, moves=[]), False
+        return int(first.existing_version)
     if first.base_model_id is None:
         raise Invalid(f"base model {base_model!r} is not registered")
     _require_kind(spec.weights_sha256, first.weights_kind, "weights")
     _require_kind(spec.config_sha256, first.config_kind, "config")
     if spec.parent_version is not None and first.parent_id is None:
         raise NotFound(f"adapter {adapter.name!r} has no version {spec.parent_version}")
-    now = utc_now()
-    plan = _Registration(adapter, number, spec, base_model, int(first.weights_size), caller, base_url, now)
-    plan.promote(current)
-    version_id = plan.write(conn)
-    answer = version_view(adapter.name, plan.version_row(version_id), plan.evaluation_row(), 0, [], base_url)
-    answer["aliases"] = {alias: version for alias, (version, _) in current.items()}
-    answer["moves"] = plan.moves
-    return answer, True
+    plan = _Registration(adapter, number, spec, base_model, int(first.weights_size), caller, base_url, utc_now())
+    plan.promote({r.alias: (r.alias_version, r.alias_weight) for r in rows if r.alias is not None})
+    return plan
 
 
 def _take_number(conn: Connection, adapter_name: str) -> Row[Any]:
@@ -102,16 +142,18 @@ _TAKE_NUMBER = (update(adapters).where(adapters.c.name == bindparam("adapter_nam
 
 
 def _checks_statement() -> Select[Any]:
-    """One row per alias of the adapter (one with null alias columns when it has none), each carrying the
-    version already registered under `request_id`, the base model, both artifacts and the parent (a null
-    `request_id` or `parent_version` matches nothing). Built once: only the parameters change."""
+    """One row per alias of the adapter named `adapter_name` (one with null alias columns when it has none),
+    each carrying the version already registered under `request_id`, the base model (`base_model`, null for
+    the adapter's), both artifacts and the parent (a null `request_id` or `parent_version` matches nothing).
+    By name, not id, so that it can be sent with the lock before the lock's answer is back. Built once: only
+    the parameters change."""
     existing, parent = versions.alias("existing"), versions.alias("parent")
     weights, config, model = artifacts.alias("weights"), artifacts.alias("config"), base_models.alias("model")
     joined = (
         adapters
         .outerjoin(existing, and_(existing.c.adapter_id == adapters.c.id,
                                   existing.c.request_id == bindparam("request_id", type_=String)))
-        .outerjoin(model, model.c.name == bindparam("base_model", type_=String))
+        .outerjoin(model, model.c.name == func.coalesce(bindparam("base_model", type_=String), adapters.c.base_model))
         .outerjoin(weights, weights.c.sha256 == bindparam("weights_sha256", type_=String))
         .outerjoin(config, config.c.sha256 == bindparam("config_sha256", type_=String))
         .outerjoin(parent, and_(parent.c.adapter_id == adapters.c.id,
@@ -124,7 +166,7 @@ def _checks_statement() -> Select[Any]:
         weights.c.kind.label("weights_kind"), weights.c.size.label("weights_size"),
         config.c.kind.label("config_kind"), parent.c.id.label("parent_id"),
         aliases.c.alias, aliases.c.version.label("alias_version"), aliases.c.weight.label("alias_weight"),
-    ).select_from(joined).where(adapters.c.id == bindparam("adapter_id", type_=Integer))
+    ).select_from(joined).where(adapters.c.name == bindparam("adapter_name", type_=String))
 
 
 _CHECKS = _checks_statement()
@@ -143,6 +185,7 @@ class _Registration:
     def __init__(self, adapter: Row[Any], number: int, spec: VersionSpec, base_model: str, weights_size: int,
                  caller: Caller, base_url: str, now: datetime) -> None:
         self.adapter, self.number, self.spec, self.caller, self.now = adapter, number, spec, caller, now
+        self.base_url = base_url
         passed = spec.evaluation.passed if spec.evaluation is not None else None
         self.uri = artifact_uri(base_url, spec.weights_sha256)
         self.version = {
@@ -161,6 +204,7 @@ class _Registration:
         self.history: dict[str, Any] | None = None
         self.demote: int | None = None
         self.moves: list[dict[str, Any]] = []
+        self.aliases: dict[str, tuple[int, float | None]] = {}
         self._event(RegistryEvent(
             event_type="adapter.version_registered", model=adapter.name, version=number, base_model=base_model,
             artifact_uri=self.uri, sha256=spec.weights_sha256, actor=caller.actor,
@@ -182,6 +226,7 @@ class _Registration:
         (announced as `adapter.approval_requested`), `manual` moves nothing. `current` (alias -> (version,
         weight)) becomes the aliases after it."""
         adapter, number, spec = self.adapter, self.number, self.spec
+        self.aliases = current
         policy = policy_of(adapter)
         if spec.evaluation is None or not spec.evaluation.passed or policy.mode == "manual":
             return
@@ -229,12 +274,14 @@ class _Registration:
         assert self.spec.evaluation is not None
         return {**self.spec.evaluation.model_dump(), "recorded_by": self.caller.actor, "recorded_at": self.now}
 
-    def write(self, conn: Connection) -> int:
-        """Write every row; one statement on PostgreSQL, one per table on SQLite. Returns the version's id."""
-        shape = _Shape(self.spec.evaluation is not None, len(self.events), len(self.audits),
-                       None if self.alias is None else self.alias_exists, self.demote is not None)
+    def shape(self) -> _Shape:
+        return _Shape(self.spec.evaluation is not None, len(self.events), len(self.audits),
+                      None if self.alias is None else self.alias_exists, self.demote is not None)
+
+    def params(self) -> dict[str, Any]:
+        """The write statement's parameters (see `_write_statement`)."""
         params: dict[str, Any] = {f"v_{k}": v for k, v in self.version.items()}
-        if shape.evaluation:
+        if self.spec.evaluation is not None:
             params |= {f"e_{k}": v for k, v in self._evaluation_values().items()}
         for i, row in enumerate(self.events):
             params |= {f"o{i}_{k}": v for k, v in row.items()}
@@ -244,6 +291,11 @@ class _Registration:
             params |= {f"l_{k}": v for k, v in self.alias.items()} | {f"h_{k}": v for k, v in self.history.items()}
         if self.demote is not None:
             params |= {"d_adapter_id": self.adapter.id, "d_version": self.demote}
+        return params
+
+    def write(self, conn: Connection) -> int:
+        """Write every row; one statement on PostgreSQL, one per table on SQLite. Returns the version's id."""
+        shape, params = self.shape(), self.params()
         if conn.dialect.name == "postgresql":
             return int(conn.execute(_write_statement(shape), params).scalar_one())
         statements = _write_statements(shape)
@@ -251,6 +303,14 @@ class _Registration:
         for statement in statements[1:]:
             conn.execute(statement, params | {"version_id": version_id})
         return version_id
+
+    def answer(self, version_id: int) -> dict[str, Any]:
+        """The answer, built from what was written: a new version has no serving counts, failures or erasures."""
+        answer = version_view(self.adapter.name, self.version_row(version_id), self.evaluation_row(), 0, [],
+                              self.base_url)
+        answer["aliases"] = {alias: version for alias, (version, _) in self.aliases.items()}
+        answer["moves"] = self.moves
+        return answer
 
     def version_row(self, version_id: int) -> SimpleNamespace:
         return SimpleNamespace(id=version_id, served_requests=0, served_tokens=0, retired_by=None, retired_at=None,

@@ -1,6 +1,6 @@
 """FastAPI dependencies: the runtime, and the authenticated caller with the request's trace context."""
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from adaptloop_common.auth import Principal, require_role
@@ -27,10 +27,11 @@ def request_trace(request: Request) -> dict[str, str]:
     return {k: v.decode("ascii") for k, v in headers}
 
 
-def _caller_with(role: str) -> Callable[..., Caller]:
+def _caller_with(role: str) -> Callable[..., Awaitable[Caller]]:
+    """Async, like every dependency here: a plain function would cost a thread-pool hop per request."""
     authorised = require_role(role)
 
-    def _caller(request: Request, principal: Annotated[Principal, Depends(authorised)]) -> Caller:
+    async def _caller(request: Request, principal: Annotated[Principal, Depends(authorised)]) -> Caller:
         return Caller(actor=principal.actor, trace=request_trace(request))
 
     return _caller

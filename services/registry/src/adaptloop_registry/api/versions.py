@@ -7,24 +7,45 @@ from typing import Annotated, Any
 from adaptloop_contracts.registry_answers import LoadFailureRecorded, Registration, ServedAnswer, VersionRecord
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from adaptloop_registry import versions
 from adaptloop_registry.api.deps import AdminCaller, Runtime, TrainerCaller
+from adaptloop_registry.caller import Caller
 from adaptloop_registry.catalog import lock_adapter
 from adaptloop_registry.models import LoadFailure, ReasonBody, ServedReport, VersionSpec
 from adaptloop_registry.promotion import record_served
+from adaptloop_registry.runtime import RegistryRuntime
 
 router = APIRouter(prefix="/v1/adapters/{name}/versions", tags=["versions"])
 
 
 @router.post("", status_code=201, response_model=Registration,
              responses={200: {"description": "the same request_id was registered before", "model": Registration}})
-def register_version(name: str, spec: VersionSpec, runtime: Runtime, caller: TrainerCaller) -> JSONResponse:
-    with runtime.db.begin() as conn:
-        answer, created = versions.register_version(conn, name, spec, caller=caller, base_url=runtime.base_url)
+async def register_version(name: str, spec: VersionSpec, runtime: Runtime, caller: TrainerCaller) -> JSONResponse:
+    # On PostgreSQL the transaction runs on the event loop (no thread-pool hop); SQLite's runs in a thread.
+    if runtime.pg is None:
+        answer, created = await run_in_threadpool(_register_in_thread, runtime, name, spec, caller)
+    else:
+        outcome = await versions.register_version_async(runtime.pg, name, spec, caller=caller,
+                                                        base_url=runtime.base_url)
+        created = not isinstance(outcome, int)
+        answer = outcome if not isinstance(outcome, int) else await run_in_threadpool(
+            _repeated_answer, runtime, name, outcome)
     if created:
         runtime.committed()
     return JSONResponse(answer, status_code=201 if created else 200)
+
+
+def _register_in_thread(runtime: RegistryRuntime, name: str, spec: VersionSpec,
+                        caller: Caller) -> tuple[dict[str, Any], bool]:
+    with runtime.db.begin() as conn:
+        return versions.register_version(conn, name, spec, caller=caller, base_url=runtime.base_url)
+
+
+def _repeated_answer(runtime: RegistryRuntime, name: str, number: int) -> dict[str, Any]:
+    with runtime.db.read() as conn:
+        return versions.repeated_answer(conn, name, number, base_url=runtime.base_url)
 
 
 @router.get("", response_model=list[VersionRecord])
