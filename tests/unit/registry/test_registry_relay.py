@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -80,3 +81,37 @@ def test_a_silent_broker_leaves_rows_unsent(tmp_path: Path) -> None:
     with db.begin() as conn:
         row = conn.execute(select(outbox)).one()
     assert row.sent_at is None and "no broker acknowledgement" in row.last_error
+
+
+def test_a_busy_outbox_is_published_in_shared_batches(tmp_path: Path) -> None:
+    """After a batch that published rows the relay lingers, so rows committed meanwhile (each waking it) share
+    the next batch instead of one batch each."""
+    db = make_db(tmp_path)
+    batches: list[int] = []
+
+    class Counted(OutboxRelay):
+        def run_once(self) -> int:
+            published = super().run_once()
+            if published:
+                batches.append(published)
+            return published
+
+    relay = Counted(db, FakeProducer(), topics=TopicNames(), poll_interval_s=5.0, linger_s=1.0, publish_timeout_s=1)
+    relay.start()
+    try:
+        stage(db, "m")
+        relay.wake()
+        deadline = time.monotonic() + 10
+        while not batches:
+            assert time.monotonic() < deadline, "the first row was not published"
+            time.sleep(0.01)
+        for i in range(3):  # commits 0.1 s apart, while the relay lingers after its first batch
+            stage(db, f"n{i}")
+            relay.wake()
+            time.sleep(0.1)  # spacing the commits (not waiting for anything): without the linger, one batch each
+        while sum(batches) < 4:
+            assert time.monotonic() < deadline, f"not every row was published: {batches}"
+            time.sleep(0.01)
+    finally:
+        relay.stop()
+    assert batches == [1, 3]

@@ -47,7 +47,7 @@ def build_runtime(settings: Settings, *, producer: RawProducer | None = None) ->
             settings.kafka, topics=settings.topic_names, client_id="adaptloop-registry",
             config={"message.timeout.ms": int(settings.relay_publish_timeout_s * 1000)})
         runtime.relay = OutboxRelay(db, producer, topics=settings.topic_names, batch_size=settings.relay_batch_size,
-                                    poll_interval_s=settings.relay_poll_interval_s,
+                                    poll_interval_s=settings.relay_poll_interval_s, linger_s=settings.relay_linger_s,
                                     publish_timeout_s=settings.relay_publish_timeout_s + 5.0)
     return runtime
 

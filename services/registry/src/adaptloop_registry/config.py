@@ -32,6 +32,8 @@ class Settings(ServiceSettings):
     relay_enabled: bool = True
     relay_batch_size: int = 100
     relay_poll_interval_s: float = 0.2
+    relay_linger_s: float = 0.02
+    """While the outbox is busy, the pause before the next batch, so that commits share batches."""
     relay_publish_timeout_s: float = 15.0
     public_url: str = ""
     """Base URL used in `artifact_uri` (default `http://<host>:<port>`)."""
