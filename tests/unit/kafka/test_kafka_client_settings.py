@@ -3,7 +3,9 @@ admin clients and the drift service's faust app, in every service that runs in t
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import certifi
 import pytest
@@ -14,7 +16,7 @@ from adaptloop_drift.config import Settings as DriftSettings
 from adaptloop_ingest.config import Settings as IngestSettings
 from adaptloop_kafka import EventConsumer, EventProducer, KafkaClientSettings, new_admin, new_consumer
 from adaptloop_registry.config import Settings as RegistrySettings
-from confluent_kafka import KafkaException
+from confluent_kafka import Consumer, KafkaException, Producer
 from faust.auth import SASLCredentials
 
 NOWHERE = "127.0.0.1:1"
@@ -26,6 +28,27 @@ SASL_SSL = {
     "ssl.ca.location": certifi.where(),
     "client.rack": "rack-7",
 }
+
+
+Client = TypeVar("Client", Producer, Consumer)
+
+
+@pytest.fixture
+def closing() -> Iterator[Callable[[Client], Client]]:
+    """Closes every client the test hands it when the test ends, passed or failed: a client left open
+    keeps retrying NOWHERE in the log of the tests after it (a producer's queue is purged first, since
+    nothing can reach NOWHERE and closing would otherwise wait out the delivery timeout)."""
+    clients: list[Producer | Consumer] = []
+
+    def register(client: Client) -> Client:
+        clients.append(client)
+        return client
+
+    yield register
+    for client in reversed(clients):
+        if isinstance(client, Producer):
+            client.purge()
+        client.close()
 
 
 @pytest.fixture
@@ -43,17 +66,21 @@ def _has_all(config: dict[str, object]) -> bool:
 
 
 @pytest.mark.usefixtures("sasl_ssl")
-def test_every_service_reads_the_same_settings_and_builds_its_clients_from_them(tmp_path: Path) -> None:
+def test_every_service_reads_the_same_settings_and_builds_its_clients_from_them(
+        tmp_path: Path, closing: Callable[[Client], Client]) -> None:
     for settings_class in (IngestSettings, RegistrySettings, DriftSettings, DashboardSettings):
         assert _has_all(settings_class(kafka_bootstrap=NOWHERE).kafka.client_config()), settings_class
 
     ingest = IngestSettings(kafka_bootstrap=NOWHERE)
     producer = EventProducer(ingest.kafka, config={"linger.ms": 20})
+    closing(producer.raw)
     consumer = EventConsumer(ingest.kafka, group_id="g", topic_bases=["inference.logs"], producer=producer)
+    closing(consumer._consumer)
     assert _has_all(producer.client_config) and producer.client_config["linger.ms"] == 20
     assert _has_all(consumer.client_config) and consumer.client_config["group.id"] == "g"
 
     drift = build_runtime(DriftSettings(kafka_bootstrap=NOWHERE, data_dir=tmp_path))
+    closing(drift.producer.raw)
     assert _has_all(drift.producer.client_config)
     assert _has_all(drift.signals._conf)
     credentials = drift.policy.app.conf.broker_credentials
@@ -62,11 +89,13 @@ def test_every_service_reads_the_same_settings_and_builds_its_clients_from_them(
     assert credentials.mechanism.value == "SCRAM-SHA-512" and credentials.ssl_context is not None
 
 
-def test_a_tls_file_reaches_librdkafka_in_every_kind_of_client(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_tls_file_reaches_librdkafka_in_every_kind_of_client(monkeypatch: pytest.MonkeyPatch,
+                                                               closing: Callable[[Client], Client]) -> None:
     """librdkafka loads the CA file when a client is created: a missing one fails each of them at once."""
     monkeypatch.setenv("ADAPTLOOP_KAFKA_SECURITY_PROTOCOL", "SSL")
     monkeypatch.setenv("ADAPTLOOP_KAFKA_SSL_CA_LOCATION", "/nonexistent/ca.pem")
     producer_for_dlq = EventProducer(NOWHERE, config={"security.protocol": "PLAINTEXT"})
+    closing(producer_for_dlq.raw)
     builders = {
         "admin": lambda: new_admin(NOWHERE),
         "consumer": lambda: new_consumer(NOWHERE, {"group.id": "g"}),
