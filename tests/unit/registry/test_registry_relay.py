@@ -8,10 +8,13 @@ from typing import Any
 
 from adaptloop_common.service_database import ServiceDatabase
 from adaptloop_contracts import RegistryEvent, TopicNames
+from adaptloop_registry.bootstrap import build_runtime, create_app
 from adaptloop_registry.caller import Caller
+from adaptloop_registry.config import Settings
 from adaptloop_registry.infra.tables import outbox
 from adaptloop_registry.outbox import enqueue
 from adaptloop_registry.relay import OutboxRelay
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 
@@ -115,3 +118,52 @@ def test_a_busy_outbox_is_published_in_shared_batches(tmp_path: Path) -> None:
     finally:
         relay.stop()
     assert batches == [1, 3]
+
+
+class ClosableProducer(FakeProducer):
+    """Also flushes (reporting `undelivered`) and has a librdkafka side that records purge and close."""
+
+    def __init__(self, undelivered: int = 0) -> None:
+        super().__init__()
+        self.undelivered = undelivered
+        self.calls: list[str] = []
+        self.raw = self
+
+    def flush(self, timeout_s: float = 10.0) -> int:
+        self.calls.append("flush")
+        return self.undelivered
+
+    def purge(self) -> None:
+        self.calls.append("purge")
+
+    def close(self) -> bool:
+        self.calls.append("close")
+        return True
+
+
+def test_the_apps_shutdown_flushes_and_closes_the_relays_producer(tmp_path: Path) -> None:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'r.db'}", artifact_dir=str(tmp_path / "artifacts"),
+                        relay_enabled=True, kafka_bootstrap="127.0.0.1:1")
+    producer = ClosableProducer()
+    runtime = build_runtime(settings, producer=producer)
+    with TestClient(create_app(settings, runtime=runtime)):
+        assert runtime.relay is not None and runtime.relay.running
+    assert not runtime.relay.running
+    assert producer.calls == ["flush", "close"]
+
+
+def test_events_unacknowledged_at_shutdown_are_dropped_from_the_producer_and_stay_unsent(tmp_path: Path) -> None:
+    db = make_db(tmp_path)
+    stage(db, "m")
+
+    class Silent(ClosableProducer):
+        def poll(self, timeout_s: float = 0.0) -> int:
+            return 0
+
+    producer = Silent(undelivered=1)
+    relay = OutboxRelay(db, producer, topics=TopicNames(), publish_timeout_s=0.2)
+    assert relay.run_once() == 0
+    relay.close(flush_timeout_s=0.1)
+    assert producer.calls == ["flush", "purge", "close"]
+    with db.begin() as conn:
+        assert conn.execute(select(outbox.c.sent_at)).scalar_one() is None

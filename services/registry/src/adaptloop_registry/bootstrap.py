@@ -73,10 +73,7 @@ def create_app(settings: Settings, *, runtime: RegistryRuntime | None = None) ->
             if runtime.pg is not None:
                 await runtime.pg.close()
             if runtime.relay is not None:
-                await run_in_threadpool(runtime.relay.stop)
-                flush = getattr(runtime.relay.producer, "flush", None)
-                if flush is not None:
-                    await run_in_threadpool(flush, 5.0)
+                await run_in_threadpool(runtime.relay.close)
             runtime.db.dispose()
 
     app = FastAPI(title="adaptloop registry", version="1", lifespan=lifespan,

@@ -145,6 +145,22 @@ class OutboxRelay:
         if self._thread is not None:
             self._thread.join(timeout_s)
 
+    def close(self, flush_timeout_s: float = 5.0) -> None:
+        """At shutdown: stop the thread, flush the producer and close it (its broker connections and threads,
+        which otherwise keep retrying and logging until the process exits). Messages still unacknowledged
+        after `flush_timeout_s` are dropped from the producer: their rows stay unsent and are published
+        after the restart."""
+        self.stop()
+        flush = getattr(self.producer, "flush", None)
+        undelivered = int(flush(flush_timeout_s)) if flush is not None else 0
+        raw = getattr(self.producer, "raw", None)
+        if raw is None:
+            return
+        if undelivered:
+            log.warning("outbox relay %s: %d events unacknowledged at shutdown stay unsent", self.name, undelivered)
+            raw.purge()
+        raw.close()
+
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive() and not self._stop.is_set()
