@@ -254,7 +254,7 @@ def train_lora(
     from peft import get_peft_model, set_peft_model_state_dict
     from peft.utils import get_peft_model_state_dict
 
-    with deterministic(config.seed, threads):
+    with deterministic(config.seed, threads, fill_uninitialized_memory=False):
         model, tokenizer = load_base(base_dir)
         pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         rows = pack([tokenise(tokenizer, e, seq_len=config.seq_len) for e in train],
@@ -278,8 +278,8 @@ def train_lora(
         if init_adapter is not None:
             load_initial_adapter(model, init_adapter)
         params = [p for p in model.parameters() if p.requires_grad]
-        optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay,
-                                      foreach=True)
+        # fused: one kernel for all LoRA tensors (on the CPU, foreach runs tensor by tensor)
+        optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay, fused=True)
         ckpt_path = checkpoint_dir / CHECKPOINT
         start, losses, tokens = 0, [], 0
         parent = hashlib.sha256(init_adapter.weights).hexdigest() if init_adapter is not None else "none"
