@@ -15,10 +15,16 @@ otherwise); the service runs as deployed (relay on, real broker). Each round rec
 and the machine's CPU use. Writes bench/results/registry.json (REGISTRY_BENCH_OUT to write elsewhere).
 
     var/venv/stream/bin/python bench/registry/bench_registry.py
+    var/venv/stream/bin/python bench/registry/bench_registry.py --registrations-only   # the registration rounds
+
+`--registrations-only` starts the service and MLflow, seeds both and runs only the registration rounds
+(service, MLflow, raw SQL); it prints the registration fields and writes them to REGISTRY_BENCH_OUT when set,
+never to bench/results/registry.json.
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import http.client
 import json
@@ -39,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from adaptloop_devstack.bench_stamp import run_stamp
 from adaptloop_devstack.broker import free_port, start_broker
 from adaptloop_devstack.postgres import create_test_database, drop_database, sqlalchemy_url
 from adaptloop_registry.serving_plan import POSTGRES_SERVING_PLAN_SQL
@@ -469,25 +476,31 @@ def targets_summary(rounds: dict[str, list[dict]]) -> dict[str, dict[str, Any]]:
             for name, rs in rounds.items()}
 
 
-def git_revision() -> dict[str, Any]:
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True).stdout.strip()
-    return {"git_revision": git("rev-parse", "HEAD"),
-            "git_dirty": bool(git("status", "--porcelain", "--", "bench/registry", "services/registry"))}
-
-
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor()
+def registration_fields(writes: dict[str, list[dict]]) -> dict[str, Any]:
+    """The registration figures of a run: ratios to MLflow and raw SQL, rates and p99s."""
+    vs_mlflow, vs_raw = ratio_rounds(writes, "service", "mlflow"), ratio_rounds(writes, "service", "raw_sql")
+    registrations = targets_summary(writes)
+    return {"registration_ratio_vs_mlflow": round(statistics.median(vs_mlflow), 3),
+            "registration_p99_ms": registrations["service"]["p99_ms"],
+            "registration_p99_ms_mlflow": registrations["mlflow"]["p99_ms"],
+            "write_ratio_vs_raw": round(statistics.median(vs_raw), 3),
+            "registrations_per_s": registrations["service"]["ops_per_s"],
+            "registrations": {**registrations, "ratios_vs_mlflow": vs_mlflow, "ratios_vs_raw": vs_raw}}
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--registrations-only", action="store_true",
+                        help="run only the registration rounds (service, MLflow, raw SQL); written only to "
+                             "REGISTRY_BENCH_OUT when set")
+    registrations_only = parser.parse_args().registrations_only
     started = time.monotonic()
     load_at_start = os.getloadavg()
     dsn = create_test_database("adaptloop_bench")
     dsn_mlflow = create_test_database("adaptloop_bench_mlflow")
+    with psycopg.connect(dsn) as conn:
+        pg_version = conn.execute("SHOW server_version").fetchone()[0]
+    stamp = run_stamp("bench/registry", "services/registry", postgres=pg_version)  # the code as it starts
     workdir = Path(tempfile.mkdtemp(prefix="registry-bench-"))
     broker = start_broker(free_port(), log_path=workdir / "broker.log")
     procs: dict[str, subprocess.Popen[bytes]] = {}
@@ -495,14 +508,19 @@ def main() -> None:
     try:
         procs["service"], ports["service"] = start_service(dsn, broker.bootstrap, workdir)  # migrates at start
         procs["mlflow"], ports["mlflow"] = start_mlflow(dsn_mlflow, workdir)  # migrates at start
-        procs["bare"], ports["bare"] = start_bare(workdir)
+        if not registrations_only:
+            procs["bare"], ports["bare"] = start_bare(workdir)
         weights, config = seed(dsn)
         seed_mlflow(dsn_mlflow)
-        plan = bench_plan(dsn, ports["service"])
-        print("== alias reads", flush=True)
-        pids = {"service": procs["service"].pid, "mlflow": procs["mlflow"].pid, "bare_fastapi": procs["bare"].pid}
+        pids = {name: proc.pid for name, proc in procs.items()}
+        if "bare" in pids:
+            pids["bare_fastapi"] = pids.pop("bare")
+        if not registrations_only:
+            plan = bench_plan(dsn, ports["service"])
         settled = wait_until_idle(pids)
-        reads = bench_reads(dsn, ports, pids)
+        if not registrations_only:
+            print("== alias reads", flush=True)
+            reads = bench_reads(dsn, ports, pids)
         print("== registrations", flush=True)
         writes = bench_writes(dsn, ports, pids, weights, config)
     finally:
@@ -511,43 +529,59 @@ def main() -> None:
         broker.stop()
         drop_database(dsn)
         drop_database(dsn_mlflow)
-    with psycopg.connect(dsn.rpartition("/")[0] + "/postgres") as conn:
-        pg_version = conn.execute("SHOW server_version").fetchone()[0]
     mlflow_version = (MLFLOW_VENV / ".lock-fingerprint").exists() and next(
         (line.split("==")[1] for line in Path(__file__).with_name("mlflow.lock").read_text().splitlines()
          if line.startswith("mlflow==")), "")
+    machine = {**stamp.pop("machine"), "platform": platform.platform(), "cpu_count": os.cpu_count(),
+               "loadavg_at_start": [round(x, 2) for x in load_at_start],
+               "loadavg_at_end": [round(x, 2) for x in os.getloadavg()],
+               "load_note": "per-round load average and machine CPU use are in each round's record"}
+    machine["cpu"] = machine["cpu_model"]
+    parameters = {"adapters": ADAPTERS, "versions_per_adapter": VERSIONS, "clients": CLIENTS, "rounds": ROUNDS,
+                  "seconds_per_round": READ_SECONDS, "plan_reads": PLAN_READS, "workers": WORKERS,
+                  "service": "python -m adaptloop_registry (uvicorn, relay on, real broker)",
+                  "mlflow": f"mlflow server {mlflow_version} (uvicorn, --no-access-log), own database",
+                  "bare_fastapi": "bench/registry/bare_app.py, the registry's uvicorn options",
+                  "servers_idle_after_s": settled}
+    written = registration_fields(writes)
+    if registrations_only:
+        result = {**written, "parameters": parameters, "machine": machine, **stamp,
+                  "duration_s": round(time.monotonic() - started, 1)}
+        out_name = os.environ.get("REGISTRY_BENCH_OUT")
+        if out_name:
+            Path(out_name).write_text(json.dumps(result, indent=2) + "\n")
+        print(json.dumps({k: v for k, v in result.items() if not isinstance(v, dict)}, indent=2))
+        return
     read_vs_mlflow = ratio_rounds(reads, "service", "mlflow")
     read_vs_bare = ratio_rounds(reads, "service", "bare_fastapi")
     read_vs_raw = ratio_rounds(reads, "service", "raw_sql")
-    write_vs_mlflow = ratio_rounds(writes, "service", "mlflow")
-    write_vs_raw = ratio_rounds(writes, "service", "raw_sql")
-    alias, registrations = targets_summary(reads), targets_summary(writes)
+    alias = targets_summary(reads)
     plan_ratio = plan["service"]["ops_per_s"] / plan["raw"]["ops_per_s"]
     result = {
         "alias_read_ratio_vs_mlflow": round(statistics.median(read_vs_mlflow), 3),
-        "registration_ratio_vs_mlflow": round(statistics.median(write_vs_mlflow), 3),
+        "registration_ratio_vs_mlflow": written["registration_ratio_vs_mlflow"],
         "alias_read_ratio_vs_bare_fastapi": round(statistics.median(read_vs_bare), 3),
         "alias_read_p99_ms": alias["service"]["p99_ms"],
         "alias_read_p99_ms_mlflow": alias["mlflow"]["p99_ms"],
         "alias_read_p99_ms_bare_fastapi": alias["bare_fastapi"]["p99_ms"],
         "alias_read_p99_over_bare_fastapi": round(alias["service"]["p99_ms"] / alias["bare_fastapi"]["p99_ms"], 3),
-        "registration_p99_ms": registrations["service"]["p99_ms"],
-        "registration_p99_ms_mlflow": registrations["mlflow"]["p99_ms"],
+        "registration_p99_ms": written["registration_p99_ms"],
+        "registration_p99_ms_mlflow": written["registration_p99_ms_mlflow"],
         "read_ratio_vs_raw": round(min(statistics.median(read_vs_raw), plan_ratio), 3),
-        "write_ratio_vs_raw": round(statistics.median(write_vs_raw), 3),
+        "write_ratio_vs_raw": written["write_ratio_vs_raw"],
         "read_p50_ms": alias["service"]["p50_ms"],
         "read_p99_ms": alias["service"]["p99_ms"],
         "read_ratio_definition": "read_ratio_vs_raw is the lower of the alias-read and serving-plan ratios to the "
                                  "same SQL through psycopg (distance to the limit); read_p50/p99 are the service's "
                                  "alias reads under 16 clients",
         "alias_reads_per_s": alias["service"]["ops_per_s"],
-        "registrations_per_s": registrations["service"]["ops_per_s"],
+        "registrations_per_s": written["registrations_per_s"],
         "targets": {"alias_read_ratio_vs_mlflow": ">= 5 with a lower p99",
                     "registration_ratio_vs_mlflow": ">= 3 with a lower p99",
                     "alias_read_ratio_vs_bare_fastapi": ">= 0.6 with p99 at most 2x the bare endpoint's"},
         "distance_to_the_limit": {
             "alias_read_ratio_vs_raw": round(statistics.median(read_vs_raw), 3),
-            "write_ratio_vs_raw": round(statistics.median(write_vs_raw), 3),
+            "write_ratio_vs_raw": written["write_ratio_vs_raw"],
             "serving_plan_ratio_vs_raw": round(plan_ratio, 3),
             "meaning": "service over the same SQL straight through psycopg from the client process: a limit no "
                        "HTTP service reaches, kept to show how far the service is from it",
@@ -557,22 +591,12 @@ def main() -> None:
                        "HTTP/1.1 connections (http.client) or psycopg connections",
         "alias_reads": {**alias, "ratios_vs_mlflow": read_vs_mlflow, "ratios_vs_bare_fastapi": read_vs_bare,
                         "ratios_vs_raw": read_vs_raw},
-        "registrations": {**registrations, "ratios_vs_mlflow": write_vs_mlflow, "ratios_vs_raw": write_vs_raw},
+        "registrations": written["registrations"],
         "serving_plan": {**plan, "p50_ms": round(plan["service"]["p50_ms"], 2),
                          "p99_ms": round(plan["service"]["p99_ms"], 2)},
-        "parameters": {"adapters": ADAPTERS, "versions_per_adapter": VERSIONS, "clients": CLIENTS, "rounds": ROUNDS,
-                       "seconds_per_round": READ_SECONDS, "plan_reads": PLAN_READS, "workers": WORKERS,
-                       "service": "python -m adaptloop_registry (uvicorn, relay on, real broker)",
-                       "mlflow": f"mlflow server {mlflow_version} (uvicorn, --no-access-log), own database",
-                       "bare_fastapi": "bench/registry/bare_app.py, the registry's uvicorn options",
-                       "servers_idle_after_s": settled},
-        "machine": {"platform": platform.platform(), "cpu": cpu_model(), "cpu_count": os.cpu_count(),
-                    "python": platform.python_version(), "postgres": pg_version, "hostname": platform.node(),
-                    "loadavg_at_start": [round(x, 2) for x in load_at_start],
-                    "loadavg_at_end": [round(x, 2) for x in os.getloadavg()],
-                    "load_note": "per-round load average and machine CPU use are in each round's record"},
-        **git_revision(),
-        "date": datetime.now(UTC).isoformat(),
+        "parameters": parameters,
+        "machine": machine,
+        **stamp,
         "duration_s": round(time.monotonic() - started, 1),
     }
     out = Path(os.environ.get("REGISTRY_BENCH_OUT") or REPO / "bench" / "results" / "registry.json")
