@@ -26,17 +26,15 @@ import argparse
 import contextlib
 import json
 import os
-import platform
 import shutil
 import statistics
-import subprocess
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from adaptloop_devstack.bench_stamp import OUTSIDE_RESULTS, load_average, run_stamp
 from adaptloop_devstack.paths import repo_root, var_dir
 from adaptloop_kafka import GROUP_SESSION_TIMEOUT_MS, new_consumer, new_producer
 from adaptloop_scenarios.corpus import generate_pairs
@@ -63,12 +61,8 @@ def bench_examples(n: int) -> list[Example]:
     return snapshot_from_export({"prompt": p.prompt, "target": p.answer} for p in pairs).train
 
 
-def load() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
-
-
 def run_ours(model_dir: Path, examples: list[Example], config: TrainingConfig) -> dict[str, Any]:
-    load_before = load()
+    load_before = load_average()
     with tempfile.TemporaryDirectory() as ckpt:
         result = train_lora(base_dir=model_dir, base_model_name="tiny-llama", train=examples, config=config,
                             checkpoint_dir=Path(ckpt), threads=THREADS, checkpoint_every=10**9)
@@ -80,7 +74,7 @@ def run_record(tokens: int, seconds: float, cpu_seconds: float, load_before: lis
                **extra: Any) -> dict[str, Any]:
     return {"tokens": tokens, "seconds": round(seconds, 3), "cpu_seconds": round(cpu_seconds, 3),
             "tokens_per_s": round(tokens / seconds, 1), "tokens_per_cpu_s": round(tokens / cpu_seconds, 1),
-            "load_before": load_before, "load_after": load(), **extra}
+            "load_before": load_before, "load_after": load_average(), **extra}
 
 
 def examples_per_row(model_dir: Path, examples: list[Example], config: TrainingConfig) -> float:
@@ -102,7 +96,7 @@ def run_hf_trainer(
     from peft import get_peft_model
     from transformers import DataCollatorForSeq2Seq, Trainer, TrainerCallback, TrainingArguments
 
-    load_before = load()
+    load_before = load_average()
     with deterministic(config.seed, THREADS), tempfile.TemporaryDirectory() as out:
         model, tokenizer = load_base(model_dir)
         model = get_peft_model(model, lora_config(config))
@@ -190,7 +184,7 @@ def wait_for_quiet(max_load: float, wait_s: float) -> dict[str, Any]:
     began = time.monotonic()
     while os.getloadavg()[0] >= max_load and time.monotonic() - began < wait_s:
         time.sleep(5)  # the load average itself moves on a 5-second tick
-    return {"load_before": load(), "waited_s": round(time.monotonic() - began, 1),
+    return {"load_before": load_average(), "waited_s": round(time.monotonic() - began, 1),
             "load_below_threshold": os.getloadavg()[0] < max_load}
 
 
@@ -274,7 +268,7 @@ def measure_time_to_adapter(model_dir: Path, steps: int, max_load: float, quiet_
                                f"jobs {[(j['request_id'], j['state']) for j in jobs]}")
         train_s = timings["train_loop_s"]
         foreign_share = max(0.0, busy - ours_cpu) / total if total > 0 else 0.0
-        machine_load = {**quiet, "load_after": load(), "max_load": max_load,
+        machine_load = {**quiet, "load_after": load_average(), "max_load": max_load,
                         "machine_busy_share": round(busy / total, 3) if total > 0 else None,
                         "trainer_cpu_share": round(trainer_cpu / total, 3) if total > 0 else None,
                         "foreign_cpu_share": round(foreign_share, 3), "max_foreign_cpu_share": max_foreign_share}
@@ -289,26 +283,6 @@ def measure_time_to_adapter(model_dir: Path, steps: int, max_load: float, quiet_
         with contextlib.suppress(Exception):  # a leftover bench database is harmless
             drop_database(ensure_database(database))
         shutil.rmtree(home, ignore_errors=True)
-
-
-def machine() -> dict[str, Any]:
-    import torch
-
-    cpu_model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                      if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() \
-        else platform.processor()
-    return {"hostname": platform.node(), "platform": platform.platform(), "cpu_model": cpu_model,
-            "python": platform.python_version(), "cpus": os.cpu_count(), "torch": torch.__version__,
-            "torch_threads": THREADS, "load_average": load()}
-
-
-def git_revision() -> dict[str, Any]:
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=repo_root(), capture_output=True, text=True).stdout.strip()
-
-    return {"git_revision": git("rev-parse", "HEAD"),
-            "git_dirty": bool(git("status", "--porcelain", "--untracked-files=no", "--", "bench/trainer",
-                                  "services/trainer"))}
 
 
 def main() -> None:
@@ -326,15 +300,17 @@ def main() -> None:
     args = parser.parse_args()
     model_dir = ensure_tiny_model(var_dir() / "models" / "tiny-llama")
     began = time.monotonic()
-    result: dict[str, Any] = {"name": "trainer", "date": datetime.now(UTC).isoformat(timespec="seconds"),
-                              **git_revision(), "machine": machine()}
+    import torch
+
+    result: dict[str, Any] = {"name": "trainer",
+                              **run_stamp(OUTSIDE_RESULTS, torch=torch.__version__, torch_threads=THREADS)}
     result.update(measure_throughput(model_dir, args.steps, max(1, args.rounds)))
     if not args.skip_job:
         if OMP_POLICY_SET_HERE:
             del os.environ["OMP_WAIT_POLICY"]  # torch has read it; the stack's trainer runs as it would
         result.update(measure_time_to_adapter(model_dir, args.stack_steps, args.max_load, args.quiet_wait_s,
                                               args.max_foreign_cpu_share))
-    result["load_average_at_end"] = load()
+    result["load_average_at_end"] = load_average()
     result["targets"] = {"tokens_per_s_ratio_vs_hf_trainer": ">= 1.3 (aim 1.5), median of interleaved rounds",
                          "non_training_share": "<= 0.2, from a quiet job (job_quiet: true)"}
     result["bench_seconds"] = round(time.monotonic() - began, 1)
