@@ -18,7 +18,7 @@ from adaptloop_contracts import TopicNames
 from adaptloop_kafka.tracing import trace_headers
 from confluent_kafka import KafkaError, Message
 from opentelemetry import propagate, trace
-from sqlalchemy import Connection, Row, func, select, update
+from sqlalchemy import Connection, Integer, Row, bindparam, func, select, update
 
 from adaptloop_registry.caller import utc_now
 from adaptloop_registry.infra.tables import outbox
@@ -27,6 +27,19 @@ from adaptloop_registry.ports import RawProducer
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("adaptloop.registry")
+
+
+# Built once (an iteration's statements cost it more CPU when built and cache-keyed anew each time).
+_CLAIM = (select(outbox).where(outbox.c.sent_at.is_(None)).order_by(outbox.c.id)
+          .limit(bindparam("batch_size", type_=Integer)).with_for_update(skip_locked=True))
+_EARLIER_UNSENT = (select(outbox.c.id, outbox.c.event_key)
+                   .where(outbox.c.sent_at.is_(None), outbox.c.event_key.in_(bindparam("keys", expanding=True)),
+                          outbox.c.id <= bindparam("upto", type_=Integer))
+                   .order_by(outbox.c.id))
+_MARK_SENT = (update(outbox).where(outbox.c.id.in_(bindparam("ids", expanding=True)))
+              .values(sent_at=bindparam("sent_at", type_=outbox.c.sent_at.type)))
+_MARK_FAILED = (update(outbox).where(outbox.c.id == bindparam("row_id", type_=Integer))
+                .values(attempts=outbox.c.attempts + 1, last_error=bindparam("error", type_=outbox.c.last_error.type)))
 
 
 class OutboxRelay:
@@ -54,9 +67,7 @@ class OutboxRelay:
     def run_once(self) -> int:
         """Publish one batch; returns how many rows were acknowledged and marked sent."""
         with self.db.begin() as conn:
-            claimed = list(conn.execute(
-                select(outbox).where(outbox.c.sent_at.is_(None)).order_by(outbox.c.id)
-                .limit(self.batch_size).with_for_update(skip_locked=True)))
+            claimed = list(conn.execute(_CLAIM, {"batch_size": self.batch_size}))
             if not claimed:
                 return 0
             UNSENT.set(len(claimed))
@@ -65,10 +76,9 @@ class OutboxRelay:
                 return 0
             acked, failed = self._publish(rows)
             if acked:
-                conn.execute(update(outbox).where(outbox.c.id.in_(acked)).values(sent_at=utc_now()))
+                conn.execute(_MARK_SENT, {"ids": acked, "sent_at": utc_now()})
             for row_id, error in failed.items():
-                conn.execute(update(outbox).where(outbox.c.id == row_id)
-                             .values(attempts=outbox.c.attempts + 1, last_error=error[:2000]))
+                conn.execute(_MARK_FAILED, {"row_id": row_id, "error": error[:2000]})
             RELAYED.inc(len(acked))
             RELAY_FAILED.inc(len(failed))
             return len(acked)
@@ -80,8 +90,7 @@ class OutboxRelay:
         keys = {r.event_key for r in claimed}
         upto = max(mine)
         blocked: set[str] = set()
-        earlier = conn.execute(select(outbox.c.id, outbox.c.event_key).where(
-            outbox.c.sent_at.is_(None), outbox.c.event_key.in_(keys), outbox.c.id <= upto).order_by(outbox.c.id))
+        earlier = conn.execute(_EARLIER_UNSENT, {"keys": list(keys), "upto": upto})
         allowed: set[int] = set()
         for row_id, key in earlier:
             if row_id not in mine:
