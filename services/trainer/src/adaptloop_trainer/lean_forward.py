@@ -8,10 +8,14 @@ The same computation as transformers' Llama modules with peft's LoRA layers, on 
 - a group's LoRA is two products: `x @ [A_q; A_k; A_v]^T`, then by the block-diagonal of the B
   matrices, added with the scale by `addmm`; the output and down projections add the residual in the
   same `addmm` as their base product;
-- RMSNorm by `F.rms_norm`; the rotary tables are computed once per run (by the model's own rotary
-  module) and indexed by position; rotation by `roll` and `addcmul` instead of slices and `cat`;
-- attention within each packed example: the examples laid side by side, SDPA causal on them (as
-  `training_loop.segment_attention`);
+- RMSNorm and the rotary embedding as autograd functions with their backward written out (fewer
+  passes over the activations than the chain of small operations autograd would record); the rotary
+  tables are computed once per run (by the model's own rotary module) and indexed by position;
+- attention within each packed example (as `training_loop.segment_attention`), in a head-major layout
+  so that each head's examples are one batch of products without copies: two batched products and a
+  softmax for short examples (on the CPU cheaper than SDPA's fused kernel, whose backward dominated),
+  SDPA beyond `MATMUL_ATTENTION_WIDTH` positions;
+- the cross-entropy's backward in place on its saved log-softmax;
 - in the last layer, keys and values of every position, but its output projection, MLP and the final
   norm only at the positions that predict an answer token: nothing else reaches the loss.
 
@@ -131,6 +135,8 @@ class LeanForward:
     cos: Any
     """Rotary tables `[positions, head_dim]` (sin with its first half negated, for the rotation by roll)."""
     sin: Any
+    sin_back: Any
+    """`sin` rolled by half a head: the rotation's backward."""
     heads: int
     kv_heads: int
     head_dim: int
@@ -176,65 +182,72 @@ class LeanForward:
         half = attn.head_dim // 2
         sin = torch.cat((-sin[0, :, :half], sin[0, :, half:]), dim=-1)
         return cls(body.embed_tokens.weight, tuple(layers), final_norm, head.weight, cos[0].contiguous(),
-                   sin.contiguous(), heads, kv_heads, attn.head_dim, float(attn.scaling))
+                   sin.contiguous(), sin.roll(half, dims=-1).contiguous(), heads, kv_heads, attn.head_dim,
+                   float(attn.scaling))
 
     def loss(self, ids: Any, positions: Any, labels: Any, segments: Any, ignore: int) -> Any:
         """Mean cross-entropy over answer tokens of one `[tokens]` sequence of examples back to back.
 
         `segments` (`training_loop.segments_of(positions)`) lays the examples side by side for attention.
         """
-        import torch.nn.functional as F
+        import torch
 
         targets = labels[1:]
         answer = targets.ne(ignore).nonzero().squeeze(1)  # positions that predict an answer token
-        gather, scatter = segments.gather, segments.scatter
+        gather, scatter, width = segments.gather, segments.scatter, segments.width
         laid_positions = positions.index_select(0, gather)
-        cos = self.cos.index_select(0, laid_positions).unsqueeze(1)
-        sin = self.sin.index_select(0, laid_positions).unsqueeze(1)
-        hidden = F.embedding(ids, self.embed)
+        rotary = (self.cos.index_select(0, laid_positions), self.sin.index_select(0, laid_positions),
+                  self.sin_back.index_select(0, laid_positions))
+        mask = (torch.full((width, width), float("-inf"), dtype=self.cos.dtype, device=self.cos.device).triu_(1)
+                if width <= MATMUL_ATTENTION_WIDTH else None)
+        hidden = torch.nn.functional.embedding(ids, self.embed)
         last = len(self.layers) - 1
         for index, layer in enumerate(self.layers):
             # The last layer continues only at the positions that predict an answer token.
             rows = scatter if index < last else scatter.index_select(0, answer)
-            attended = self._attention(layer, hidden, gather, rows, segments.count, segments.width, cos, sin)
+            attended = self._attention(layer, hidden, gather, rows, segments.count, width, rotary, mask)
             residual = hidden if index < last else hidden.index_select(0, answer)
             hidden = layer.o(attended, residual=residual)
-            gate_up = layer.gate_up(F.rms_norm(hidden, hidden.shape[-1:], *layer.post_norm))
+            gate_up = layer.gate_up(rms_norm(hidden, *layer.post_norm))
             gate, up = gate_up.chunk(2, dim=-1)
             hidden = layer.down(layer.act(gate) * up, residual=hidden)
-        hidden = F.rms_norm(hidden, hidden.shape[-1:], *self.final_norm)
+        hidden = rms_norm(hidden, *self.final_norm)
         return answer_cross_entropy(hidden @ self.head.t(), targets.index_select(0, answer))
 
-    def _attention(self, layer: _Layer, hidden: Any, gather: Any, scatter: Any, count: int, width: int,
-                   cos: Any, sin: Any) -> Any:
-        """Causal attention within each example; the output rows `scatter` picks, `[rows, heads * head_dim]`."""
+    def _attention(self, layer: _Layer, hidden: Any, gather: Any, rows: Any, count: int, width: int,
+                   rotary: tuple[Any, Any, Any], mask: Any) -> Any:
+        """Causal attention within each example; the output at `rows` of the laid-out examples,
+        `[rows, heads * head_dim]`.
+
+        Head-major layout: `[heads, examples * width, head_dim]`, so each head's examples are a batch of
+        the batched products without copies.
+        """
         import torch
         import torch.nn.functional as F
 
         heads, kv_heads, dim = self.heads, self.kv_heads, self.head_dim
-        qkv = layer.qkv(F.rms_norm(hidden, hidden.shape[-1:], *layer.input_norm))
-        qk, v = qkv.index_select(0, gather).view(-1, heads + 2 * kv_heads, dim).split(
-            [heads + kv_heads, kv_heads], dim=1)
-        q, k = torch.addcmul(qk * cos, torch.roll(qk, dim // 2, dims=-1), sin).split([heads, kv_heads], dim=1)
+        qkv = layer.qkv(rms_norm(hidden, *layer.input_norm))
+        laid = qkv.view(qkv.shape[0], heads + 2 * kv_heads, dim).transpose(0, 1).index_select(1, gather)
+        qk, v = laid.split([heads + kv_heads, kv_heads])
+        q, k = rotate(qk, *rotary).split([heads, kv_heads])
 
-        def by_example(x: Any) -> Any:  # [examples * width, n, dim] -> [examples, heads, width, dim]
-            x = x.reshape(count, width, x.shape[1], dim).transpose(1, 2)
-            return x if x.shape[1] == heads else x.repeat_interleave(heads // x.shape[1], dim=1)
+        def by_example(x: Any) -> Any:  # [n, examples * width, dim] -> [heads * examples, width, dim]
+            x = x.view(x.shape[0], count, width, dim)
+            x = x if x.shape[0] == heads else x.repeat_interleave(heads // x.shape[0], dim=0)
+            return x.view(heads * count, width, dim)
 
         q, k, v = by_example(q), by_example(k), by_example(v)
-        if width <= MATMUL_ATTENTION_WIDTH:
-            scores = torch.baddbmm(self._causal_mask(width, q), q.reshape(-1, width, dim),
-                                   k.reshape(-1, width, dim).transpose(1, 2), alpha=self.scaling)
-            out = torch.bmm(scores.softmax(-1), v.reshape(-1, width, dim)).view(count, heads, width, dim)
+        if mask is not None:
+            scores = torch.baddbmm(mask, q, k.transpose(1, 2), alpha=self.scaling)
+            out = torch.bmm(scores.softmax(-1), v)
         else:
-            out = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=self.scaling)
-        return out.transpose(1, 2).reshape(count * width, heads * dim).index_select(0, scatter)
+            def batch_first(x: Any) -> Any:
+                return x.view(heads, count, width, dim).transpose(0, 1)
 
-    def _causal_mask(self, width: int, like: Any) -> Any:
-        import torch
-
-        return torch.full((width, width), float("-inf"), dtype=like.dtype, device=like.device).triu_(1)
-
+            out = F.scaled_dot_product_attention(batch_first(q), batch_first(k), batch_first(v), is_causal=True,
+                                                 scale=self.scaling).transpose(0, 1)
+        out = out.reshape(heads, count * width, dim).transpose(0, 1)
+        return out.index_select(0, rows).view(rows.shape[0], heads * dim)
 
 def answer_cross_entropy(logits: Any, targets: Any) -> Any:
     """`F.cross_entropy(logits, targets)` (mean over rows), its backward in place on the saved log-softmax:
@@ -263,3 +276,50 @@ def _cross_entropy_class() -> Any:
             return probs.mul_(grad / targets.shape[0]), None
 
     return CrossEntropy
+
+
+
+def rms_norm(x: Any, weight: Any, eps: float) -> Any:
+    """Llama's RMSNorm with a frozen weight over the last dimension; its backward as one formula."""
+    return _function_classes()[0].apply(x, weight, eps)
+
+
+def rotate(x: Any, cos: Any, sin: Any, sin_back: Any) -> Any:
+    """Rotary embedding of `x` (`[..., positions, head_dim]`): `x * cos + rotate_half(x) * sin` with `sin`'s
+    first half negated (`rotate_half` is a roll by half the head then), its backward in two passes."""
+    return _function_classes()[1].apply(x, cos, sin, sin_back)
+
+
+@cache
+def _function_classes() -> tuple[Any, Any]:
+    import torch
+
+    class RMSNorm(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, x: Any, weight: Any, eps: float) -> Any:
+            rstd = torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps)
+            ctx.save_for_backward(x, weight, rstd)
+            return weight * (x * rstd)
+
+        @staticmethod
+        @torch.autograd.function.once_differentiable
+        def backward(ctx: Any, grad: Any) -> tuple[Any, None, None]:
+            x, weight, rstd = ctx.saved_tensors
+            grad_normed = grad * weight
+            # d/dx of x * rstd: rstd * g - x * rstd^3 * mean(g * x)
+            coef = (grad_normed * x).sum(-1, keepdim=True).mul_(rstd.pow(3)).div_(-x.shape[-1])
+            return grad_normed.mul_(rstd).addcmul_(x, coef), None, None
+
+    class Rotate(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, x: Any, cos: Any, sin: Any, sin_back: Any) -> Any:
+            ctx.save_for_backward(cos, sin_back)
+            return (x * cos).addcmul_(x.roll(x.shape[-1] // 2, dims=-1), sin)
+
+        @staticmethod
+        @torch.autograd.function.once_differentiable
+        def backward(ctx: Any, grad: Any) -> tuple[Any, None, None, None]:
+            cos, sin_back = ctx.saved_tensors
+            return (grad * cos).addcmul_(grad.roll(grad.shape[-1] // 2, dims=-1), sin_back), None, None, None
+
+    return RMSNorm, Rotate
