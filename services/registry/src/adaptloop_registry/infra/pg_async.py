@@ -20,7 +20,7 @@ import collections
 import contextlib
 import functools
 from collections.abc import AsyncIterator, Callable
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import psycopg
 from adaptloop_common.database import CONNECT_ARGS
@@ -30,6 +30,7 @@ from psycopg.types.json import Json
 from sqlalchemy import JSON
 from sqlalchemy.dialects.postgresql import psycopg as pg_dialect
 from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
 
 _DIALECT = pg_dialect.dialect()
 
@@ -58,7 +59,7 @@ class Compiled(NamedTuple):
 def compiled(statement: ClauseElement) -> Compiled:
     """`statement` compiled for PostgreSQL once (statements are module-level objects, cached by identity).
     Unqualified table names: the connections resolve them in the service's schema (`search_path`)."""
-    result = statement.compile(dialect=_DIALECT)
+    result = cast(SQLCompiler, statement.compile(dialect=_DIALECT))
     defaults = {name: value for name, value in result.params.items() if value is not None}
     json = tuple(name for name, bind in result.binds.items() if isinstance(bind.type, JSON))
     return Compiled(str(result), defaults, json)
