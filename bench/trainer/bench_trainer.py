@@ -97,7 +97,9 @@ def run_hf_trainer(
     from transformers import DataCollatorForSeq2Seq, Trainer, TrainerCallback, TrainingArguments
 
     load_before = load_average()
-    with deterministic(config.seed, THREADS), tempfile.TemporaryDirectory() as out:
+    # The same deterministic mode as ours, without torch's NaN fill of new tensors (a debugging aid
+    # ours turns off too; a plain Trainer script runs without deterministic mode at all).
+    with deterministic(config.seed, THREADS, fill_uninitialized_memory=False), tempfile.TemporaryDirectory() as out:
         model, tokenizer = load_base(model_dir)
         model = get_peft_model(model, lora_config(config))
         data = []
