@@ -165,15 +165,20 @@ class SignalDetector:
             if len(self._warm) >= self.spec.warmup:
                 self._finish_warmup(self._warm)
             return self
-        c = self.code(x)
+        # `code` inlined: this runs for every signal of every event.
+        c = x if self.spec.encoding == "raw" else (1.0 if x > self._hi else (0.0 if x < self._lo else 0.5))
+        river = self._river
         if self._binary:
             c = 1.0 if c >= 0.5 else 0.0
-        self._recent = c if math.isnan(self._recent) else 0.9 * self._recent + 0.1 * c
+            river.update(c >= 0.5)
+        else:
+            river.update(c)  # type: ignore[arg-type]
+        recent = self._recent
+        self._recent = c if recent != recent else 0.9 * recent + 0.1 * c  # NaN before the first value
         self._baseline_sum += c
         self._baseline_n += 1
         self._since_alarm += 1
-        self._river.update(c >= 0.5 if self._binary else c)  # type: ignore[arg-type]
-        if self._river.drift_detected and self._since_alarm >= self.spec.min_observations:
+        if river.drift_detected and self._since_alarm >= self.spec.min_observations:
             self._alarm()
         return self
 

@@ -24,10 +24,21 @@ def drift_event_id(obs: DriftObserved) -> uuid.UUID:
     return uuid.uuid5(DRIFT_NAMESPACE, f"{obs.adapter}|{obs.adapter_version}|{obs.signal}|{obs.trigger_event_id}")
 
 
+_ADAPTERS: dict[str, str] = {}
+"""Model names already seen naming an adapter -> that adapter (the same few names come with every event)."""
+_ADAPTERS_MAX = 4096
+
+
 def _adapter(model: str) -> str:
+    name = _ADAPTERS.get(model)
+    if name is not None:
+        return name
     name = adapter_of(model)
     if not _ADAPTER_NAME.match(name):
         raise UnmonitoredEvent(f"model {model!r} does not name an adapter (lower-case letters, digits, - and _)")
+    if len(_ADAPTERS) >= _ADAPTERS_MAX:
+        _ADAPTERS.clear()
+    _ADAPTERS[model] = name
     return name
 
 

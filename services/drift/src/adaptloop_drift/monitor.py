@@ -9,6 +9,7 @@ producer set it, else to the version that served the adapter's most recent log o
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -90,19 +91,21 @@ class VersionMonitor:
 
     def observe(self, values: Mapping[Signal, float], trigger: uuid.UUID, at: float) -> list[DriftObserved]:
         """Feed one event's signal values (`at`: its `occurred_at`, epoch seconds); the alarms raised."""
-        found = []
+        found: list[DriftObserved] = []
+        detectors, series = self.detectors, self.series
         for signal, value in values.items():
-            det = self.detectors.get(signal)
+            det = detectors.get(signal)
             if det is None:
                 continue
-            det.update(value)
-            d = det.detection
+            # The detector's state read directly (not through its properties): this runs per signal and event.
+            d = det.update(value)._detection
             if d is None:
-                if not det.warming_up:
-                    self.series[signal].add(at, det.observations, det.recent_mean, det.baseline_mean)
+                if det._warm is None:
+                    n = det._baseline_n
+                    series[signal].add(at, det._seen, det._recent, det._baseline_sum / n if n else math.nan)
                 continue
-            self.series[signal].alarm(at, det.observations, d.severity, d.evidence["current"]["mean_coded"],
-                                      d.evidence["reference"]["mean_coded"])
+            series[signal].alarm(at, det._seen, d.severity, d.evidence["current"]["mean_coded"],
+                                 d.evidence["reference"]["mean_coded"])
             found.append(DriftObserved(self.adapter, self.version, signal, det.spec.kind, trigger,
                                        self.logs + self.ratings, d.severity,
                                        {**d.evidence, "signal_observations": d.observations}))
@@ -173,10 +176,10 @@ class AdapterMonitors:
 
     def observe_log(self, adapter: str, log: AnyLog) -> list[DriftObserved]:
         self._current[adapter] = log.adapter_version
-        self.served.record(adapter, log)
+        at = self.served.record(adapter, log).at  # the log's `occurred_at` as a timestamp
         mon = self.monitor(adapter, log.adapter_version)
         mon.logs += 1
-        return mon.observe(log_signals(log, mon.vocabulary), log.event_id, log.occurred_at.timestamp())
+        return mon.observe(log_signals(log, mon.vocabulary), log.event_id, at)
 
     def observe_feedback(self, adapter: str, feedback: AnyRating) -> list[DriftObserved]:
         served = self.served.lookup(feedback.inference_event_id)

@@ -9,13 +9,41 @@ from __future__ import annotations
 
 import re
 import zlib
-from itertools import pairwise
+from itertools import pairwise, repeat
 
 _TOKEN = re.compile(r"[a-z]+|\d+")
+_crc32 = zlib.crc32
+
+_ASCII_TOKENS = bytes(c + 32 if 65 <= c <= 90 else c if 97 <= c <= 122 else 35 if 48 <= c <= 57 else 32
+                      for c in range(256))
+"""ASCII bytes as the tokenizer sees them: letters lower-cased, digits `#`, everything else a space."""
 
 
 def prompt_features(prompt: str, max_tokens: int = 256) -> list[int]:
-    """Deterministic 32-bit hashes of the prompt's word unigrams and bigrams (digit runs collapsed)."""
+    """Deterministic 32-bit hashes of the prompt's word unigrams and bigrams (digit runs collapsed).
+
+    The hashes are those of `_reference_features`; an ASCII prompt (nearly every one) is tokenized
+    by C-level byte operations instead of the regex and hashed with C-level maps: a bigram's hash
+    continues its first word's CRC-32 over a space and the second word.
+    """
+    if not prompt.isascii():
+        return _reference_features(prompt, max_tokens)
+    text = prompt.encode().translate(_ASCII_TOKENS)
+    if b"#" in text:  # one "#" token per digit run
+        while b"##" in text:
+            text = text.replace(b"##", b"#")
+        text = text.replace(b"#", b" # ")
+    tokens = text.split()
+    if len(tokens) > max_tokens:
+        del tokens[max_tokens:]
+    feats = list(map(_crc32, tokens))
+    if len(tokens) > 1:
+        feats += map(_crc32, tokens[1:], map(_crc32, repeat(b" "), feats))
+    return feats
+
+
+def _reference_features(prompt: str, max_tokens: int = 256) -> list[int]:
+    """The definition (and the path for non-ASCII prompts): regex words of the lower-cased prompt."""
     tokens = ["#" if t[0].isdigit() else t for t in _TOKEN.findall(prompt.lower())[:max_tokens]]
     feats = [zlib.crc32(t.encode()) for t in tokens]
     feats.extend(zlib.crc32(f"{a} {b}".encode()) for a, b in pairwise(tokens))

@@ -128,10 +128,14 @@ class RolloutJudge:
     # -- inputs ----------------------------------------------------------------------------
     def observe_log(self, adapter: str, log: InferenceLog) -> list[Verdict]:
         """Call after the log was recorded in `ServedLogs` (the monitors do it)."""
-        return self._rate_all(self.queue.on_log(adapter, log)) + self._apply_held()
+        released = self.queue.on_log(adapter, log)
+        if not released and not self.held:  # the usual case: no rating waited for this log
+            return []
+        return self._rate_all(released) + self._apply_held()
 
     def observe_feedback(self, adapter: str, feedback: InferenceFeedback) -> list[Verdict]:
-        return self._rate_all(self.queue.on_feedback(adapter, feedback)) + self._apply_held()
+        out = self._rate_all(self.queue.on_feedback(adapter, feedback))
+        return out + self._apply_held() if self.held else out
 
     def caught_up(self, *, logs: bool = True, feedback: bool = True) -> list[Verdict]:
         """The partition's logs (and feedback) topic was read to its end, as the broker knew it after
@@ -295,6 +299,9 @@ class RolloutJudge:
             return []
         st = self._adapter(rated.adapter)
         st.remember(rated, self.config)
+        if st.canary_trial is None and st.guard is None:
+            # No trial open: the rating is only remembered (to seed a trial, or as a guard's reference).
+            return []
         out: list[Verdict] = []
         for trial in (st.canary_trial, st.guard):
             if trial is None:
