@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from adaptloop_registry.api import aliases, approvals, artifacts, catalog, erasures, plan, rollout, tokens, versions
 from adaptloop_registry.api import eval_suites as suite_routes
+from adaptloop_registry.api.fast_registration import FastRegistrations
 from adaptloop_registry.api.hot_reads import install_hot_reads
 from adaptloop_registry.config import Settings
 from adaptloop_registry.errors import RegistryError
@@ -82,6 +83,9 @@ def create_app(settings: Settings, *, runtime: RegistryRuntime | None = None) ->
     app.state.token_table = TokenTable(settings.tokens)
     for module in (catalog, versions, aliases, approvals, rollout, artifacts, suite_routes, plan, erasures, tokens):
         app.include_router(module.router)
+    # Added first, so innermost: inside the body guard and the token scope, right around the exception
+    # middleware and the router.
+    app.add_middleware(FastRegistrations)
     install_common(app, max_body_bytes=settings.max_body_bytes, checks=_readiness_checks(runtime),
                    path_limits={"/v1/artifacts/": settings.max_artifact_bytes})
     _install_error_handlers(app)

@@ -30,8 +30,7 @@ async def register_version(name: str, spec: VersionSpec, runtime: Runtime, calle
         outcome = await versions.register_version_async(runtime.pg, name, spec, caller=caller,
                                                         base_url=runtime.base_url)
         created = not isinstance(outcome, int)
-        answer = outcome if not isinstance(outcome, int) else await run_in_threadpool(
-            _repeated_answer, runtime, name, outcome)
+        answer = outcome if not isinstance(outcome, int) else await repeated_answer(runtime, name, outcome)
     if created:
         runtime.committed()
     return JSONResponse(answer, status_code=201 if created else 200)
@@ -41,6 +40,11 @@ def _register_in_thread(runtime: RegistryRuntime, name: str, spec: VersionSpec,
                         caller: Caller) -> tuple[dict[str, Any], bool]:
     with runtime.db.begin() as conn:
         return versions.register_version(conn, name, spec, caller=caller, base_url=runtime.base_url)
+
+
+async def repeated_answer(runtime: RegistryRuntime, name: str, number: int) -> dict[str, Any]:
+    """The answer to a repeated `request_id` (read in a thread)."""
+    return await run_in_threadpool(_repeated_answer, runtime, name, number)
 
 
 def _repeated_answer(runtime: RegistryRuntime, name: str, number: int) -> dict[str, Any]:
