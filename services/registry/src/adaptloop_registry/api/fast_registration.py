@@ -30,6 +30,7 @@ from adaptloop_registry import versions
 from adaptloop_registry.api.deps import request_trace
 from adaptloop_registry.api.versions import repeated_answer
 from adaptloop_registry.caller import Caller
+from adaptloop_registry.metrics import FAST_REGISTRATIONS
 from adaptloop_registry.models import VersionSpec
 from adaptloop_registry.runtime import RegistryRuntime
 
@@ -71,6 +72,7 @@ class FastRegistrations:
         except ValidationError:
             await self.app(scope, _replay(body, receive), send)
             return
+        FAST_REGISTRATIONS.inc()
         try:
             answer, status = await self._register(runtime, match.group(1), spec, caller)
         except Exception as exc:
