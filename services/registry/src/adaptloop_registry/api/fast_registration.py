@@ -140,9 +140,10 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 
 
 def _handler_for(app: Any, exc: Exception) -> Any:
-    """The app's exception handler for `exc` (by its class's MRO), as Starlette's exception middleware finds it."""
+    """The app's exception handler for `exc` (by its class's MRO), as Starlette's exception middleware finds it:
+    a handler for `Exception` (or 500) belongs to the server-error middleware, which answers what is raised."""
     handlers = getattr(app, "exception_handlers", {})
     for cls in type(exc).__mro__:
-        if cls in handlers:
+        if cls is not Exception and cls in handlers:
             return handlers[cls]
     return None
