@@ -7,8 +7,13 @@
   message's JSON (`json.loads`), the least any consumer of these events does.
 - cpu_us_per_event: CPU of the service process (and of its busiest thread, the signal consumer)
   per event while it reads, from /proc: what the figures above turn into on a loaded machine.
-- two_workers_over_one: events/s of two service processes in one consumer group (partitions
-  spread over both, each its own core) over one process.
+- The service runs as it does by default: its signal consumer in child processes of the worker
+  (`ADAPTLOOP_DRIFT_SIGNAL_PROCESSES` unset: one per core, at most 4), CPU counted over the worker and
+  its children.
+- processes_over_in_thread: events/s of the default over the same service with its signal consumer in a
+  thread of the worker (`SIGNAL_PROCESSES=1`, the mode before child processes), the baseline of that change.
+- two_workers_over_one: events/s of two service processes (each in the default mode) in one consumer
+  group over one process.
 - delay_ratio_vs_adwin / mean_delay_events / false_alarms_per_100k: the service's quality detector
   against a lone River ADWIN (default parameters) on the same MOA-style abrupt streams, and
   River's DummyDriftDetector (alarms every t_0=300 values, or at random around that: a detector
@@ -21,7 +26,6 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import platform
 import random
 import statistics
 import subprocess
@@ -29,11 +33,11 @@ import sys
 import time
 import tracemalloc
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 from adaptloop_contracts import TopicNames
+from adaptloop_devstack.bench_stamp import OUTSIDE_RESULTS, load_average, run_stamp
 from adaptloop_devstack.broker import free_port, start_broker
 from adaptloop_devstack.paths import repo_root
 from adaptloop_drift.detectors import SignalDetector
@@ -97,16 +101,6 @@ def memory_per_adapter(adapters: int = 1000) -> dict[str, float]:
     return {"pickled": len(pickle.dumps(monitors)) / adapters, "heap": heap / adapters}
 
 
-def run_metadata(root: Path) -> dict[str, object]:
-    """Date, git revision (with uncommitted changes flagged), machine and its load: every result file records them."""
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True).stdout.strip()
-    return {"date": datetime.now(UTC).isoformat(timespec="seconds"), "git_revision": git("rev-parse", "HEAD"),
-            "git_dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
-            "machine": {"python": platform.python_version(), "platform": platform.platform(),
-                        "cpus": os.cpu_count(), "load_avg": os.getloadavg()}}
-
-
 def thread_cpu(pid: int) -> dict[int, float]:
     """CPU seconds (user + system) of each thread of a process, from /proc (empty where there is no /proc)."""
     out: dict[int, float] = {}
@@ -122,6 +116,29 @@ def thread_cpu(pid: int) -> dict[int, float]:
             continue
         out[int(tid)] = (int(fields[11]) + int(fields[12])) / tick
     return out
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its descendants (the worker's signal processes), from /proc (just `pid` where there is none)."""
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if entry.isdigit():
+            try:
+                ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            parents.setdefault(ppid, []).append(int(entry))
+    tree, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        tree.append(p)
+        todo.extend(parents.get(p, []))
+    return tree
+
+
+def tree_cpu(pid: int) -> dict[tuple[int, int], float]:
+    """CPU seconds of every thread of `pid` and its descendants, keyed by (process, thread)."""
+    return {(p, t): c for p in process_tree(pid) for t, c in thread_cpu(p).items()}
 
 
 def bare_consumer_rate(bootstrap: str, names: list[str], n: int, *, decode: bool = False) -> float:
@@ -160,13 +177,15 @@ def _events_done(port: int) -> float | None:
 
 
 def service_rate(bootstrap: str, prefix: str, n: int, workdir: Path, *, tracing: bool = False,
-                 workers: int = 1) -> dict[str, float]:
+                 workers: int = 1, signal_processes: int | None = None) -> dict[str, float]:
     """Events/s through drift service processes reading the topics from the start (their own group).
 
     With `tracing`, spans are recorded and exported (to a JSON-lines file) as in production;
     without, the OpenTelemetry SDK is disabled. With `workers` > 1 the processes share the group
-    (and the checkpoint directory, as on one host) and split the partitions. Also the CPU per
-    event of the processes and of their busiest threads, over the span where events were counted.
+    (and the checkpoint directory, as on one host) and split the partitions. `signal_processes`
+    sets `ADAPTLOOP_DRIFT_SIGNAL_PROCESSES` (None: the service's default). Also the CPU per event
+    of the workers with their signal processes, and of the busiest thread of each process summed,
+    over the span where events were counted.
     """
     run_dir = workdir / f"run-{uuid.uuid4().hex[:6]}"
     run_dir.mkdir(parents=True)
@@ -177,6 +196,9 @@ def service_rate(bootstrap: str, prefix: str, n: int, workdir: Path, *, tracing:
                    ADAPTLOOP_DRIFT_PORT=str(port), ADAPTLOOP_DRIFT_DATA_DIR=str(run_dir),
                    ADAPTLOOP_DRIFT_GROUP_ID=f"bench-{run_dir.name}", ADAPTLOOP_DRIFT_LOG_LEVEL="WARNING")
         env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
+        env.pop("ADAPTLOOP_DRIFT_SIGNAL_PROCESSES", None)
+        if signal_processes is not None:
+            env["ADAPTLOOP_DRIFT_SIGNAL_PROCESSES"] = str(signal_processes)
         if tracing:
             env.pop("OTEL_SDK_DISABLED", None)
             env["ADAPTLOOP_SPAN_FILE"] = str(run_dir / f"spans-{w}.jsonl")
@@ -188,7 +210,7 @@ def service_rate(bootstrap: str, prefix: str, n: int, workdir: Path, *, tracing:
                                              stderr=subprocess.STDOUT)))
     try:
         samples: list[tuple[float, float]] = []
-        cpu_at_first: list[dict[int, float]] = []
+        cpu_at_first: list[dict[tuple[int, int], float]] = []
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
             dead = [p for _, p in procs if p.poll() is not None]
@@ -201,24 +223,35 @@ def service_rate(bootstrap: str, prefix: str, n: int, workdir: Path, *, tracing:
             done = sum(c or 0.0 for c in counts)
             samples.append((time.perf_counter(), done))
             if done > 0 and not cpu_at_first:
-                cpu_at_first = [thread_cpu(p.pid) for _, p in procs]
+                cpu_at_first = [tree_cpu(p.pid) for _, p in procs]
             if done >= n:
                 break
             time.sleep(0.1)
-        cpu_at_last = [thread_cpu(p.pid) for _, p in procs]
+        cpu_at_last = [tree_cpu(p.pid) for _, p in procs]
         first = next(s for s in samples if s[1] > 0)
         last = samples[-1]
         events = last[1] - first[1]
         used = [{t: c - before.get(t, 0.0) for t, c in after.items()}
                 for before, after in zip(cpu_at_first, cpu_at_last, strict=True)]
+        busiest: dict[int, float] = {}
+        for u in used:
+            for (process, _), c in u.items():
+                busiest[process] = max(busiest.get(process, 0.0), c)
         return {"events_per_s": events / (last[0] - first[0]),
                 "cpu_us_per_event": sum(sum(u.values()) for u in used) / events * 1e6,
-                "busiest_thread_cpu_us_per_event": sum(max(u.values(), default=0.0) for u in used) / events * 1e6}
+                "busiest_thread_cpu_us_per_event": sum(busiest.values()) / events * 1e6}
     finally:
         for _, proc in procs:
             proc.terminate()
         for _, proc in procs:
             proc.wait(30)
+
+
+def default_signal_processes() -> int:
+    """The signal processes a worker starts by default on this machine."""
+    from adaptloop_drift.config import Settings
+
+    return Settings().model_copy(update={"signal_processes": 0}).signal_process_count()
 
 
 DUMMIES = {"dummy_fixed": lambda: drift.DummyDriftDetector(trigger_method="fixed"),
@@ -229,7 +262,7 @@ triggers): alarms that owe nothing to the data."""
 
 def main() -> None:
     root = repo_root()
-    meta_before = run_metadata(root)
+    stamp = run_stamp(OUTSIDE_RESULTS)
     workdir = root / "var" / "bench" / f"drift-{uuid.uuid4().hex[:6]}"
     workdir.mkdir(parents=True, exist_ok=True)
     quality = DEFAULT_DETECTORS[Signal.QUALITY_ERROR]
@@ -260,11 +293,15 @@ def main() -> None:
         topics = [names("inference.logs"), names("inference.feedback")]
         bare = [bare_consumer_rate(broker.bootstrap, topics, EVENTS)]
         decoding = [bare_consumer_rate(broker.bootstrap, topics, EVENTS, decode=True)]
-        # Tracing off and on, one and two workers, interleaved and repeated: one run of each
-        # differs by more than the effect on a shared 2-core machine; the medians are compared.
-        runs: dict[str, list[dict[str, float]]] = {"tracing_off": [], "tracing_on": [], "two_workers": []}
+        # Tracing off and on, one and two workers, the signal consumer in processes (the default) and in
+        # a thread, interleaved and repeated: one run of each differs by more than the effect on a shared
+        # 2-core machine; the medians are compared.
+        runs: dict[str, list[dict[str, float]]] = {"tracing_off": [], "tracing_on": [], "two_workers": [],
+                                                   "in_thread": []}
         for _ in range(TRACING_ROUNDS):
             runs["tracing_off"].append(service_rate(broker.bootstrap, names.prefix, EVENTS, workdir))
+            runs["in_thread"].append(service_rate(broker.bootstrap, names.prefix, EVENTS, workdir,
+                                                  signal_processes=1))
             runs["tracing_on"].append(service_rate(broker.bootstrap, names.prefix, EVENTS, workdir, tracing=True))
             runs["two_workers"].append(service_rate(broker.bootstrap, names.prefix, EVENTS, workdir, workers=2))
         bare.append(bare_consumer_rate(broker.bootstrap, topics, EVENTS))
@@ -276,12 +313,15 @@ def main() -> None:
         return statistics.median(r[key] for r in runs[kind])
 
     through, traced, two = median("tracing_off"), median("tracing_on"), median("two_workers")
+    in_thread = median("in_thread")
     bare_rate, decoding_rate = statistics.mean(bare), statistics.mean(decoding)
     detection = {"ours": ours, "adwin_default": adwin, **dummies}
     result = {
         "throughput_ratio_vs_bare_consumer": round(through / bare_rate, 4),
         "throughput_ratio_vs_decoding_consumer": round(through / decoding_rate, 4),
         "two_workers_over_one": round(two / through, 4),
+        "processes_over_in_thread": round(through / in_thread, 4),
+        "in_thread_ratio_vs_bare_consumer": round(in_thread / bare_rate, 4),
         "cpu_us_per_event": round(median("tracing_off", "cpu_us_per_event"), 2),
         "delay_ratio_vs_adwin": round(ours[0] / adwin[0], 4),
         "delay_ratio_vs_dummy_fixed": round(ours[0] / dummies["dummy_fixed"][0], 4),
@@ -294,6 +334,8 @@ def main() -> None:
             "service_events_per_s": round(through),
             "service_events_per_s_tracing_on": round(traced),
             "service_events_per_s_two_workers": round(two),
+            "service_events_per_s_in_thread": round(in_thread),
+            "signal_processes": default_signal_processes(),
             "service_runs": {kind: [{k: round(v, 2) for k, v in r.items()} for r in rs] for kind, rs in runs.items()},
             "bare_consumer_events_per_s": [round(r) for r in bare],
             "decoding_consumer_events_per_s": [round(r) for r in decoding],
@@ -308,9 +350,8 @@ def main() -> None:
             "heap_bytes_per_adapter": round(memory["heap"]),
             "quality_detector": quality.model_dump(),
         },
-        **meta_before,
-        "load_avg_after": os.getloadavg(),
     }
+    result = {**stamp, "machine": {**stamp["machine"], "load_average_at_end": load_average()}, **result}
     out = root / "bench" / "results" / "drift.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")

@@ -13,6 +13,7 @@ from adaptloop_contracts import TopicNames
 from adaptloop_dashboard.config import Settings as DashboardSettings
 from adaptloop_drift.bootstrap import build_runtime
 from adaptloop_drift.config import Settings as DriftSettings
+from adaptloop_drift.infra.signal_processes import build_signal_consumer
 from adaptloop_ingest.config import Settings as IngestSettings
 from adaptloop_kafka import EventConsumer, EventProducer, KafkaClientSettings, new_admin, new_consumer
 from adaptloop_registry.config import Settings as RegistrySettings
@@ -82,7 +83,8 @@ def test_every_service_reads_the_same_settings_and_builds_its_clients_from_them(
     drift = build_runtime(DriftSettings(kafka_bootstrap=NOWHERE, data_dir=tmp_path))
     closing(drift.producer.raw)
     assert _has_all(drift.producer.client_config)
-    assert _has_all(drift.signals._conf)
+    signals, _ = build_signal_consumer(drift.settings, drift.producer)  # what each signal process builds
+    assert _has_all(signals._conf)
     credentials = drift.policy.app.conf.broker_credentials
     assert isinstance(credentials, SASLCredentials)
     assert (credentials.username, credentials.password) == ("adaptloop", "s3cret-pass")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import asdict
 
@@ -11,10 +12,8 @@ from fastapi import FastAPI
 
 from adaptloop_drift.api.routes import create_http_app
 from adaptloop_drift.config import Settings
-from adaptloop_drift.infra.checkpoints import CheckpointStore
 from adaptloop_drift.infra.policy_app import build_policy_app
-from adaptloop_drift.infra.registry_decisions import DecisionSender
-from adaptloop_drift.infra.signal_consumer import SignalConsumer
+from adaptloop_drift.infra.signal_processes import SignalProcesses, SignalSource, build_signal_consumer
 from adaptloop_drift.policy import DriftPolicy
 from adaptloop_drift.runtime import DriftRuntime
 
@@ -22,34 +21,25 @@ log = logging.getLogger(__name__)
 
 
 def build_runtime(settings: Settings) -> DriftRuntime:
-    """Every object of the drift service; nothing connects before `main` starts them."""
+    """Every object of the drift service; nothing connects before `main` starts them.
+
+    The signal consumer runs in `settings.signal_process_count()` child processes (`SignalProcesses`), or
+    for a count of 1 in a thread of this process with the decision sender next to it."""
     topics = TopicNames(settings.topic_prefix)
     producer = EventProducer(settings.kafka, topics=topics, client_id=settings.app_id)
-    store = CheckpointStore(settings.data_dir, settings.app_id)
-    decisions = None
-    if settings.rollout_enabled and settings.registry_token is not None:
-        decisions = DecisionSender(
-            base_url=settings.registry_url, token=settings.registry_token.get_secret_value(),
-            timeout_s=settings.registry_timeout_s, attempts=settings.rollout_delivery_attempts,
-            on_outcome=lambda decision_id, outcome, detail: signals.record_delivery(decision_id, outcome, detail),
-        )
-    else:
+    sending = settings.rollout_enabled and settings.registry_token is not None
+    if not sending:
         log.warning("rollout verdicts are reported only, not sent to the registry (%s)",
                     "ADAPTLOOP_DRIFT_ROLLOUT_ENABLED is false" if not settings.rollout_enabled
                     else "no ADAPTLOOP_DRIFT_REGISTRY_TOKEN")
-    signals = SignalConsumer(
-        bootstrap=settings.kafka,
-        topics=topics,
-        group_id=f"{settings.app_id}-signals",
-        producer=producer,
-        store=store,
-        monitor_config=settings.monitor_config(),
-        max_adapters=settings.max_adapters,
-        checkpoint_interval_s=settings.checkpoint_interval_s,
-        rollout_config=settings.rollout_config(),
-        decisions=decisions,
-        stall_after_s=settings.stall_after_s,
-    )
+    settings.data_dir.mkdir(parents=True, exist_ok=True)  # checkpoints and faust's data directory
+    count = settings.signal_process_count()
+    signals: SignalSource
+    decisions = None
+    if count > 1:
+        signals = SignalProcesses(settings, count)
+    else:
+        signals, decisions = build_signal_consumer(settings, producer)
     policy = build_policy_app(
         app_id=settings.app_id,
         bootstrap=settings.kafka,
@@ -62,14 +52,7 @@ def build_runtime(settings: Settings) -> DriftRuntime:
     service = DriftRuntime(settings, producer, signals, policy, FastAPI(), decisions)
 
     async def signals_ready() -> tuple[bool, str]:
-        if signals.failure is not None:
-            return False, f"signal consumer failed: {signals.failure}"
-        if not (signals.assigned.is_set() and signals.alive):
-            return False, "waiting for partition assignment"
-        stalls = signals.stalls()
-        if stalls:
-            return False, "consumer not advancing with lag: " + "; ".join(stalls)
-        return True, "partitions assigned, advancing"
+        return await asyncio.to_thread(signals.readiness)  # child processes answer over their pipes
 
     async def policy_ready() -> tuple[bool, str]:
         ok = policy.ready()
@@ -82,7 +65,7 @@ def build_runtime(settings: Settings) -> DriftRuntime:
         detector_state=signals.snapshot,
         policy_state=policy.states,
         rollout_state=signals.rollout_snapshot,
-        rollout_settings={"sending": decisions is not None, **asdict(settings.rollout_config().rules),
+        rollout_settings={"sending": sending, **asdict(settings.rollout_config().rules),
                           "reference_events": settings.rollout_reference_events},
         set_paused=service.set_paused,
         signal_series=signals.series,

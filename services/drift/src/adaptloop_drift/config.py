@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import math
+import os
 from pathlib import Path
 
 from adaptloop_common.settings import ServiceSettings
+from adaptloop_contracts.inference import INFERENCE_FEEDBACK, INFERENCE_LOGS
+from adaptloop_contracts.registry import REGISTRY_EVENTS
+from adaptloop_contracts.topics import TOPICS
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
@@ -14,6 +19,21 @@ from adaptloop_drift.policy import PolicyConfig, RetrainBudget
 from adaptloop_drift.rollout.judge import RolloutConfig
 from adaptloop_drift.rollout.trials import TrialRules
 from adaptloop_drift.signals import OPERATIONAL_SIGNALS, Signal
+
+SIGNAL_PARTITIONS = min(TOPICS[t].partitions for t in (INFERENCE_LOGS, INFERENCE_FEEDBACK, REGISTRY_EVENTS))
+"""Partitions of the signal consumer's source topics: the most consumers of one group that all get some."""
+
+
+def usable_cores() -> int:
+    """Cores this process may run on, lowered to a container's CPU limit (cgroup v2 `cpu.max`, rounded up)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+    except (OSError, ValueError):
+        return cores
+    if quota == "max":
+        return cores
+    return max(1, min(cores, math.ceil(int(quota) / int(period))))
 
 
 class RetrainBudgetSetting(BaseModel):
@@ -41,6 +61,10 @@ class Settings(ServiceSettings):
     max_adapters: int = 10_000
     """Adapters monitored per partition; events of further adapters go to the dead-letter topic."""
     checkpoint_interval_s: float = 2.0
+    signal_processes: int = Field(default=0, ge=0)
+    """Processes running the signal consumer (one group, partitions spread over them): 0 = one per core this
+    process may use (within a container's CPU limit), at most the source topics' partitions (4); 1 = a thread of
+    the worker, no child process."""
     stall_after_s: float = Field(default=120.0, gt=0)
     """A partition with lag whose position has not moved for this long makes the service not ready."""
     policy_window_s: float = 900.0
@@ -86,6 +110,13 @@ class Settings(ServiceSettings):
     @property
     def app_id(self) -> str:
         return f"{self.topic_prefix}{self.group_id}"
+
+    def signal_process_count(self) -> int:
+        """`signal_processes`, or for 0 the cores this process may run on, at most the partitions of the
+        source topics (a further consumer in the group would get none)."""
+        if self.signal_processes:
+            return self.signal_processes
+        return max(1, min(usable_cores(), SIGNAL_PARTITIONS))
 
     def monitor_config(self) -> MonitorConfig:
         return MonitorConfig(

@@ -1,4 +1,5 @@
-"""Entry point: settings, telemetry, topics, then the faust worker with the signal consumer and HTTP."""
+"""Entry point: settings, telemetry, topics, the signal consumer (child processes or a thread), then the faust
+worker with HTTP."""
 
 from __future__ import annotations
 
@@ -10,10 +11,13 @@ from typing import Any
 
 import faust
 from adaptloop_common.telemetry import init_telemetry, shutdown_telemetry
+from adaptloop_kafka.producer import PUBLISH_FAILED, PUBLISHED
 
 from adaptloop_drift.bootstrap import build_runtime
 from adaptloop_drift.config import Settings
+from adaptloop_drift.infra import metrics
 from adaptloop_drift.infra.signal_metrics import register_signal_means
+from adaptloop_drift.infra.signal_processes import SignalProcesses, gather_metrics
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +61,16 @@ def main() -> None:
     init_telemetry("adaptloop-drift", log_level=settings.log_level)
     service = build_runtime(settings)
     register_signal_means(service.signals.snapshot)
+    if isinstance(service.signals, SignalProcesses):
+        gather_metrics(service.signals, [*metrics.GATHERED, PUBLISHED, PUBLISH_FAILED])
     service.prepare()
     service.signals.start()
     if service.decisions is not None:
         service.decisions.start()
     service.start_http()
-    log.info("drift service on port %d, app id %s", settings.port, settings.app_id)
+    log.info("drift service on port %d, app id %s, signal consumer %s", settings.port, settings.app_id,
+             f"in {service.signals.count} processes" if isinstance(service.signals, SignalProcesses)
+             else "in a thread")
     cleaning = threading.Lock()
     cleaned = threading.Event()
 
@@ -72,7 +80,10 @@ def main() -> None:
         with cleaning:
             if cleaned.is_set():
                 return
-            service.signals.stop(timeout_s=5.0)
+            if isinstance(service.signals, SignalProcesses):  # each child writes its final checkpoint
+                service.signals.stop(timeout_s=settings.shutdown_timeout_s + 5.0)
+            else:
+                service.signals.stop(timeout_s=5.0)
             if service.decisions is not None:
                 service.decisions.stop(timeout_s=2.0)
             service.producer.flush(5.0)

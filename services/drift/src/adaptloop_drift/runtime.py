@@ -14,21 +14,22 @@ from fastapi import FastAPI
 from adaptloop_drift.config import Settings
 from adaptloop_drift.infra.policy_app import PolicyRuntime, control_topic, internal_topics
 from adaptloop_drift.infra.registry_decisions import DecisionSender
-from adaptloop_drift.infra.signal_consumer import SignalConsumer
+from adaptloop_drift.infra.signal_processes import SignalSource
 
 
 @dataclass
 class DriftRuntime:
-    """The drift service's parts: the signal consumer, the faust policy agent, the HTTP app and the
-    rollout verdict sender, started and stopped by `main`."""
+    """The drift service's parts: the signal consumer (in a thread, or child processes), the faust policy
+    agent, the HTTP app and the rollout verdict sender, started and stopped by `main`."""
 
     settings: Settings
     producer: EventProducer
-    signals: SignalConsumer
+    signals: SignalSource
     policy: PolicyRuntime
     http: FastAPI
     decisions: DecisionSender | None = None
-    """Sends rollout verdicts to the registry; None when they are only reported (no token or disabled)."""
+    """Sends rollout verdicts to the registry from this process (the signal consumer in a thread); None when they
+    are only reported (no token or disabled), or sent by each signal process."""
 
     def prepare(self) -> None:
         """Wait for the broker and create every topic the service reads or writes, with its partitions."""

@@ -1,4 +1,4 @@
-"""Prometheus metrics of the drift service (detectors, policy, rollout judge)."""
+"""Prometheus metrics of the drift service (detectors, policy, rollout judge, signal processes)."""
 
 from __future__ import annotations
 
@@ -30,3 +30,11 @@ ROLLOUT_TRIALS = Gauge("adaptloop_drift_rollout_trials", "Running trials of the 
 ROLLOUT_RATINGS_WAITING = Gauge("adaptloop_drift_rollout_ratings_waiting", "Ratings waiting for the log they rate")
 ROLLOUT_UNATTRIBUTED = Gauge("adaptloop_drift_rollout_unattributed_ratings",
                              "Ratings the judge could not attribute to a version (their log never seen)")
+SIGNAL_PROCESS_EXITS = Counter("adaptloop_drift_signal_process_exits_total",
+                               "Signal consumer processes that exited while the worker ran (each is started again)")
+
+GATHERED = (EVENTS, EVENTS_PER_SECOND, LAG, OFFSET_RESETS, STALLED_PARTITIONS, ALARMS, DEAD_LETTERED, UNMONITORED,
+            MONITORED_VERSIONS, CHECKPOINT_BYTES, ROLLOUT_VERDICTS, ROLLOUT_DELIVERIES, ROLLOUT_QUEUE, ROLLOUT_TRIALS,
+            ROLLOUT_RATINGS_WAITING, ROLLOUT_UNATTRIBUTED)
+"""What the signal consumer counts: with it in child processes, the worker's /metrics answers each as the sum
+of the worker's own and every child's samples (every one of them adds up: counts, rates, lag per partition)."""

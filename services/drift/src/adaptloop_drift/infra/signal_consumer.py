@@ -1,7 +1,9 @@
 """The hot path: batch-consumes logs, ratings and registry events, runs the detectors and the rollout judge.
 
-It runs in its own thread inside the drift worker with a confluent-kafka consumer (group
-`<app id>-signals`, range assignment so partition p of every topic lands together). State is
+It runs in its own thread, in each signal process of the drift worker (`signal_processes`) or in the
+worker itself, with a confluent-kafka consumer configured by the shared `consumer_config` (group
+`<app id>-signals`, range assignment so partition p of every topic lands together); dead letters go
+to `TopicNames.dlq()` of their topic. State is
 checkpointed per partition with the offsets it reflects; offsets are committed only with a
 checkpoint, and the consumer seeks to the checkpoint on assignment. A checkpoint that outlived its log
 (a broker that lost its data, a topic created again) is detected by `offset_guard`: that partition's
@@ -26,19 +28,18 @@ from adaptloop_contracts import (
 from adaptloop_contracts.inference import INFERENCE_FEEDBACK, INFERENCE_LOGS
 from adaptloop_contracts.registry import REGISTRY_EVENTS
 from adaptloop_kafka import (
-    GROUP_SESSION_TIMEOUT_MS,
     BrokerTarget,
     EventProducer,
-    KafkaConnection,
+    consumer_config,
     context_from_headers,
     dead_letter_headers,
+    is_record,
     trace_headers,
 )
 from confluent_kafka import (
     OFFSET_BEGINNING,
     OFFSET_STORED,
     Consumer,
-    KafkaError,
     KafkaException,
     Message,
     TopicPartition,
@@ -59,6 +60,7 @@ from adaptloop_drift.rollout.trials import Verdict
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("adaptloop.drift")
 SOURCE_TOPICS = (INFERENCE_LOGS, INFERENCE_FEEDBACK, REGISTRY_EVENTS)
+MAX_POLL_INTERVAL_MS = 15_000
 
 
 class SignalConsumer:
@@ -73,7 +75,7 @@ class SignalConsumer:
         monitor_config: MonitorConfig,
         max_adapters: int,
         checkpoint_interval_s: float,
-        consumer_config: dict[str, Any] | None = None,
+        client_overrides: dict[str, Any] | None = None,
         rollout_config: RolloutConfig | None = None,
         decisions: DecisionSender | None = None,
         stall_after_s: float = 120.0,
@@ -87,23 +89,22 @@ class SignalConsumer:
         self._interval = checkpoint_interval_s
         self._rollout_config = rollout_config or RolloutConfig()
         self._decisions = decisions
-        defaults: dict[str, Any] = {
-            "group.id": group_id,
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-            "partition.assignment.strategy": "range",
-            "session.timeout.ms": GROUP_SESSION_TIMEOUT_MS,
-            "heartbeat.interval.ms": 1_000,
-            "fetch.wait.max.ms": 100,
-        }
-        self._conf = KafkaConnection.of(bootstrap).client_config(defaults, overrides=consumer_config)
+        # The shared group-member defaults (manual commits, earliest, session timeout), then this
+        # consumer's own: range assignment keeps partition p of every topic together; the poll interval
+        # is also the rebalance timeout, which bounds how long a rebalance waits for a member (several
+        # signal processes of one worker join together; the loop polls at least every few seconds).
+        own: dict[str, Any] = {"partition.assignment.strategy": "range", "fetch.wait.max.ms": 100,
+                               "max.poll.interval.ms": MAX_POLL_INTERVAL_MS, **(client_overrides or {})}
+        self._conf = consumer_config(bootstrap, group_id=group_id, overrides=own)
         self._names = {topics(b): b for b in SOURCE_TOPICS}
+        self._dlq = {topics(b): topics.dlq(b) for b in SOURCE_TOPICS}
         self.states: dict[int, AdapterMonitors] = {}
         self.offsets: dict[int, dict[str, int]] = {}
         self.rollouts: dict[int, RolloutJudge] = {}
         self.lock = threading.Lock()
         self.assigned = threading.Event()
         self._stop = threading.Event()
+        self._leave = True
         self._alarm_pending = False
         self._processed = 0
         self._counted: dict[str, int] = dict.fromkeys(SOURCE_TOPICS, 0)
@@ -112,6 +113,8 @@ class SignalConsumer:
         self.failure: BaseException | None = None
         self.on_checkpoint: Callable[[int], None] | None = None
         self.progress = ProgressWatch(stall_after_s)
+        self._unread: dict[int, int] = {}
+        """Per partition, where a topic without a checkpointed offset is read from."""
         self._skip: set[int] = set()
         """Partitions reset during the current batch: their remaining messages belong to the old position."""
         self._suspects: dict[tuple[str, int], int] = {}
@@ -122,7 +125,10 @@ class SignalConsumer:
         self._thread = threading.Thread(target=self._run_guarded, name="drift-signals", daemon=True)
         self._thread.start()
 
-    def stop(self, timeout_s: float = 30.0) -> None:
+    def stop(self, timeout_s: float = 30.0, *, leave_group: bool = True) -> None:
+        """Stop after a final checkpoint and commit; without `leave_group` the consumer is not closed (the group
+        drops the member after its session timeout instead: for a process that exits right after)."""
+        self._leave = leave_group
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout_s)
@@ -164,7 +170,8 @@ class SignalConsumer:
                     self._idle_judges(consumer)
             self.checkpoint(consumer, list(self.states))
         finally:
-            consumer.close()
+            if self._leave:
+                consumer.close()
 
     # -- assignment ------------------------------------------------------------------------
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -177,10 +184,14 @@ class SignalConsumer:
                     self.offsets[p] = dict(ckpt.offsets) if ckpt else {}
                     self.rollouts[p] = self._restore_judge(p, ckpt)
                     self.progress.forget(p)
+                    # A checkpoint without an offset for a topic holds none of its events (a partition reset
+                    # when its log was replaced, or never read): from the start, not from a committed offset
+                    # that may be the replaced log's. No checkpoint at all: from the committed offsets.
+                    self._unread[p] = OFFSET_BEGINNING if ckpt else OFFSET_STORED
                     if ckpt:
                         log.info("restored partition %d from checkpoint: %d versions, offsets %s",
                                  p, len(ckpt.monitors), ckpt.offsets)
-                tp.offset = self.offsets[p].get(tp.topic, OFFSET_STORED)
+                tp.offset = self.offsets[p].get(tp.topic, self._unread.get(p, OFFSET_STORED))
         consumer.assign(partitions)
         self.assigned.set()
 
@@ -190,6 +201,7 @@ class SignalConsumer:
         with self.lock:
             for p in gone:
                 self.progress.forget(p)
+                self._unread.pop(p, None)
                 self.states.pop(p, None)
                 self.offsets.pop(p, None)
                 self.rollouts.pop(p, None)
@@ -205,10 +217,7 @@ class SignalConsumer:
 
     # -- one message -----------------------------------------------------------------------
     def _handle(self, msg: Message) -> None:
-        err = msg.error()
-        if err is not None:
-            if err.code() != KafkaError._PARTITION_EOF:
-                log.warning("consumer error: %s", err)
+        if not is_record(msg):
             return
         topic = msg.topic() or ""
         base = self._names[topic]
@@ -326,7 +335,7 @@ class SignalConsumer:
         headers = list(msg.headers() or []) + dead_letter_headers(
             topic=topic, partition=msg.partition() or 0, offset=msg.offset() or 0, reason=reason,
             consumer=self.group_id)
-        self._producer.produce_raw(topic + ".dlq", msg.value(), key=msg.key(), headers=headers)
+        self._producer.produce_raw(self._dlq[topic], msg.value(), key=msg.key(), headers=headers)
         metrics.DEAD_LETTERED.labels(topic).inc()
         log.warning("dead-lettered %s[%s]@%s: %s", topic, msg.partition(), msg.offset(), reason[:200])
 
@@ -442,6 +451,22 @@ class SignalConsumer:
     def stalls(self) -> list[str]:
         """Partitions with lag whose next offset has not moved for `stall_after_s` (for readiness)."""
         return [str(s) for s in self.progress.stalls]
+
+    def readiness(self) -> tuple[bool, str]:
+        """Ready once the group assigned this consumer its partitions and none has lag without advancing."""
+        if self.failure is not None:
+            return False, f"signal consumer failed: {self.failure}"
+        if not (self.assigned.is_set() and self.alive):
+            return False, "waiting for partition assignment"
+        stalls = self.stalls()
+        if stalls:
+            return False, "consumer not advancing with lag: " + "; ".join(stalls)
+        return True, "partitions assigned, advancing"
+
+    def partitions(self) -> list[int]:
+        """The partitions (of every source topic) this consumer holds now."""
+        with self.lock:
+            return sorted(self.states)
 
     def snapshot(self) -> list[dict[str, Any]]:
         with self.lock:
