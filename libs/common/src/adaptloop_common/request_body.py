@@ -65,6 +65,20 @@ def _find_unkeepable(value: Any, path: str) -> str | None:
     return None
 
 
+def replay_body(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that hands on a body already read as one message, then whatever `receive` gives."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
 class RequestBodyGuard:
     """ASGI middleware: size limit by header or by counting, and the text check of buffered JSON bodies.
 
@@ -117,16 +131,7 @@ class RequestBodyGuard:
         if problem is not None:
             await self._answer(send, 400, problem)
             return
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replay_body(body, receive), send)
 
     async def _counted(self, scope: Scope, receive: Receive, send: Send, max_bytes: int) -> None:
         seen = 0

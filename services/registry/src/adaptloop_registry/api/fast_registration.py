@@ -18,6 +18,7 @@ import re
 from typing import Any
 
 from adaptloop_common.auth import TokenTable
+from adaptloop_common.request_body import replay_body
 from fastapi.responses import JSONResponse
 from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import ValidationError
@@ -70,7 +71,7 @@ class FastRegistrations:
         try:
             spec = VersionSpec.model_validate_json(body)
         except ValidationError:
-            await self.app(scope, _replay(body, receive), send)
+            await self.app(scope, replay_body(body, receive), send)
             return
         FAST_REGISTRATIONS.inc()
         try:
@@ -124,19 +125,6 @@ async def _read_body(receive: Receive) -> tuple[bytes, Message | None]:
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             return b"".join(chunks), None
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
 
 
 def _handler_for(app: Any, exc: Exception) -> Any:
