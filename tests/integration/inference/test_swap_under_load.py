@@ -95,6 +95,13 @@ def test_ten_promotions_under_sixteen_clients(
         time.sleep(max(0.0, started + interval * versions.index(version) - time.monotonic()))
         registry.move_alias(adapter_name, "production", version)
     time.sleep(max(0.0, started + DURATION_S - time.monotonic()))
+
+    def last_served() -> bool:
+        with lock:
+            return any(o.version == str(versions[-1]) for o in outcomes)
+
+    # the clients keep going until the last promotion has taken effect (its swap runs under their load)
+    wait_until(last_served, timeout_s=120, what=f"version {versions[-1]} served under load")
     stop.set()
     for thread in threads:
         thread.join(180)
