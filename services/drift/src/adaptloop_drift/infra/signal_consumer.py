@@ -40,6 +40,7 @@ from confluent_kafka import (
     OFFSET_BEGINNING,
     OFFSET_STORED,
     Consumer,
+    KafkaError,
     KafkaException,
     Message,
     TopicPartition,
@@ -94,7 +95,8 @@ class SignalConsumer:
         # is also the rebalance timeout, which bounds how long a rebalance waits for a member (several
         # signal processes of one worker join together; the loop polls at least every few seconds).
         own: dict[str, Any] = {"partition.assignment.strategy": "range", "fetch.wait.max.ms": 100,
-                               "max.poll.interval.ms": MAX_POLL_INTERVAL_MS, **(client_overrides or {})}
+                               "max.poll.interval.ms": MAX_POLL_INTERVAL_MS, "on_commit": self._committed,
+                               **(client_overrides or {})}
         self._conf = consumer_config(bootstrap, group_id=group_id, overrides=own)
         self._names = {topics(b): b for b in SOURCE_TOPICS}
         self._dlq = {topics(b): topics.dlq(b) for b in SOURCE_TOPICS}
@@ -165,7 +167,7 @@ class SignalConsumer:
                     metrics.EVENTS_PER_SECOND.set((self._processed - count_at_last) / max(now - last, 1e-6))
                     count_at_last = self._processed
                     last = now
-                    self.checkpoint(consumer, list(self.states))
+                    self.checkpoint(consumer, list(self.states), wait_for_commit=False)
                     self._watch_offsets(consumer)
                     self._idle_judges(consumer)
             self.checkpoint(consumer, list(self.states))
@@ -304,8 +306,17 @@ class SignalConsumer:
             at_end: dict[str, bool] = {}
             for base in (INFERENCE_LOGS, INFERENCE_FEEDBACK):
                 topic = self.topics(base)
+                tp = TopicPartition(topic, p)
+                # The end the last fetch reported first: while it is ahead of what was read, the partition is
+                # not at its end (an end only moves on) and the broker is not asked. Only when it says "at the
+                # end" is that confirmed with the broker's end now (a round trip that stalled this thread at
+                # every checkpoint while the consumer was catching up).
+                low, high = consumer.get_watermark_offsets(tp, cached=True)
+                if 0 <= low <= high and offsets.get(topic, low) < high:
+                    at_end[base] = False
+                    continue
                 try:
-                    low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=2.0, cached=False)
+                    low, high = consumer.get_watermark_offsets(tp, timeout=2.0, cached=False)
                 except KafkaException as exc:
                     log.debug("watermarks of %s[%d] unavailable: %s", topic, p, exc)
                     return
@@ -340,8 +351,15 @@ class SignalConsumer:
         log.warning("dead-lettered %s[%s]@%s: %s", topic, msg.partition(), msg.offset(), reason[:200])
 
     # -- checkpoints -----------------------------------------------------------------------
-    def checkpoint(self, consumer: Consumer, partitions: list[int]) -> None:
-        """Flush what was published, then save state with offsets, then commit those offsets."""
+    def checkpoint(self, consumer: Consumer, partitions: list[int], *, wait_for_commit: bool = True) -> None:
+        """Flush what was published, then save state with offsets, then commit those offsets.
+
+        The periodic checkpoints commit without waiting for the broker's answer (`wait_for_commit`
+        False; a failure is logged by `_committed` and the next checkpoint commits again): the saved
+        file, not the committed offset, is where a restart reads from, and waiting for the commit's
+        round trip stalled this thread at every checkpoint. The final checkpoint and one for revoked
+        partitions wait, so the next member of the group finds the offsets committed.
+        """
         remaining = self._producer.flush(30.0)
         if remaining:
             raise RuntimeError(f"{remaining} drift/dead-letter messages not acknowledged; not checkpointing")
@@ -368,9 +386,19 @@ class SignalConsumer:
             metrics.CHECKPOINT_BYTES.set(total)
         if commits:
             try:
-                consumer.commit(offsets=commits, asynchronous=False)
+                if wait_for_commit:
+                    consumer.commit(offsets=commits, asynchronous=False)
+                else:
+                    consumer.commit(offsets=commits, asynchronous=True)
             except Exception as exc:
                 log.warning("offset commit failed: %s", exc)
+
+    @staticmethod
+    def _committed(error: KafkaError | None, partitions: list[TopicPartition]) -> None:
+        """Outcome of an asynchronous commit (served by `consume`)."""
+        failed = [f"{tp.topic}[{tp.partition}]: {tp.error}" for tp in partitions if tp.error is not None]
+        if error is not None or failed:
+            log.warning("offset commit failed: %s", error or "; ".join(failed))
 
     # -- offsets against the broker's log ----------------------------------------------------
     def _watch_offsets(self, consumer: Consumer) -> None:
