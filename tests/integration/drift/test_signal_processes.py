@@ -32,7 +32,11 @@ def two_processes(drift_service: DriftProcess) -> None:
     drift_service.env_extra["ADAPTLOOP_DRIFT_SIGNAL_PROCESSES"] = "2"
 
 
-def _children(service: DriftProcess) -> dict[int, tuple[int, list[int]]]:
+Children = dict[int, tuple[int, list[int]]]
+"""Signal process index -> (pid, partitions)."""
+
+
+def _children(service: DriftProcess) -> Children:
     """Signal process index -> (pid, partitions), from the readiness check's detail."""
     detail = httpx.get(f"{service.url}/readyz", timeout=10).json()["checks"]["signals"]["detail"]
     return {int(i): (int(pid), [int(p) for p in parts.split(",") if p.strip()])
@@ -49,6 +53,16 @@ def _publish(producer: EventProducer, start: int, count: int, seed: int) -> int:
             producer.publish("inference.feedback", make_feedback(adapter, i, errs[i - start], seed=seed, version=1))
     assert producer.flush(30.0) == 0
     return count * len(ADAPTERS)
+
+
+def _start_and_rate(service: DriftProcess, producer: EventProducer, count: int, seed: int) -> tuple[Children, int]:
+    """Start the worker and note its signal processes; publish `count` ratings per adapter and wait until
+    all are counted. Returns the signal processes and the ratings sent."""
+    service.start()
+    children = _children(service)
+    sent = _publish(producer, 0, count, seed=seed)
+    assert service.wait_for_ratings(sent, timeout_s=90) == sent
+    return children, sent
 
 
 def _metric(service: DriftProcess, name: str) -> float:
@@ -92,10 +106,7 @@ def test_partitions_spread_over_two_processes_and_the_api_gathers_both(drift_ser
 def test_sigterm_checkpoints_and_commits_every_partition(drift_service: DriftProcess, producer: EventProducer,
                                                          topics: TopicNames, kafka_bootstrap: str,
                                                          reader_factory) -> None:
-    drift_service.start()
-    children = _children(drift_service)
-    first = _publish(producer, 0, 40, seed=22)
-    assert drift_service.wait_for_ratings(first, timeout_s=90) == first
+    children, first = _start_and_rate(drift_service, producer, 40, seed=22)
     drift_service.stop(signal.SIGTERM)
     assert drift_service.proc is not None and drift_service.proc.returncode == 0, drift_service.tail()
     wait_for("the signal processes to exit", lambda: all(_gone(pid) for pid, _ in children.values()), 30.0, 0.2)
@@ -130,10 +141,7 @@ def test_sigterm_checkpoints_and_commits_every_partition(drift_service: DriftPro
 
 def test_a_killed_process_is_seen_by_readiness_and_started_again(drift_service: DriftProcess,
                                                                  producer: EventProducer) -> None:
-    drift_service.start()
-    children = _children(drift_service)
-    first = _publish(producer, 0, 30, seed=24)
-    assert drift_service.wait_for_ratings(first, timeout_s=90) == first
+    children, first = _start_and_rate(drift_service, producer, 30, seed=24)
     victim, _ = children[1]
     os.kill(victim, signal.SIGKILL)
 
@@ -156,10 +164,7 @@ def test_a_killed_process_is_seen_by_readiness_and_started_again(drift_service: 
 
 def test_processes_of_a_killed_worker_stop_by_themselves(drift_service: DriftProcess,
                                                          producer: EventProducer) -> None:
-    drift_service.start()
-    children = _children(drift_service)
-    first = _publish(producer, 0, 20, seed=26)
-    assert drift_service.wait_for_ratings(first, timeout_s=90) == first
+    children, first = _start_and_rate(drift_service, producer, 20, seed=26)
     drift_service.stop(signal.SIGKILL)
     wait_for("the orphaned signal processes to exit", lambda: all(_gone(pid) for pid, _ in children.values()),
              30.0, 0.2)
