@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import sys
 import uuid
+from array import array
 from collections import OrderedDict, deque
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
@@ -105,6 +106,26 @@ class ServedLogs:
 
     def __len__(self) -> int:
         return len(self._served)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The logs as columns, oldest first: ids, versions, times (`array('d')`) and ordinals (`array('q')`).
+
+        The index is most of a partition's checkpoint, written every few seconds by the thread that
+        handles events: pickling its `ServedRequest`s one by one took over twice the CPU of these columns.
+        """
+        state = dict(self.__dict__)
+        requests = list(state.pop("_served").values())
+        state["_served_columns"] = (list(self._served), [r.version for r in requests],
+                                    array("d", [r.at for r in requests]), array("q", [r.ordinal for r in requests]))
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # Checkpoints written before the columns hold the plain `__dict__`, `_served` included.
+        if "_served_columns" in state:
+            state = dict(state)
+            ids, versions, at, ordinals = state.pop("_served_columns")
+            state["_served"] = OrderedDict(zip(ids, map(ServedRequest, versions, at, ordinals), strict=True))
+        self.__dict__.update(state)
 
 
 @_pickled_as_fields
