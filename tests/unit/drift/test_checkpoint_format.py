@@ -1,4 +1,5 @@
-"""Checkpoints pickle the served-log index by constructor calls, and files written the old way still load."""
+"""Checkpoints pickle their many small records without per-object Python (the served-log index as columns, rated
+events by constructor calls), and files written with plain pickle still load."""
 
 from __future__ import annotations
 
