@@ -13,8 +13,8 @@ from adaptloop_registry.catalog import find_version, lock_adapter
 from adaptloop_registry.errors import Conflict
 from adaptloop_registry.infra.tables import adapters, aliases, versions
 from adaptloop_registry.outbox import audit, enqueue
+from adaptloop_registry.version_reads import version_views
 from adaptloop_registry.version_status import PENDING_APPROVAL, mark_rejected
-from adaptloop_registry.versions import version_views
 
 
 def approve_version(conn: Connection, adapter_name: str, number: int, *, reason: str, caller: Caller,

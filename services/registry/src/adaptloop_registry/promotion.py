@@ -1,6 +1,6 @@
 """Promotion policy: canary graduation by hand or by the legacy `/served` counts (automated verdicts arrive as
 rollout decisions, see `rollout.py`). What a newly registered version does to the aliases is written with the
-registration itself (`versions.register_version`)."""
+registration itself (`registration.register_version`)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Announced status changes of a registered version: rejected after registration (a version waiting for approval
-is registered as `pending_approval`, see `versions.register_version`)."""
+is registered as `pending_approval`, see `registration.register_version`)."""
 
 from __future__ import annotations
 

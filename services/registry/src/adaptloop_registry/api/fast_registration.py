@@ -27,7 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from adaptloop_registry import versions
+from adaptloop_registry import registration
 from adaptloop_registry.api.deps import request_trace
 from adaptloop_registry.api.versions import repeated_answer
 from adaptloop_registry.caller import Caller
@@ -107,8 +107,8 @@ class FastRegistrations:
     async def _register(runtime: RegistryRuntime, name: str, spec: VersionSpec,
                         caller: Caller) -> tuple[dict[str, Any], int]:
         assert runtime.pg is not None
-        outcome = await versions.register_version_async(runtime.pg, name, spec, caller=caller,
-                                                        base_url=runtime.base_url)
+        outcome = await registration.register_version_async(runtime.pg, name, spec, caller=caller,
+                                                            base_url=runtime.base_url)
         if isinstance(outcome, int):
             return await repeated_answer(runtime, name, outcome), 200
         runtime.committed()

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from adaptloop_registry import versions
+from adaptloop_registry import load_failures, registration, retirement, version_reads
 from adaptloop_registry.api.deps import AdminCaller, Runtime, TrainerCaller
 from adaptloop_registry.caller import Caller
 from adaptloop_registry.catalog import lock_adapter
@@ -27,8 +27,8 @@ async def register_version(name: str, spec: VersionSpec, runtime: Runtime, calle
     if runtime.pg is None:
         answer, created = await run_in_threadpool(_register_in_thread, runtime, name, spec, caller)
     else:
-        outcome = await versions.register_version_async(runtime.pg, name, spec, caller=caller,
-                                                        base_url=runtime.base_url)
+        outcome = await registration.register_version_async(runtime.pg, name, spec, caller=caller,
+                                                            base_url=runtime.base_url)
         created = not isinstance(outcome, int)
         answer = outcome if not isinstance(outcome, int) else await repeated_answer(runtime, name, outcome)
     if created:
@@ -39,7 +39,7 @@ async def register_version(name: str, spec: VersionSpec, runtime: Runtime, calle
 def _register_in_thread(runtime: RegistryRuntime, name: str, spec: VersionSpec,
                         caller: Caller) -> tuple[dict[str, Any], bool]:
     with runtime.db.begin() as conn:
-        return versions.register_version(conn, name, spec, caller=caller, base_url=runtime.base_url)
+        return registration.register_version(conn, name, spec, caller=caller, base_url=runtime.base_url)
 
 
 async def repeated_answer(runtime: RegistryRuntime, name: str, number: int) -> dict[str, Any]:
@@ -49,7 +49,7 @@ async def repeated_answer(runtime: RegistryRuntime, name: str, number: int) -> d
 
 def _repeated_answer(runtime: RegistryRuntime, name: str, number: int) -> dict[str, Any]:
     with runtime.db.read() as conn:
-        return versions.repeated_answer(conn, name, number, base_url=runtime.base_url)
+        return registration.repeated_answer(conn, name, number, base_url=runtime.base_url)
 
 
 @router.get("", response_model=list[VersionRecord])
@@ -57,20 +57,20 @@ def list_versions(name: str, runtime: Runtime,
                   status: Annotated[str | None, Query(max_length=16, description="e.g. pending_approval")] = None,
                   ) -> list[dict[str, Any]]:
     with runtime.db.read() as conn:
-        return versions.list_versions(conn, name, base_url=runtime.base_url, status=status)
+        return version_reads.list_versions(conn, name, base_url=runtime.base_url, status=status)
 
 
 @router.get("/{number}", response_model=VersionRecord)
 def get_version(name: str, number: int, runtime: Runtime) -> dict[str, Any]:
     with runtime.db.read() as conn:
-        return versions.get_version(conn, name, number, base_url=runtime.base_url)
+        return version_reads.get_version(conn, name, number, base_url=runtime.base_url)
 
 
 @router.post("/{number}/retire", response_model=VersionRecord)
 def retire_version(name: str, number: int, body: ReasonBody, runtime: Runtime, caller: AdminCaller) -> dict[str, Any]:
     with runtime.db.begin() as conn:
-        answer = versions.retire_version(conn, name, number, reason=body.reason, caller=caller,
-                                         base_url=runtime.base_url)
+        answer = retirement.retire_version(conn, name, number, reason=body.reason, caller=caller,
+                                           base_url=runtime.base_url)
     runtime.committed()
     return answer
 
@@ -79,7 +79,7 @@ def retire_version(name: str, number: int, body: ReasonBody, runtime: Runtime, c
 def report_load_failure(name: str, number: int, body: LoadFailure, runtime: Runtime,
                         caller: TrainerCaller) -> dict[str, Any]:
     with runtime.db.begin() as conn:
-        answer = versions.record_load_failure(conn, name, number, body, caller=caller)
+        answer = load_failures.record_load_failure(conn, name, number, body, caller=caller)
     runtime.committed()
     return answer
 
