@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from adaptloop_contracts import TopicNames
 from adaptloop_drift.infra.checkpoints import CheckpointStore
+from adaptloop_drift.infra.offset_commits import committed
 from adaptloop_drift.infra.signal_consumer import SignalConsumer
 from adaptloop_drift.monitor import AdapterMonitors, MonitorConfig
 from adaptloop_drift.rollout.judge import RolloutJudge
@@ -49,10 +50,10 @@ def _signals(tmp_path: Path) -> SignalConsumer:
     signals = SignalConsumer(bootstrap="127.0.0.1:9", topics=NAMES, group_id="g", producer=_Producer(),  # type: ignore[arg-type]
                              store=CheckpointStore(tmp_path, "app"), monitor_config=MonitorConfig(),
                              max_adapters=10, checkpoint_interval_s=2.0)
-    state = AdapterMonitors(signals._config)
+    state = AdapterMonitors(signals.held.monitor_config)
     signals.states[0] = state
     signals.offsets[0] = {LOGS: 40, FEEDBACK: 30}
-    signals.rollouts[0] = RolloutJudge(signals._rollout_config, state.served)
+    signals.rollouts[0] = RolloutJudge(signals.held.rollout_config, state.served)
     return signals
 
 
@@ -63,7 +64,7 @@ def test_periodic_checkpoints_commit_without_waiting_and_the_last_one_waits(tmp_
     signals.checkpoint(consumer, [0])  # type: ignore[arg-type]
     expected = [(LOGS, 0, 40), (FEEDBACK, 0, 30)]
     assert consumer.commits == [(expected, True), (expected, False)]
-    assert signals._store.load(0) is not None, "the file is written before either commit"
+    assert signals.held.store.load(0) is not None, "the file is written before either commit"
 
 
 def test_a_revoked_partition_is_committed_and_waited_for(tmp_path: Path) -> None:
@@ -78,10 +79,10 @@ def test_asynchronous_commit_failures_are_logged(caplog: pytest.LogCaptureFixtur
     # librdkafka sets a partition's error; a TopicPartition built here cannot carry one.
     failed = SimpleNamespace(topic=LOGS, partition=0, error=KafkaError(KafkaError.REBALANCE_IN_PROGRESS))
     with caplog.at_level(logging.WARNING):
-        SignalConsumer._committed(None, [TopicPartition(FEEDBACK, 0, 30)])
+        committed(None, [TopicPartition(FEEDBACK, 0, 30)])
         assert not caplog.records
-        SignalConsumer._committed(None, [failed])  # type: ignore[list-item]
-        SignalConsumer._committed(KafkaError(KafkaError._TIMED_OUT), [])
+        committed(None, [failed])  # type: ignore[list-item]
+        committed(KafkaError(KafkaError._TIMED_OUT), [])
     assert [r.getMessage().split(":")[0] for r in caplog.records] == ["offset commit failed"] * 2
     assert f"{LOGS}[0]" in caplog.records[0].getMessage()
 

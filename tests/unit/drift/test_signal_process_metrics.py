@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from adaptloop_drift.config import SIGNAL_PARTITIONS, Settings
-from adaptloop_drift.infra.signal_processes import GatheredMetrics, Samples
+from adaptloop_drift.infra.gathered_metrics import GatheredMetrics, Samples
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
 

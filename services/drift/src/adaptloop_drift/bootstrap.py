@@ -13,7 +13,8 @@ from fastapi import FastAPI
 from adaptloop_drift.api.routes import create_http_app
 from adaptloop_drift.config import Settings
 from adaptloop_drift.infra.policy_app import build_policy_app
-from adaptloop_drift.infra.signal_processes import SignalProcesses, SignalSource, build_signal_consumer
+from adaptloop_drift.infra.signal_processes import SignalSource, build_signal_consumer
+from adaptloop_drift.infra.signal_supervisor import SignalProcesses
 from adaptloop_drift.policy import DriftPolicy
 from adaptloop_drift.runtime import DriftRuntime
 

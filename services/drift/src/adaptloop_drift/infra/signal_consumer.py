@@ -3,10 +3,11 @@
 It runs in its own thread, in each signal process of the drift worker (`signal_processes`) or in the
 worker itself, with a confluent-kafka consumer configured by the shared `consumer_config` (group
 `<app id>-signals`, range assignment so partition p of every topic lands together); dead letters go
-to `TopicNames.dlq()` of their topic. State is
-checkpointed per partition with the offsets it reflects; offsets are committed only with a
-checkpoint, and the consumer seeks to the checkpoint on assignment. A checkpoint that outlived its log
-(a broker that lost its data, a topic created again) is detected by `offset_guard`: that partition's
+to `TopicNames.dlq()` of their topic. The state of each partition (`held_partitions`) is
+checkpointed with the offsets it reflects; offsets are committed only with a checkpoint
+(`offset_commits`), and the consumer seeks to the checkpoint on assignment. A checkpoint that
+outlived its log (a broker that lost its data, a topic created again) is found by `log_watch` at a
+checkpoint, or here when the broker delivers an offset below the one expected: that partition's
 state is dropped and it is read again from the earliest offset. The judge's verdicts are handed
 to a `DecisionSender` (its own thread), never sent from here.
 """
@@ -19,12 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from adaptloop_contracts import (
-    InvalidEvent,
-    RegistryEvent,
-    TopicNames,
-    adapter_of,
-)
+from adaptloop_contracts import InvalidEvent, RegistryEvent, TopicNames, adapter_of
 from adaptloop_contracts.inference import INFERENCE_FEEDBACK, INFERENCE_LOGS
 from adaptloop_contracts.registry import REGISTRY_EVENTS
 from adaptloop_kafka import (
@@ -36,26 +32,21 @@ from adaptloop_kafka import (
     is_record,
     trace_headers,
 )
-from confluent_kafka import (
-    OFFSET_BEGINNING,
-    OFFSET_STORED,
-    Consumer,
-    KafkaError,
-    KafkaException,
-    Message,
-    TopicPartition,
-)
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_STORED, Consumer, KafkaException, Message, TopicPartition
 from opentelemetry import trace
 
 from adaptloop_drift.errors import UnmonitoredEvent
 from adaptloop_drift.events import decode_log, decode_rating
 from adaptloop_drift.handlers import BaseModelTraffic, handle_feedback, handle_inference_log
 from adaptloop_drift.infra import metrics
-from adaptloop_drift.infra.checkpoints import Checkpoint, CheckpointStore
-from adaptloop_drift.infra.offset_guard import BEFORE_START, BEYOND_END, REWOUND, ProgressWatch, out_of_range
+from adaptloop_drift.infra.checkpoints import CheckpointStore
+from adaptloop_drift.infra.held_partitions import HeldPartitions
+from adaptloop_drift.infra.log_watch import LogWatch, seek_to_start
+from adaptloop_drift.infra.offset_commits import commit_offsets, committed
+from adaptloop_drift.infra.offset_guard import REWOUND
 from adaptloop_drift.infra.registry_decisions import DecisionSender
-from adaptloop_drift.monitor import AdapterMonitors, MonitorConfig
-from adaptloop_drift.rollout.judge import RolloutConfig, RolloutJudge
+from adaptloop_drift.monitor import MonitorConfig
+from adaptloop_drift.rollout.judge import RolloutConfig
 from adaptloop_drift.rollout.trials import Verdict
 
 log = logging.getLogger(__name__)
@@ -65,6 +56,8 @@ MAX_POLL_INTERVAL_MS = 15_000
 
 
 class SignalConsumer:
+    """One group member's consume loop over the source topics, with the state of the partitions it holds."""
+
     def __init__(
         self,
         *,
@@ -84,26 +77,23 @@ class SignalConsumer:
         self.topics = topics
         self.group_id = group_id
         self._producer = producer
-        self._store = store
-        self._config = monitor_config
         self._max_adapters = max_adapters
         self._interval = checkpoint_interval_s
-        self._rollout_config = rollout_config or RolloutConfig()
         self._decisions = decisions
         # The shared group-member defaults (manual commits, earliest, session timeout), then this
         # consumer's own: range assignment keeps partition p of every topic together; the poll interval
         # is also the rebalance timeout, which bounds how long a rebalance waits for a member (several
         # signal processes of one worker join together; the loop polls at least every few seconds).
         own: dict[str, Any] = {"partition.assignment.strategy": "range", "fetch.wait.max.ms": 100,
-                               "max.poll.interval.ms": MAX_POLL_INTERVAL_MS, "on_commit": self._committed,
+                               "max.poll.interval.ms": MAX_POLL_INTERVAL_MS, "on_commit": committed,
                                **(client_overrides or {})}
         self._conf = consumer_config(bootstrap, group_id=group_id, overrides=own)
         self._names = {topics(b): b for b in SOURCE_TOPICS}
         self._dlq = {topics(b): topics.dlq(b) for b in SOURCE_TOPICS}
-        self.states: dict[int, AdapterMonitors] = {}
-        self.offsets: dict[int, dict[str, int]] = {}
-        self.rollouts: dict[int, RolloutJudge] = {}
-        self.lock = threading.Lock()
+        self.held = HeldPartitions(store, monitor_config, rollout_config or RolloutConfig())
+        # The held state under short names: the hot path reads them per event.
+        self.states, self.offsets, self.rollouts, self.lock = (
+            self.held.states, self.held.offsets, self.held.rollouts, self.held.lock)
         self.assigned = threading.Event()
         self._stop = threading.Event()
         self._leave = True
@@ -114,13 +104,12 @@ class SignalConsumer:
         self._thread: threading.Thread | None = None
         self.failure: BaseException | None = None
         self.on_checkpoint: Callable[[int], None] | None = None
-        self.progress = ProgressWatch(stall_after_s)
         self._unread: dict[int, int] = {}
         """Per partition, where a topic without a checkpointed offset is read from."""
         self._skip: set[int] = set()
         """Partitions reset during the current batch: their remaining messages belong to the old position."""
-        self._suspects: dict[tuple[str, int], int] = {}
-        self._gaps: dict[tuple[str, int], int] = {}
+        self.log_watch = LogWatch(topics=topics, names=self._names, lock=self.lock, states=self.states,
+                                  offsets=self.offsets, reset=self._reset_partition, stall_after_s=stall_after_s)
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
@@ -168,7 +157,7 @@ class SignalConsumer:
                     count_at_last = self._processed
                     last = now
                     self.checkpoint(consumer, list(self.states), wait_for_commit=False)
-                    self._watch_offsets(consumer)
+                    self.log_watch.check(consumer)
                     self._idle_judges(consumer)
             self.checkpoint(consumer, list(self.states))
         finally:
@@ -181,11 +170,10 @@ class SignalConsumer:
             for tp in partitions:
                 p = tp.partition
                 if p not in self.states:
-                    ckpt = self._store.load(p)
-                    self.states[p] = ckpt.monitors if ckpt else AdapterMonitors(self._config)
-                    self.offsets[p] = dict(ckpt.offsets) if ckpt else {}
-                    self.rollouts[p] = self._restore_judge(p, ckpt)
-                    self.progress.forget(p)
+                    ckpt = self.held.restore(p)
+                    if ckpt is not None and ckpt.rollout is not None:  # its undelivered verdicts queued again
+                        self._dispatch([v for v in ckpt.rollout.verdicts() if v.delivery == "pending"], fresh=False)
+                    self.log_watch.forget(p)
                     # A checkpoint without an offset for a topic holds none of its events (a partition reset
                     # when its log was replaced, or never read): from the start, not from a committed offset
                     # that may be the replaced log's. No checkpoint at all: from the committed offsets.
@@ -202,20 +190,9 @@ class SignalConsumer:
         self.checkpoint(consumer, gone)
         with self.lock:
             for p in gone:
-                self.progress.forget(p)
+                self.log_watch.forget(p)
                 self._unread.pop(p, None)
-                self.states.pop(p, None)
-                self.offsets.pop(p, None)
-                self.rollouts.pop(p, None)
-
-    def _restore_judge(self, p: int, ckpt: Checkpoint | None) -> RolloutJudge:
-        """The checkpointed judge (with today's settings), its undelivered verdicts queued again."""
-        if ckpt is None or ckpt.rollout is None:
-            return RolloutJudge(self._rollout_config, self.states[p].served)
-        judge = ckpt.rollout
-        judge.config = self._rollout_config
-        self._dispatch([v for v in judge.verdicts() if v.delivery == "pending"], fresh=False)
-        return judge
+                self.held.drop(p)
 
     # -- one message -----------------------------------------------------------------------
     def _handle(self, msg: Message) -> None:
@@ -303,24 +280,9 @@ class SignalConsumer:
             busy = {p: dict(self.offsets[p]) for p, j in self.rollouts.items()
                     if p in self.offsets and (j.held or j.queue.waiting)}
         for p, offsets in busy.items():
-            at_end: dict[str, bool] = {}
-            for base in (INFERENCE_LOGS, INFERENCE_FEEDBACK):
-                topic = self.topics(base)
-                tp = TopicPartition(topic, p)
-                # The end the last fetch reported first: while it is ahead of what was read, the partition is
-                # not at its end (an end only moves on) and the broker is not asked. Only when it says "at the
-                # end" is that confirmed with the broker's end now (a round trip that stalled this thread at
-                # every checkpoint while the consumer was catching up).
-                low, high = consumer.get_watermark_offsets(tp, cached=True)
-                if 0 <= low <= high and offsets.get(topic, low) < high:
-                    at_end[base] = False
-                    continue
-                try:
-                    low, high = consumer.get_watermark_offsets(tp, timeout=2.0, cached=False)
-                except KafkaException as exc:
-                    log.debug("watermarks of %s[%d] unavailable: %s", topic, p, exc)
-                    return
-                at_end[base] = offsets.get(topic, low) >= high
+            at_end = self.log_watch.read_to_end(consumer, p, offsets)
+            if at_end is None:
+                return
             if at_end[INFERENCE_LOGS]:
                 with self.lock:
                     judge = self.rollouts.get(p)
@@ -330,16 +292,8 @@ class SignalConsumer:
     def record_delivery(self, decision_id: str, outcome: str, detail: str | None) -> None:
         """The sender's outcome for a verdict, kept in the judge's state (and so in the checkpoint)."""
         with self.lock:
-            for judge in self.rollouts.values():
-                verdict = judge.find(decision_id)
-                if verdict is not None:
-                    verdict.delivery = outcome  # type: ignore[assignment]
-                    verdict.detail = detail
-                    self._alarm_pending = True
-
-    def rollout_snapshot(self) -> list[dict[str, Any]]:
-        with self.lock:
-            return [dict(a, partition=p) for p, j in self.rollouts.items() for a in j.snapshot()]
+            if self.held.record_delivery(decision_id, outcome, detail):
+                self._alarm_pending = True
 
     def _dead_letter(self, msg: Message, reason: str) -> None:
         topic = msg.topic() or ""
@@ -355,7 +309,7 @@ class SignalConsumer:
         """Flush what was published, then save state with offsets, then commit those offsets.
 
         The periodic checkpoints commit without waiting for the broker's answer (`wait_for_commit`
-        False; a failure is logged by `_committed` and the next checkpoint commits again): the saved
+        False; a failure is logged by `committed` and the next checkpoint commits again): the saved
         file, not the committed offset, is where a restart reads from, and waiting for the commit's
         round trip stalled this thread at every checkpoint. The final checkpoint and one for revoked
         partitions wait, so the next member of the group finds the offsets committed.
@@ -363,94 +317,15 @@ class SignalConsumer:
         remaining = self._producer.flush(30.0)
         if remaining:
             raise RuntimeError(f"{remaining} drift/dead-letter messages not acknowledged; not checkpointing")
-        total = 0
-        commits: list[TopicPartition] = []
         with self.lock:
-            for p in partitions:
-                state = self.states.get(p)
-                if state is None:
-                    continue
-                offsets = dict(self.offsets.get(p, {}))
-                total += self._store.save(Checkpoint(p, offsets, state, self.rollouts.get(p)))
-                commits.extend(TopicPartition(t, p, o) for t, o in offsets.items())
+            total, commits = self.held.save(partitions)
             self._alarm_pending = False
-            metrics.MONITORED_VERSIONS.set(sum(len(s) for s in self.states.values()))
-            judges = list(self.rollouts.values())
-            for kind in ("canary", "guard"):
-                attr = "canary_trial" if kind == "canary" else "guard"
-                metrics.ROLLOUT_TRIALS.labels(kind).set(
-                    sum(getattr(a, attr) is not None for j in judges for a in j.adapters.values()))
-            metrics.ROLLOUT_RATINGS_WAITING.set(sum(j.queue.waiting for j in judges))
-            metrics.ROLLOUT_UNATTRIBUTED.set(sum(j.unattributed for j in judges))
+            self.held.report()
         if total:
             metrics.CHECKPOINT_BYTES.set(total)
-        if commits:
-            try:
-                if wait_for_commit:
-                    consumer.commit(offsets=commits, asynchronous=False)
-                else:
-                    consumer.commit(offsets=commits, asynchronous=True)
-            except Exception as exc:
-                log.warning("offset commit failed: %s", exc)
+        commit_offsets(consumer, commits, wait=wait_for_commit)
 
-    @staticmethod
-    def _committed(error: KafkaError | None, partitions: list[TopicPartition]) -> None:
-        """Outcome of an asynchronous commit (served by `consume`)."""
-        failed = [f"{tp.topic}[{tp.partition}]: {tp.error}" for tp in partitions if tp.error is not None]
-        if error is not None or failed:
-            log.warning("offset commit failed: %s", error or "; ".join(failed))
-
-    # -- offsets against the broker's log ----------------------------------------------------
-    def _watch_offsets(self, consumer: Consumer) -> None:
-        """Lag per partition from the fetches' high watermarks; a replaced log resets its partition.
-
-        A next offset beyond the end must be seen at two checks in a row, so a watermark cached
-        before the first fetch at a restored offset is never mistaken for the end of the log.
-        """
-        try:
-            assignment = consumer.assignment()
-            positions = consumer.position(assignment)
-        except KafkaException as exc:
-            log.debug("positions unavailable: %s", exc)
-            return
-        watched: dict[tuple[str, int], tuple[int, int]] = {}
-        suspects: dict[tuple[str, int], int] = {}
-        reset: set[int] = set()
-        with self.lock:
-            for tp, pos in zip(assignment, positions, strict=True):
-                p, topic = tp.partition, tp.topic
-                if p in reset or p not in self.states:
-                    continue
-                kept = self.offsets[p].get(topic)
-                next_offset = kept if kept is not None else pos.offset
-                low, high = consumer.get_watermark_offsets(tp, cached=True)
-                if next_offset < 0 or high < 0:
-                    continue
-                key = (self._names[topic], p)
-                metrics.LAG.labels(key[0], str(p)).set(max(0, high - next_offset))
-                problem = out_of_range(next_offset, low, high)
-                if problem == BEYOND_END:
-                    if self._suspects.get((topic, p)) != next_offset:
-                        suspects[(topic, p)] = next_offset
-                        continue
-                    if self._reset_partition(consumer, p, topic, BEYOND_END,
-                                             f"{topic}[{p}] next offset {next_offset} is beyond the partition's "
-                                             f"end {high}"):
-                        reset.add(p)
-                        continue
-                elif problem == BEFORE_START and self._gaps.get((topic, p)) != next_offset:
-                    self._gaps[(topic, p)] = next_offset
-                    metrics.OFFSET_RESETS.labels(key[0], BEFORE_START).inc()
-                    log.warning("%s[%d] next offset %d was deleted from the log (it starts at %d): the events "
-                                "between were not seen; reading on from the start of the log", topic, p,
-                                next_offset, low)
-                watched[key] = (next_offset, high)
-            self._suspects = suspects
-        stalls = self.progress.observe(watched)
-        metrics.STALLED_PARTITIONS.set(len(stalls))
-        for stall in stalls:
-            log.warning("no progress with lag: %s", stall)
-
+    # -- a replaced log ----------------------------------------------------------------------
     def _reset_partition(self, consumer: Consumer, p: int, topic: str, reason: str, detail: str) -> bool:
         """Read partition `p` of every topic again from the start with fresh state (the caller holds the lock).
 
@@ -458,9 +333,7 @@ class SignalConsumer:
         mix two histories. Returns False (state kept, tried again later) when the seek fails.
         """
         try:
-            for tp in consumer.assignment():
-                if tp.partition == p:
-                    consumer.seek(TopicPartition(tp.topic, p, OFFSET_BEGINNING))
+            seek_to_start(consumer, p)
         except KafkaException as exc:
             log.warning("partition %d: %s; seek to its start failed (%s), trying again", p, detail, exc)
             return False
@@ -468,17 +341,15 @@ class SignalConsumer:
                     "the partition's detector and judge state (%d versions) and reading it again from the "
                     "earliest offset", p, detail, len(self.states[p]))
         metrics.OFFSET_RESETS.labels(self._names.get(topic, topic), reason).inc()
-        self.states[p] = AdapterMonitors(self._config)
-        self.rollouts[p] = RolloutJudge(self._rollout_config, self.states[p].served)
-        self.offsets[p] = {}
-        self.progress.forget(p)
+        self.held.start_over(p)
+        self.log_watch.forget(p)
         self._skip.add(p)
         self._alarm_pending = True
         return True
 
     def stalls(self) -> list[str]:
         """Partitions with lag whose next offset has not moved for `stall_after_s` (for readiness)."""
-        return [str(s) for s in self.progress.stalls]
+        return [str(s) for s in self.log_watch.stalls]
 
     def readiness(self) -> tuple[bool, str]:
         """Ready once the group assigned this consumer its partitions and none has lag without advancing."""
@@ -491,16 +362,17 @@ class SignalConsumer:
             return False, "consumer not advancing with lag: " + "; ".join(stalls)
         return True, "partitions assigned, advancing"
 
+    # -- read-only views (GET /v1/state, /v1/adapters/{name}/signals, the signal processes' answers) ---------
     def partitions(self) -> list[int]:
         """The partitions (of every source topic) this consumer holds now."""
-        with self.lock:
-            return sorted(self.states)
+        return self.held.partitions()
 
     def snapshot(self) -> list[dict[str, Any]]:
-        with self.lock:
-            return [dict(m, partition=p) for p, s in self.states.items() for m in s.snapshot()]
+        return self.held.snapshot()
+
+    def rollout_snapshot(self) -> list[dict[str, Any]]:
+        return self.held.rollout_snapshot()
 
     def series(self, adapter: str) -> list[dict[str, Any]]:
         """The adapter's signal series per version (GET /v1/adapters/{name}/signals)."""
-        with self.lock:
-            return [dict(m, partition=p) for p, s in self.states.items() for m in s.series(adapter)]
+        return self.held.series(adapter)
