@@ -8,22 +8,8 @@ import pickletools
 from pathlib import Path
 
 from adaptloop_drift.infra.checkpoints import FORMAT, Checkpoint, CheckpointStore
-from adaptloop_drift.monitor import AdapterMonitors, MonitorConfig
-from adaptloop_drift.rollout.judge import RolloutConfig, RolloutJudge
-from adaptloop_drift.synthetic import make_feedback, make_log
-
-
-def _state(events: int) -> tuple[AdapterMonitors, RolloutJudge]:
-    monitors = AdapterMonitors(MonitorConfig())
-    judge = RolloutJudge(RolloutConfig(), monitors.served)
-    for i in range(events):
-        log = make_log("support", i, seed=1)
-        monitors.observe_log("support", log)
-        judge.observe_log("support", log)
-        rating = make_feedback("support", i, i % 4 == 0, seed=1)
-        monitors.observe_feedback("support", rating)
-        judge.observe_feedback("support", rating)
-    return monitors, judge
+from adaptloop_drift.monitor import AdapterMonitors
+from partition_state import fed_partition
 
 
 def _served(monitors: AdapterMonitors) -> list[tuple[int, object]]:
@@ -31,7 +17,7 @@ def _served(monitors: AdapterMonitors) -> list[tuple[int, object]]:
 
 
 def test_a_checkpoint_round_trips_with_one_build_step_per_object_not_per_served_log(tmp_path: Path) -> None:
-    monitors, judge = _state(1000)
+    monitors, judge = fed_partition(1000)
     store = CheckpointStore(tmp_path, "drift")
     store.save(Checkpoint(2, {"inference.logs": 1000}, monitors, judge))
     blob = (tmp_path / "drift" / "signals-p2.ckpt").read_bytes()
@@ -46,7 +32,7 @@ def test_a_checkpoint_round_trips_with_one_build_step_per_object_not_per_served_
 
 
 def test_a_checkpoint_written_with_plain_pickle_loads(tmp_path: Path) -> None:
-    monitors, judge = _state(300)
+    monitors, judge = fed_partition(300)
     store = CheckpointStore(tmp_path, "drift")
     (tmp_path / "drift" / "signals-p0.ckpt").write_bytes(pickle.dumps(
         {"format": FORMAT, "partition": 0, "offsets": {"t": 5}, "monitors": monitors, "rollout": judge},

@@ -11,10 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from adaptloop_drift.infra.checkpoints import DISPATCH, FORMAT, Checkpoint, CheckpointStore, dumps
-from adaptloop_drift.monitor import AdapterMonitors, MonitorConfig
-from adaptloop_drift.rollout.judge import RolloutConfig, RolloutJudge
 from adaptloop_drift.rollout.ratings import ServedLogs, ServedRequest
-from adaptloop_drift.synthetic import make_feedback, make_log
+from adaptloop_drift.synthetic import make_log
+from partition_state import fed_partition
 
 _VERSIONS = (1, 2, None)
 
@@ -34,19 +33,6 @@ def _old_dumps(state: object) -> bytes:
     pickler.dispatch_table = {**DISPATCH, ServedLogs: lambda o: (copyreg.__newobj__, (ServedLogs,), o.__dict__)}
     pickler.dump(state)
     return buf.getvalue()
-
-
-def _state(events: int) -> tuple[AdapterMonitors, RolloutJudge]:
-    monitors = AdapterMonitors(MonitorConfig(served_logs=500))
-    judge = RolloutJudge(RolloutConfig(), monitors.served)
-    for i in range(events):
-        log = make_log("support", i, seed=3, version=1 + i % 2)
-        monitors.observe_log("support", log)
-        judge.observe_log("support", log)
-        rating = make_feedback("support", i, i % 4 == 0, seed=3)
-        monitors.observe_feedback("support", rating)
-        judge.observe_feedback("support", rating)
-    return monitors, judge
 
 
 def _assert_same(loaded: ServedLogs, served: ServedLogs) -> None:
@@ -83,7 +69,8 @@ def test_a_checkpoint_pickles_the_index_without_an_object_per_log() -> None:
 
 
 def test_a_checkpoint_written_before_the_columns_loads_with_the_index_shared(tmp_path: Path) -> None:
-    monitors, judge = _state(600)  # more logs than the index keeps: it has forgotten some
+    # More logs than the index keeps: it has forgotten some.
+    monitors, judge = fed_partition(600, seed=3, served_logs=500, versions=2)
     blob = _old_dumps({"format": FORMAT, "partition": 1, "offsets": {"t": 600}, "monitors": monitors,
                        "rollout": judge})
     assert b"_served_columns" not in blob and blob.count(b"ServedRequest") == 1  # the old form: one call per log
@@ -103,7 +90,7 @@ def test_a_checkpoint_written_before_the_columns_loads_with_the_index_shared(tmp
 
 
 def test_the_judge_and_the_monitors_share_the_loaded_index(tmp_path: Path) -> None:
-    monitors, judge = _state(300)
+    monitors, judge = fed_partition(300, seed=3, served_logs=500, versions=2)
     store = CheckpointStore(tmp_path, "drift")
     store.save(Checkpoint(0, {"t": 300}, monitors, judge))
     loaded = store.load(0)
