@@ -7,8 +7,9 @@ import pickle
 import pickletools
 from pathlib import Path
 
-from adaptloop_drift.infra.checkpoints import FORMAT, Checkpoint, CheckpointStore
+from adaptloop_drift.infra.checkpoints import FORMAT, CheckpointStore
 from adaptloop_drift.monitor import AdapterMonitors
+from adaptloop_drift.ports import Checkpoint
 from partition_state import fed_partition
 
 

@@ -10,7 +10,8 @@ import pickletools
 from pathlib import Path
 from typing import Any
 
-from adaptloop_drift.infra.checkpoints import DISPATCH, FORMAT, Checkpoint, CheckpointStore, dumps
+from adaptloop_drift.infra.checkpoints import DISPATCH, FORMAT, CheckpointStore, dumps
+from adaptloop_drift.ports import Checkpoint
 from adaptloop_drift.rollout.ratings import ServedLogs, ServedRequest
 from adaptloop_drift.synthetic import make_log
 from partition_state import fed_partition

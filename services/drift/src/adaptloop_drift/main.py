@@ -13,9 +13,9 @@ import faust
 from adaptloop_common.telemetry import init_telemetry, shutdown_telemetry
 from adaptloop_kafka.producer import PUBLISH_FAILED, PUBLISHED
 
+from adaptloop_drift import metrics
 from adaptloop_drift.bootstrap import build_runtime
 from adaptloop_drift.config import Settings
-from adaptloop_drift.infra import metrics
 from adaptloop_drift.infra.gathered_metrics import gather_metrics
 from adaptloop_drift.infra.signal_metrics import register_signal_means
 from adaptloop_drift.infra.signal_supervisor import SignalProcesses

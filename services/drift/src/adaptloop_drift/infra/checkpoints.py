@@ -13,13 +13,11 @@ import io
 import os
 import pickle
 from collections.abc import Callable
-from dataclasses import dataclass
 from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
-from adaptloop_drift.monitor import AdapterMonitors
-from adaptloop_drift.rollout.judge import RolloutJudge
+from adaptloop_drift.ports import Checkpoint
 from adaptloop_drift.rollout.ratings import RatedEvent, ServedRequest
 
 FORMAT = 1
@@ -45,16 +43,6 @@ def dumps(state: object) -> bytes:
     pickler.dispatch_table = DISPATCH
     pickler.dump(state)
     return buf.getvalue()
-
-
-@dataclass
-class Checkpoint:
-    partition: int
-    offsets: dict[str, int]
-    """Next offset to read, per topic (broker names)."""
-    monitors: AdapterMonitors
-    rollout: RolloutJudge | None = None
-    """The rollout judge's state (ratings waiting for their log, trials, verdicts); None in older files."""
 
 
 class CheckpointStore:

@@ -14,16 +14,16 @@ from typing import Any
 
 from confluent_kafka import TopicPartition
 
-from adaptloop_drift.infra import metrics
-from adaptloop_drift.infra.checkpoints import Checkpoint, CheckpointStore
+from adaptloop_drift import metrics
 from adaptloop_drift.monitor import AdapterMonitors, MonitorConfig
+from adaptloop_drift.ports import Checkpoint, Checkpoints
 from adaptloop_drift.rollout.judge import RolloutConfig, RolloutJudge
 
 
 class HeldPartitions:
     """The state of each partition one signal consumer holds; changed only with `lock` held."""
 
-    def __init__(self, store: CheckpointStore, monitor_config: MonitorConfig, rollout_config: RolloutConfig) -> None:
+    def __init__(self, store: Checkpoints, monitor_config: MonitorConfig, rollout_config: RolloutConfig) -> None:
         self.store = store
         self.monitor_config = monitor_config
         self.rollout_config = rollout_config

@@ -17,7 +17,7 @@ from adaptloop_contracts import TopicNames
 from adaptloop_contracts.inference import INFERENCE_FEEDBACK, INFERENCE_LOGS
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 
-from adaptloop_drift.infra import metrics
+from adaptloop_drift import metrics
 from adaptloop_drift.infra.offset_guard import BEFORE_START, BEYOND_END, ProgressWatch, Stall, out_of_range
 
 log = logging.getLogger(__name__)

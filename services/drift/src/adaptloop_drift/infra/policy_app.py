@@ -39,7 +39,7 @@ from adaptloop_kafka import (
 )
 from opentelemetry import trace
 
-from adaptloop_drift.infra import metrics
+from adaptloop_drift import metrics
 from adaptloop_drift.infra.faust_credentials import faust_credentials
 from adaptloop_drift.policy import AdapterPolicyState, DriftPolicy
 

@@ -19,8 +19,8 @@ from collections.abc import Callable
 import httpx
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
+from adaptloop_drift import metrics
 from adaptloop_drift.errors import DriftError
-from adaptloop_drift.infra import metrics
 from adaptloop_drift.rollout.trials import Verdict
 
 log = logging.getLogger(__name__)

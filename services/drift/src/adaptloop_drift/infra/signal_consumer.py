@@ -25,7 +25,6 @@ from adaptloop_contracts.inference import INFERENCE_FEEDBACK, INFERENCE_LOGS
 from adaptloop_contracts.registry import REGISTRY_EVENTS
 from adaptloop_kafka import (
     BrokerTarget,
-    EventProducer,
     consumer_config,
     context_from_headers,
     dead_letter_headers,
@@ -35,17 +34,16 @@ from adaptloop_kafka import (
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_STORED, Consumer, KafkaException, Message, TopicPartition
 from opentelemetry import trace
 
+from adaptloop_drift import metrics
 from adaptloop_drift.errors import UnmonitoredEvent
 from adaptloop_drift.events import decode_log, decode_rating
 from adaptloop_drift.handlers import BaseModelTraffic, handle_feedback, handle_inference_log
-from adaptloop_drift.infra import metrics
-from adaptloop_drift.infra.checkpoints import CheckpointStore
 from adaptloop_drift.infra.held_partitions import HeldPartitions
 from adaptloop_drift.infra.log_watch import LogWatch, seek_to_start
 from adaptloop_drift.infra.offset_commits import commit_offsets, committed
 from adaptloop_drift.infra.offset_guard import REWOUND
-from adaptloop_drift.infra.registry_decisions import DecisionSender
 from adaptloop_drift.monitor import MonitorConfig
+from adaptloop_drift.ports import Checkpoints, EventPublisher, RolloutDecisions
 from adaptloop_drift.rollout.judge import RolloutConfig
 from adaptloop_drift.rollout.trials import Verdict
 
@@ -64,14 +62,14 @@ class SignalConsumer:
         bootstrap: BrokerTarget,
         topics: TopicNames,
         group_id: str,
-        producer: EventProducer,
-        store: CheckpointStore,
+        producer: EventPublisher,
+        store: Checkpoints,
         monitor_config: MonitorConfig,
         max_adapters: int,
         checkpoint_interval_s: float,
         client_overrides: dict[str, Any] | None = None,
         rollout_config: RolloutConfig | None = None,
-        decisions: DecisionSender | None = None,
+        decisions: RolloutDecisions | None = None,
         stall_after_s: float = 120.0,
     ) -> None:
         self.topics = topics

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
+from adaptloop_drift import metrics
 from adaptloop_drift.config import Settings
-from adaptloop_drift.infra import metrics
 from adaptloop_drift.infra.gathered_metrics import Samples
 from adaptloop_drift.infra.signal_processes import run_child
 
