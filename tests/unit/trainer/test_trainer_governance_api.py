@@ -14,7 +14,7 @@ from adaptloop_trainer.api import jobs as jobs_api
 from adaptloop_trainer.snapshot import Example, example_key, seal_snapshot
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from trainer_fakes import FakeRegistry, InMemoryJobStore, RecordedEvents
+from trainer_fakes import FakeRegistry, InMemoryJobStore, RecordedEvents, adapter_record, version_record
 
 ADMIN = {"Authorization": "Bearer admin"}
 SCOPED = {"Authorization": "Bearer acme"}
@@ -37,13 +37,13 @@ def _job(store: InMemoryJobStore, adapter: str, *, snapshot: str | None, version
 @pytest.fixture
 def world() -> World:
     store, registry = InMemoryJobStore(), FakeRegistry()
-    registry.adapter_records = {n: {"name": n, "base_model": "tiny-llama"} for n in ("ours", "theirs")}
-    registry.registered = {"ours": [{"version": 1, "served_requests": 120, "served_tokens": 2400},
-                                    {"version": 2, "served_requests": 30}]}
+    registry.adapter_records = {n: adapter_record(n, "tiny-llama") for n in ("ours", "theirs")}
+    registry.registered = {"ours": [version_record("ours", 1, served_requests=120, served_tokens=2400),
+                                    version_record("ours", 2, served_requests=30)]}
     erased = Example("my card?", "ends 42", example_key("my card?", "ends 42"), "train", ERASED_ID)
     other = Example("hi", "hello", example_key("hi", "hello"), "heldout", str(uuid.uuid4()))
-    with_erased = registry.upload_artifact(seal_snapshot([erased, other]).content, "snapshot.jsonl")["sha256"]
-    without = registry.upload_artifact(seal_snapshot([other]).content, "snapshot.jsonl")["sha256"]
+    with_erased = registry.upload_artifact(seal_snapshot([erased, other]).content, "snapshot.jsonl").sha256
+    without = registry.upload_artifact(seal_snapshot([other]).content, "snapshot.jsonl").sha256
     _job(store, "ours", snapshot=with_erased, version=1, seconds=30.0, gain=0.2)
     _job(store, "ours", snapshot=without, version=2, seconds=10.0, gain=0.1)
     _job(store, "theirs", snapshot=with_erased, version=1, seconds=5.0, gain=0.0)

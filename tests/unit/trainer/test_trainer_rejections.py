@@ -12,7 +12,14 @@ from adaptloop_trainer.candidate import TrainerParams
 from adaptloop_trainer.handlers import accept_request
 from adaptloop_trainer.job_runner import JobRunner
 from adaptloop_trainer.jobs import Job
-from trainer_fakes import FakeExamples, FakeRegistry, InMemoryJobStore, RecordedEvents
+from trainer_fakes import (
+    FakeExamples,
+    FakeRegistry,
+    InMemoryJobStore,
+    RecordedEvents,
+    adapter_record,
+    base_model_record,
+)
 
 
 @pytest.fixture
@@ -21,9 +28,8 @@ def world(tmp_path: Path):  # type: ignore[no-untyped-def]
     (models / "base-a").mkdir(parents=True)
     (models / "base-a" / "manifest.json").write_text('{"weights_sha256": "' + "a" * 64 + '"}')
     registry = FakeRegistry()
-    registry.base_models["base-a"] = {"name": "base-a", "weights_sha256": "a" * 64}
-    registry.adapter_records["support"] = {"name": "support", "base_model": "base-a", "training_config": {},
-                                           "aliases": {}}
+    registry.base_models["base-a"] = base_model_record("base-a", weights_sha256="a" * 64)
+    registry.adapter_records["support"] = adapter_record("support", "base-a")
     examples = FakeExamples({"support": [{"prompt": f"q{i}", "target": f"a{i}"} for i in range(4)]})
     store, events = InMemoryJobStore(), RecordedEvents()
     runner = JobRunner(store=store, registry=registry, examples=examples, events=events,
@@ -71,7 +77,7 @@ def test_invalid_configuration(world) -> None:  # type: ignore[no-untyped-def]
 
 def test_base_model_whose_files_differ_from_the_registry(world) -> None:  # type: ignore[no-untyped-def]
     store, runner, _, registry = world
-    registry.base_models["base-a"]["weights_sha256"] = "b" * 64
+    registry.base_models["base-a"] = base_model_record("base-a", weights_sha256="b" * 64)
     job = _run(store, runner, _request())
     assert job.state == TrainingState.REJECTED and "registry says" in (job.error or "")
 

@@ -7,14 +7,14 @@ from typing import Any
 import pytest
 from adaptloop_trainer.errors import JobRejected
 from adaptloop_trainer.handlers import check_request
-from trainer_fakes import FakeRegistry
+from trainer_fakes import FakeRegistry, adapter_record, base_model_record
 
 
 @pytest.fixture
 def registry() -> FakeRegistry:
     fake = FakeRegistry()
-    fake.base_models["tiny"] = {"name": "tiny"}
-    fake.adapter_records["support"] = {"name": "support", "base_model": "tiny", "training_config": {"steps": 10}}
+    fake.base_models["tiny"] = base_model_record("tiny")
+    fake.adapter_records["support"] = adapter_record("support", "tiny", training_config={"steps": 10})
     return fake
 
 

@@ -8,13 +8,21 @@ from pathlib import Path
 from typing import Any
 
 from adaptloop_contracts import RetrainRequested, TrainingState
+from adaptloop_contracts.registry_answers import AdapterRecord
 from adaptloop_trainer.candidate import TrainerParams
 from adaptloop_trainer.errors import UpstreamUnavailable
 from adaptloop_trainer.handlers import accept_request
 from adaptloop_trainer.job_runner import JobRunner
 from adaptloop_trainer.jobs import Job
 from sqlalchemy.exc import OperationalError
-from trainer_fakes import FakeExamples, FakeRegistry, InMemoryJobStore, RecordedEvents
+from trainer_fakes import (
+    FakeExamples,
+    FakeRegistry,
+    InMemoryJobStore,
+    RecordedEvents,
+    adapter_record,
+    base_model_record,
+)
 
 
 class FlakyStore(InMemoryJobStore):
@@ -45,7 +53,7 @@ class RegistryLosingItsDatabase(FakeRegistry):
         super().__init__()
         self.store, self.lookups = store, 0
 
-    def adapter(self, name: str) -> dict[str, Any] | None:
+    def adapter(self, name: str) -> AdapterRecord | None:
         self.lookups += 1
         if self.lookups == 1:
             self.store.down = True
@@ -66,9 +74,8 @@ def test_a_job_interrupted_by_an_outage_resumes_and_keeps_its_attempt(tmp_path: 
     (models / "base-a" / "manifest.json").write_text('{"weights_sha256": "' + "a" * 64 + '"}')
     store, events = FlakyStore(), RecordedEvents()
     registry = RegistryLosingItsDatabase(store)
-    registry.base_models["base-a"] = {"name": "base-a", "weights_sha256": "a" * 64}
-    registry.adapter_records["support"] = {"name": "support", "base_model": "base-a", "training_config": {},
-                                           "aliases": {}}
+    registry.base_models["base-a"] = base_model_record("base-a", weights_sha256="a" * 64)
+    registry.adapter_records["support"] = adapter_record("support", "base-a")
     examples = FakeExamples({"support": [{"prompt": f"q{i}", "target": f"a{i}"} for i in range(4)]})
     runner = JobRunner(store=store, registry=registry, examples=examples, events=events,
                        params=TrainerParams(models_dir=models, work_dir=tmp_path / "work", min_examples=10))

@@ -120,9 +120,9 @@ def test_the_judge_client_asks_an_openai_compatible_endpoint_with_the_rubric(
 def test_suites_load_from_the_registry_pinned_by_sha256() -> None:
     registry = FakeRegistry()
     data = b'{"prompt": "q", "expected": "a"}\n'
-    sha = registry.upload_artifact(data, "faq.jsonl")["sha256"]
-    registry.suites["support"] = [{"adapter": "support", "name": "faq", "version": 2, "sha256": sha,
-                                   "metric": "exact_match", "tolerance": 0.0, "max_new_tokens": 8, "items": 1,
-                                   "artifact_uri": "x", "created_by": "alice"}]
+    sha = registry.upload_artifact(data, "faq.jsonl").sha256
+    registry.suites["support"] = [EvalSuiteRecord(adapter="support", name="faq", version=2, sha256=sha,
+                                                  metric="exact_match", tolerance=0.0, max_new_tokens=8, items=1,
+                                                  artifact_uri="x", created_by="alice")]
     [loaded] = load_suites(registry, "support")
     assert loaded.record.version == 2 and loaded.prompts == ["q"]

@@ -13,7 +13,7 @@ from adaptloop_trainer.errors import JobRejected
 from adaptloop_trainer.lineage import ProductionVersion
 from adaptloop_trainer.training_config import resolve_training_config
 from adaptloop_trainer.training_set import parent_data_until, prepare_training, resume_prepared
-from trainer_fakes import FakeExamples, FakeRegistry
+from trainer_fakes import FakeExamples, FakeRegistry, version_record
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 PARENT_END = T0 + timedelta(hours=2)
@@ -28,9 +28,10 @@ def _rows(prefix: str, n: int, start: datetime) -> list[dict[str, Any]]:
 
 
 def _production() -> ProductionVersion:
-    return ProductionVersion(1, {"version": 1, "base_model": "tiny-llama", "weights_sha256": "f" * 64,
-                                 "registered_at": (PARENT_END + timedelta(minutes=5)).isoformat(),
-                                 "metrics": {"lineage": {"window": {"until": PARENT_END.isoformat()}}}})
+    return ProductionVersion(1, version_record(
+        "support", 1, base_model="tiny-llama", weights_sha256="f" * 64,
+        registered_at=(PARENT_END + timedelta(minutes=5)).isoformat(),
+        metrics={"lineage": {"window": {"until": PARENT_END.isoformat()}}}))
 
 
 def _prepare(examples: FakeExamples, *, production: ProductionVersion | None = None,
@@ -96,8 +97,9 @@ def test_configured_full_and_too_little_data_rejects_as_before(history: FakeExam
 
 def test_the_parent_snapshot_end_comes_from_its_lineage_else_its_registration() -> None:
     assert parent_data_until(_production().record) == PARENT_END
-    assert parent_data_until({"registered_at": "2026-11-01T01:00:00+00:00"}) == T0 + timedelta(hours=1)
-    assert parent_data_until({}) is None
+    assert parent_data_until(version_record("support", 1, registered_at="2026-11-01T01:00:00+00:00")) == (
+        T0 + timedelta(hours=1))
+    assert parent_data_until(version_record("support", 1)) is None
 
 
 def test_a_resumed_job_reuses_its_snapshot_unless_production_moved(history: FakeExamples) -> None:
@@ -107,7 +109,7 @@ def test_a_resumed_job_reuses_its_snapshot_unless_production_moved(history: Fake
     again = resume_prepared(prepared.lineage, prepared.snapshot.sha256, registry=registry,
                             production=_production(), production_files=FILES)
     assert again is not None and again.snapshot == prepared.snapshot and again.init_adapter == FILES
-    moved = ProductionVersion(2, {**_production().record, "version": 2, "weights_sha256": "e" * 64})
+    moved = ProductionVersion(2, _production().record.model_copy(update={"version": 2, "weights_sha256": "e" * 64}))
     assert resume_prepared(prepared.lineage, prepared.snapshot.sha256, registry=registry, production=moved,
                            production_files=FILES) is None
     assert resume_prepared(None, prepared.snapshot.sha256, registry=registry, production=_production(),

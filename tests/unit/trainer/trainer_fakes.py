@@ -10,6 +10,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from adaptloop_contracts import RetrainRequested, TrainingEvent, TrainingState
+from adaptloop_contracts.eval_suites import EvalSuiteRecord
+from adaptloop_contracts.registry_answers import (
+    AdapterRecord,
+    ArtifactStored,
+    BaseModelRecord,
+    Registration,
+    VersionRecord,
+)
 from adaptloop_trainer.jobs import Job, job_kind_of
 from adaptloop_trainer.snapshot import Example
 
@@ -70,49 +78,91 @@ class InMemoryJobStore:
         return gone
 
 
-class FakeRegistry:
-    def __init__(self) -> None:
-        self.base_models: dict[str, dict[str, Any]] = {}
-        self.adapter_records: dict[str, dict[str, Any]] = {}
-        self.artifacts: dict[str, bytes] = {}
-        self.registered: dict[str, list[dict[str, Any]]] = {}
-        self.suites: dict[str, list[dict[str, Any]]] = {}
+def base_model_record(name: str, **fields: Any) -> BaseModelRecord:
+    """The registry's answer for base model `name`: the fields a test names, plain values for the rest
+    (an empty `weights_sha256` is not checked against the model's files)."""
+    return BaseModelRecord.model_validate({"version": "1", "location": f"models/{name}", "weights_sha256": "",
+                                           "successor_of": None, "created_by": "test", "created_at": None,
+                                           **fields, "name": name})
 
-    def adapter(self, name: str) -> dict[str, Any] | None:
+
+def adapter_record(name: str, base_model: str, **fields: Any) -> AdapterRecord:
+    """The registry's answer for adapter `name`: the fields a test names, plain values for the rest."""
+    return AdapterRecord.model_validate({
+        "training_config": {}, "promotion_policy": {"mode": "manual", "canary_weight": 0.1, "canary_min_requests": 100},
+        "aliases": {}, "latest_version": None, "created_by": "test", "created_at": None,
+        **fields, "name": name, "base_model": base_model})
+
+
+def _version_fields(adapter: str, version: int, fields: dict[str, Any]) -> dict[str, Any]:
+    weights = fields.get("weights_sha256", "")
+    out: dict[str, Any] = {
+        "status": "candidate", "weights_sha256": weights, "weights_size": None, "config_sha256": "",
+        "sha256": weights, "artifact_uri": "", "config_uri": "", "base_model": "", "dataset_snapshot_id": None,
+        "dataset_sha256": None, "training_config": None, "seed": None, "code_revision": None,
+        "parent_version": None, "metrics": None, "evaluation": None, "suites": [], "served_requests": None,
+        "served_tokens": None, "load_failures": 0, "request_id": None, "registered_by": "test",
+        "registered_at": None, "retired_by": None, "retired_at": None, "erasure_pending": False, "erasures": [],
+        **fields, "adapter": adapter, "version": version,
+    }
+    out.setdefault("lineage", {key: out[key] for key in ("base_model", "parent_version", "dataset_snapshot_id",
+                                                          "dataset_sha256", "code_revision", "seed")})
+    if isinstance(out["evaluation"], dict):
+        out["evaluation"] = {"recorded_by": "test", "recorded_at": None, **out["evaluation"]}
+    return out
+
+
+def version_record(adapter: str, version: int, **fields: Any) -> VersionRecord:
+    """The registry's answer for version `version` of `adapter`: the fields a test names, plain values for the rest."""
+    return VersionRecord.model_validate(_version_fields(adapter, version, fields))
+
+
+class FakeRegistry:
+    """Answers with the registry's contract models; tests fill it with the builders above."""
+
+    def __init__(self) -> None:
+        self.base_models: dict[str, BaseModelRecord] = {}
+        self.adapter_records: dict[str, AdapterRecord] = {}
+        self.artifacts: dict[str, bytes] = {}
+        self.registered: dict[str, list[VersionRecord]] = {}
+        self.suites: dict[str, list[EvalSuiteRecord]] = {}
+
+    def adapter(self, name: str) -> AdapterRecord | None:
         return self.adapter_records.get(name)
 
-    def adapters(self) -> list[dict[str, Any]]:
+    def adapters(self) -> list[AdapterRecord]:
         return list(self.adapter_records.values())
 
-    def base_model(self, name: str) -> dict[str, Any] | None:
+    def base_model(self, name: str) -> BaseModelRecord | None:
         return self.base_models.get(name)
 
-    def version(self, name: str, number: int) -> dict[str, Any] | None:
-        for body in self.registered.get(name, []):
-            if body["version"] == number:
-                return body
+    def version(self, name: str, number: int) -> VersionRecord | None:
+        for record in self.registered.get(name, []):
+            if record.version == number:
+                return record
         return None
 
-    def versions(self, name: str) -> list[dict[str, Any]]:
+    def versions(self, name: str) -> list[VersionRecord]:
         return list(self.registered.get(name, []))
 
-    def upload_artifact(self, data: bytes, filename: str) -> dict[str, Any]:
+    def upload_artifact(self, data: bytes, filename: str) -> ArtifactStored:
         sha = hashlib.sha256(data).hexdigest()
         self.artifacts[sha] = data
-        return {"sha256": sha, "size": len(data)}
+        return ArtifactStored(sha256=sha, size=len(data), kind="weights", uri=f"artifacts/{sha}")
 
     def download_artifact(self, sha256: str) -> bytes:
         return self.artifacts[sha256]
 
-    def eval_suites(self, name: str) -> list[dict[str, Any]]:
+    def eval_suites(self, name: str) -> list[EvalSuiteRecord]:
         return list(self.suites.get(name, []))
 
-    def register_version(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
+    def register_version(self, name: str, body: dict[str, Any]) -> Registration:
         versions = self.registered.setdefault(name, [])
         for existing in versions:
-            if existing["request_id"] == body["request_id"]:
+            if existing.request_id == body["request_id"] and isinstance(existing, Registration):
                 return existing
-        record = {**body, "version": len(versions) + 1}
+        record = Registration.model_validate({**_version_fields(name, len(versions) + 1, body),
+                                              "aliases": {}, "moves": []})
         versions.append(record)
         return record
 

@@ -104,8 +104,8 @@ def train_evaluate_register(
         metrics.update(training_mode=lineage.get("mode"), fallback_reason=lineage.get("fallback_reason"),
                        lineage=lineage)
     body = {
-        "weights_sha256": weights.get("sha256", sha256_hex(trained.weights)),
-        "config_sha256": config_art.get("sha256", sha256_hex(trained.config)),
+        "weights_sha256": weights.sha256,
+        "config_sha256": config_art.sha256,
         "base_model": base_model,
         "dataset_snapshot_id": snapshot.snapshot_id,
         "dataset_sha256": snapshot.sha256,
@@ -119,4 +119,4 @@ def train_evaluate_register(
     }
     answer = registry.register_version(adapter_name, body)
     timings["registration_s"] = time.perf_counter() - started
-    return CandidateResult(int(answer["version"]), str(answer.get("status", "")), gate, trained, timings)
+    return CandidateResult(answer.version, answer.status, gate, trained, timings)

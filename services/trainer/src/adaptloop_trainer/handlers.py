@@ -42,7 +42,7 @@ def check_request(
     record = registry.adapter(adapter)
     if record is None:
         raise JobRejected(f"unknown adapter {adapter!r}")
-    resolve_training_config(defaults, record.get("training_config"), training_config)
+    resolve_training_config(defaults, record.training_config, training_config)
 
 
 def request_training(

@@ -35,7 +35,7 @@ _SPACE = re.compile(r"\s+")
 
 
 class SuiteSource(Protocol):
-    def eval_suites(self, name: str) -> list[dict[str, Any]]: ...
+    def eval_suites(self, name: str) -> list[EvalSuiteRecord]: ...
 
     def download_artifact(self, sha256: str) -> bytes: ...
 
@@ -53,8 +53,7 @@ class LoadedSuite:
 def load_suites(registry: SuiteSource, adapter: str) -> list[LoadedSuite]:
     """The suites attached to `adapter`, their files downloaded (sha256-checked) and parsed."""
     loaded = []
-    for raw in registry.eval_suites(adapter):
-        record = EvalSuiteRecord.model_validate(raw)
+    for record in registry.eval_suites(adapter):
         try:
             items = parse_suite(registry.download_artifact(record.sha256), record.metric)
         except SuiteLineError as exc:

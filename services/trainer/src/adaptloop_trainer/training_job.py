@@ -49,9 +49,9 @@ def run_train_job(
     adapter = registry.adapter(request.model)
     if adapter is None:
         raise JobRejected(f"unknown adapter {request.model!r}")
-    base_model = request.base_model or str(adapter["base_model"])
+    base_model = request.base_model or adapter.base_model
     base_dir = base_model_dir(registry, params.models_dir, base_model)
-    config = resolve_training_config(params.default_training_config, adapter.get("training_config"),
+    config = resolve_training_config(params.default_training_config, adapter.training_config,
                                      request.training_config)
     store.update(job.job_id, training_config=config.model_dump(mode="json"), base_model=base_model)
     production = production_version(registry, adapter)

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from adaptloop_contracts import RetrainRequested
+from adaptloop_contracts.registry_answers import VersionRecord
 
 from adaptloop_trainer.candidate_evaluation import AdapterFiles
 from adaptloop_trainer.incremental import (
@@ -61,13 +62,13 @@ def _parse_time(value: Any) -> datetime | None:
     return None
 
 
-def parent_data_until(record: Mapping[str, Any]) -> datetime | None:
+def parent_data_until(record: VersionRecord) -> datetime | None:
     """Where the parent's snapshot ended: its recorded window's end, else its registration time."""
-    window: Any = record
-    for key in ("metrics", "lineage", "window"):
+    window: Any = record.metrics
+    for key in ("lineage", "window"):
         window = window.get(key) if isinstance(window, Mapping) else None
     until = window.get("until") if isinstance(window, Mapping) else None
-    return _parse_time(until) or _parse_time(record.get("registered_at"))
+    return _parse_time(until) or _parse_time(record.registered_at)
 
 
 def _lazy(rows: Callable[[], Iterable[Mapping[str, Any]]]) -> Iterator[Mapping[str, Any]]:
@@ -79,7 +80,7 @@ def _parent_facts(production: ProductionVersion | None) -> dict[str, Any]:
     if production is None:
         return {"parent_version": None, "parent_weights_sha256": None}
     return {"parent_version": production.number,
-            "parent_weights_sha256": production.record.get("weights_sha256")}
+            "parent_weights_sha256": production.record.weights_sha256}
 
 
 def prepare_training(
@@ -88,12 +89,12 @@ def prepare_training(
     regression: Sequence[Example], min_examples: int,
 ) -> PreparedTraining:
     """Decide the mode, read the examples it needs, and seal them as the job's snapshot."""
-    parent_base = production.record.get("base_model") if production is not None else None
+    parent_base = production.record.base_model if production is not None else None
     decision = decide_mode(
         config, reason=request.reason, parent_version=production.number if production else None,
         parent_base_model=str(parent_base) if parent_base else None, base_model=base_model,
         parent=production_files,
-        parent_erasure_pending=bool(production is not None and production.record.get("erasure_pending")),
+        parent_erasure_pending=production is not None and production.record.erasure_pending,
     )
     facts = {"requested_mode": config.mode, **_parent_facts(production)}
     if decision.mode == "incremental":

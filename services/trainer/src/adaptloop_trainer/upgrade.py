@@ -13,6 +13,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from adaptloop_contracts.registry_answers import AdapterRecord, VersionRecord
+
 from adaptloop_trainer.candidate import TrainerParams, train_evaluate_register
 from adaptloop_trainer.errors import JobRejected, TrainerError
 from adaptloop_trainer.jobs import Job, JobStore
@@ -25,26 +27,19 @@ from adaptloop_trainer.training_job import JobOutcome
 from adaptloop_trainer.training_loop import ProgressFn
 
 
-def recorded_version(registry: Registry, adapter: dict[str, Any]) -> dict[str, Any] | None:
+def recorded_version(registry: Registry, adapter: AdapterRecord) -> VersionRecord | None:
     """The version whose lineage an upgrade carries: production, else the newest."""
     production = production_version(registry, adapter)
     if production is not None:
         return production.record
-    latest = adapter.get("latest_version")
-    if isinstance(latest, dict):
-        return latest
-    if isinstance(latest, int):
-        return registry.version(adapter["name"], latest)
+    if adapter.latest_version is not None:
+        return registry.version(adapter.name, adapter.latest_version)
     return None
 
 
-def adapters_of_base(registry: Registry, old_base: str) -> list[dict[str, Any]]:
-    found = []
-    for item in registry.adapters():
-        full = item if "base_model" in item else registry.adapter(item["name"])
-        if full and full.get("base_model") == old_base:
-            found.append(full)
-    return sorted(found, key=lambda a: a["name"])
+def adapters_of_base(registry: Registry, old_base: str) -> list[AdapterRecord]:
+    found = [adapter for adapter in registry.adapters() if adapter.base_model == old_base]
+    return sorted(found, key=lambda a: a.name)
 
 
 def _old_base_of(registry: Registry, model: str) -> str:
@@ -53,7 +48,7 @@ def _old_base_of(registry: Registry, model: str) -> str:
     adapter = registry.adapter(model)
     if adapter is None:
         raise JobRejected(f"{model!r} is neither a registered base model nor an adapter")
-    return str(adapter["base_model"])
+    return adapter.base_model
 
 
 def run_upgrade_job(
@@ -81,7 +76,7 @@ def run_upgrade_job(
     report: dict[str, Any] = dict(job.report or {"old_base": old_base, "new_base": new_base, "adapters": {}})
     done: dict[str, Any] = dict(report.get("adapters", {}))
     for index, adapter in enumerate(targets):
-        name = adapter["name"]
+        name = adapter.name
         if name in done:
             continue
 
@@ -109,39 +104,39 @@ def run_upgrade_job(
 
 
 def _carry(
-    adapter: dict[str, Any], *, registry: Registry, store: JobStore, params: TrainerParams, job: Job,
+    adapter: AdapterRecord, *, registry: Registry, store: JobStore, params: TrainerParams, job: Job,
     new_base: str, new_dir: Any, on_progress: ProgressFn, should_stop: Callable[[], bool],
 ) -> dict[str, Any]:
-    name = adapter["name"]
+    name = adapter.name
     record = recorded_version(registry, adapter)
     if record is None:
         raise JobRejected("no version to carry")
     snapshot_sha = snapshot_sha_of(record)
     if not snapshot_sha:
-        raise JobRejected(f"version {record.get('version')} records no dataset snapshot")
+        raise JobRejected(f"version {record.version} records no dataset snapshot")
     snapshot = parse_snapshot(registry.download_artifact(snapshot_sha))
-    config = resolve_training_config(record.get("training_config") or {})
+    config = resolve_training_config(record.training_config or {})
     production = production_version(registry, adapter)
     result = train_evaluate_register(
         registry=registry, params=params, adapter_name=name, base_model=new_base, base_dir=new_dir,
         snapshot=snapshot, config=config, baseline=baseline_for(registry, params.models_dir, adapter, new_dir),
         regression=store.regression_set(name),
-        parent_version=production.number if production else record.get("version"),
+        parent_version=production.number if production else record.version,
         request_id=uuid.uuid5(job.request_id, name), checkpoint_dir=params.checkpoint_dir(job.job_id, name),
         on_progress=on_progress, should_stop=should_stop, heldout_tolerance=config.gate.max_regression_increase,
         suites=load_suites(registry, name),
         lineage={"mode": "full", "requested_mode": config.mode,
                  "fallback_reason": "a base-model upgrade retrains in full" if config.mode != "full" else None,
-                 "parent_version": record.get("version"), "parent_weights_sha256": record.get("weights_sha256"),
+                 "parent_version": record.version, "parent_weights_sha256": record.weights_sha256,
                  "snapshot_sha256": snapshot.sha256, "snapshot_id": snapshot.snapshot_id,
                  "train_examples": len(snapshot.train), "heldout_examples": len(snapshot.heldout)},
     )
     metrics = result.gate.metrics
     return {
         "carried": True, "passed": result.gate.passed, "verdict": result.gate.verdict,
-        "from_version": record.get("version"), "candidate_version": result.version,
+        "from_version": record.version, "candidate_version": result.version,
         "snapshot_sha256": snapshot.sha256,
-        "before": {"base_model": adapter.get("base_model"), "heldout_loss": metrics.get("heldout_loss_baseline"),
+        "before": {"base_model": adapter.base_model, "heldout_loss": metrics.get("heldout_loss_baseline"),
                    "regression_loss": metrics.get("regression_loss_baseline")},
         "after": {"base_model": new_base, "heldout_loss": metrics.get("heldout_loss"),
                   "regression_loss": metrics.get("regression_loss"),

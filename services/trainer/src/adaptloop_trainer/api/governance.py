@@ -30,8 +30,7 @@ def costs(name: AdapterPath, request: Request) -> dict[str, Any]:
     try:
         if registry.adapter(name) is None:
             raise HTTPException(404, f"adapter {name!r} is not registered")
-        served = {int(v["version"]): (int(v.get("served_requests") or 0), int(v.get("served_tokens") or 0))
-                  for v in registry.versions(name)}
+        served = {v.version: (v.served_requests or 0, v.served_tokens or 0) for v in registry.versions(name)}
     except UpstreamError as exc:
         raise HTTPException(503, f"the registry is unavailable: {exc}", headers={"Retry-After": "5"}) from exc
     return adapter_costs(name, store.list_jobs(adapter=name, limit=1000), served=served)

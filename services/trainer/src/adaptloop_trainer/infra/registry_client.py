@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from adaptloop_contracts.eval_suites import EvalSuiteRecord
-from adaptloop_contracts.http_common import Answer
 from adaptloop_contracts.registry_answers import (
     AdapterRecord,
     ArtifactStored,
@@ -15,7 +14,7 @@ from adaptloop_contracts.registry_answers import (
     Registration,
     VersionRecord,
 )
-from pydantic import TypeAdapter
+from pydantic import BaseModel, TypeAdapter
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from adaptloop_trainer.errors import UpstreamError, UpstreamUnavailable
@@ -26,16 +25,18 @@ _transient = retry(
 )
 
 
-def _one(model: type[Answer], payload: Any) -> dict[str, Any] | None:
-    """The registry's answer parsed with its contract model (adaptloop_contracts.registry_answers), as the dict
-    the trainer's ports carry; None for a 404."""
-    return None if payload is None else model.model_validate(payload).model_dump(mode="json")
+_Model = TypeVar("_Model", bound=BaseModel)
 
 
-def _many(model: type[Any], payload: Any) -> list[dict[str, Any]]:
+def _one(model: type[_Model], payload: Any) -> _Model | None:
+    """The registry's answer parsed with its contract model (adaptloop_contracts.registry_answers); None for a 404."""
+    return None if payload is None else model.model_validate(payload)
+
+
+def _many(model: type[_Model], payload: Any) -> list[_Model]:
     if payload is None:
         return []
-    return [item.model_dump(mode="json") for item in TypeAdapter(list[model]).validate_python(payload)]
+    return TypeAdapter(list[model]).validate_python(payload)  # type: ignore[valid-type]
 
 
 class RegistryClient:
@@ -65,31 +66,31 @@ class RegistryClient:
     def ping(self) -> None:
         self._check(self._http.get("/healthz"), "GET /healthz")
 
-    def adapter(self, name: str) -> dict[str, Any] | None:
+    def adapter(self, name: str) -> AdapterRecord | None:
         return _one(AdapterRecord, self._get_optional(f"/v1/adapters/{name}"))
 
-    def adapters(self) -> list[dict[str, Any]]:
+    def adapters(self) -> list[AdapterRecord]:
         return _many(AdapterRecord, self._get_optional("/v1/adapters"))
 
-    def base_model(self, name: str) -> dict[str, Any] | None:
+    def base_model(self, name: str) -> BaseModelRecord | None:
         return _one(BaseModelRecord, self._get_optional(f"/v1/base-models/{name}"))
 
-    def version(self, name: str, number: int) -> dict[str, Any] | None:
+    def version(self, name: str, number: int) -> VersionRecord | None:
         return _one(VersionRecord, self._get_optional(f"/v1/adapters/{name}/versions/{number}"))
 
-    def versions(self, name: str) -> list[dict[str, Any]]:
+    def versions(self, name: str) -> list[VersionRecord]:
         return _many(VersionRecord, self._get_optional(f"/v1/adapters/{name}/versions"))
 
-    def eval_suites(self, name: str) -> list[dict[str, Any]]:
+    def eval_suites(self, name: str) -> list[EvalSuiteRecord]:
         """The latest version of every evaluation suite attached to the adapter."""
         return _many(EvalSuiteRecord, self._get_optional(f"/v1/adapters/{name}/eval-suites"))
 
     @_transient
-    def upload_artifact(self, data: bytes, filename: str) -> dict[str, Any]:
+    def upload_artifact(self, data: bytes, filename: str) -> ArtifactStored:
         sha = hashlib.sha256(data).hexdigest()
         response = self._http.put(f"/v1/artifacts/{sha}", params={"filename": filename}, content=data,
                                   headers={"Content-Type": "application/octet-stream"})
-        return ArtifactStored.model_validate(self._check(response, f"PUT artifact {filename}").json()).model_dump()
+        return ArtifactStored.model_validate(self._check(response, f"PUT artifact {filename}").json())
 
     @_transient
     def download_artifact(self, sha256: str) -> bytes:
@@ -99,10 +100,9 @@ class RegistryClient:
         return response.content
 
     @_transient
-    def register_version(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
+    def register_version(self, name: str, body: dict[str, Any]) -> Registration:
         response = self._http.post(f"/v1/adapters/{name}/versions", json=body)
-        return Registration.model_validate(self._check(response, f"POST version of {name}").json()).model_dump(
-            mode="json")
+        return Registration.model_validate(self._check(response, f"POST version of {name}").json())
 
 
 class _ClientError(UpstreamError):
