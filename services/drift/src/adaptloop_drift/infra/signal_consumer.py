@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 from adaptloop_contracts import InvalidEvent, RegistryEvent, TopicNames, adapter_of
@@ -101,7 +100,6 @@ class SignalConsumer:
         """Events handled per topic since the metric was last updated (once per batch, not per event)."""
         self._thread: threading.Thread | None = None
         self.failure: BaseException | None = None
-        self.on_checkpoint: Callable[[int], None] | None = None
         self._unread: dict[int, int] = {}
         """Per partition, where a topic without a checkpointed offset is read from."""
         self._skip: set[int] = set()
