@@ -17,7 +17,7 @@ import json
 import re
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeAlias
 
 import msgspec
 from adaptloop_contracts import InferenceFeedback, InferenceLog
@@ -73,9 +73,9 @@ class RatingEvent(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     metadata: dict[str, Any] = {}
 
 
-AnyLog = InferenceLog | LogEvent
+AnyLog: TypeAlias = InferenceLog | LogEvent
 """What the handlers, monitors and signals take as a log: the contract's model or the fast struct."""
-AnyRating = InferenceFeedback | RatingEvent
+AnyRating: TypeAlias = InferenceFeedback | RatingEvent
 
 assert SCHEMA_VERSION == 1, "LogEvent and RatingEvent pin schema_version 1"
 
