@@ -40,6 +40,8 @@ class JsonLinesSpanExporter(SpanExporter):
         lines = []
         for s in spans:
             ctx = s.get_span_context()
+            if ctx is None:  # not a recorded span: nothing to identify it by
+                continue
             lines.append(
                 json.dumps(
                     {
