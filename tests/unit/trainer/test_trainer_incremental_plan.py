@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from adaptloop_contracts.ingest_api import ExportedExample
 from adaptloop_trainer.incremental import (
     AdapterFiles,
     choose_window,
@@ -17,14 +18,15 @@ from adaptloop_trainer.incremental import (
     select_replay,
     window_shortfall,
 )
-from adaptloop_trainer.snapshot import Example, example_key, parse_snapshot, split_of
+from adaptloop_trainer.snapshot import Example, example_key, parse_snapshot, snapshot_from_export, split_of
 from adaptloop_trainer.training_config import ReplayBudget, resolve_training_config
+from trainer_fakes import exported_example
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
 
-def _rows(prefix: str, n: int) -> list[dict[str, Any]]:
-    return [{"example_id": f"{prefix}-{i}", "prompt": f"{prefix} question {i}?", "target": f"{prefix} answer {i}."}
+def _rows(prefix: str, n: int) -> list[ExportedExample]:
+    return [exported_example(f"{prefix} question {i}?", f"{prefix} answer {i}.", example_id=f"{prefix}-{i}")
             for i in range(n)]
 
 
@@ -87,14 +89,14 @@ def test_replay_sample_is_fixed_by_the_seed_whatever_the_order_and_bounded() -> 
 
 def test_replay_skips_window_keys_and_held_out_prompts_and_reads_nothing_without_budget() -> None:
     older = _rows("old", 50)
-    taken = example_key(older[0]["prompt"], older[0]["target"])
+    taken = example_key(older[0].prompt, older[0].target or "")
     sample = select_replay(older, k=50, seed=0, exclude_keys=frozenset({taken}),
-                           exclude_prompts=frozenset({older[1]["prompt"]}))
+                           exclude_prompts=frozenset({older[1].prompt}))
     assert len(sample.examples) == 48 and taken not in {e.key for e in sample.examples}
 
-    def exploding() -> Iterator[dict[str, Any]]:
+    def exploding() -> Iterator[ExportedExample]:
         raise AssertionError("the history was read although the budget is zero")
-        yield {}
+        yield exported_example("never", "read")
 
     assert select_replay(exploding(), k=0, seed=0).examples == ()
 
@@ -109,7 +111,7 @@ def test_plan_trains_on_window_replay_and_regression_and_evaluates_the_window_on
     plan = plan_training_set(window_rows=window, older_rows=_rows("old", 400), regression=regression, config=config)
     assert plan.window_examples == 60 and len(plan.replay.examples) == 30 and plan.regression_examples == 5
     held = {e.prompt for e in plan.heldout}
-    assert held and held <= {r["prompt"] for r in window}
+    assert held and held <= {r.prompt for r in window}
     trained = {e.prompt for e in plan.train}
     assert {e.prompt for e in plan.replay.examples} <= trained and {e.prompt for e in regression} <= trained
     assert len(plan.train) + len(plan.heldout) == 60 + 30 + 5
@@ -133,13 +135,30 @@ def test_plan_cost_is_bounded_by_window_and_budget_not_history() -> None:
 
 def test_regression_is_left_out_on_request_and_never_trained_when_held_out_in_the_window() -> None:
     window = _rows("new", 60)
-    held = next(r for r in window if split_of(r["prompt"]) == "heldout")
-    clash = Example(held["prompt"], "another answer", example_key(held["prompt"], "another answer"), "heldout")
+    held = next(r for r in window if split_of(r.prompt) == "heldout")
+    clash = Example(held.prompt, "another answer", example_key(held.prompt, "another answer"), "heldout")
     plan = plan_training_set(window_rows=window, regression=[clash], config=resolve_training_config({}))
     assert plan.regression_examples == 0 and clash.key not in {e.key for e in plan.train}
     off = resolve_training_config({"replay": {"include_regression": False}})
     pinned = Example("pinned?", "yes.", example_key("pinned?", "yes."), "heldout")
     assert plan_training_set(window_rows=window, regression=[pinned], config=off).regression_examples == 0
+
+
+def test_the_offline_mapping_form_plans_and_snapshots_like_the_export_lines() -> None:
+    config = resolve_training_config({"replay": {"max_examples": 30, "share": 1.0}})
+    window, older = _rows("new", 60), _rows("old", 200)
+    unusable = [exported_example("no answer?", None), exported_example("", "an answer without a prompt.")]
+    as_answer = [{"prompt": r.prompt, "answer": r.target, "example_id": r.example_id} for r in window]
+    as_target = [{"prompt": r.prompt, "target": r.target, "example_id": r.example_id} for r in older]
+    skipped = [{"prompt": "no answer?", "target": None, "answer": "ignored: the target is named."},
+               {"prompt": 7, "answer": "a prompt that is not text."}]
+    by_model = plan_training_set(window_rows=[*window, *unusable], older_rows=older, config=config)
+    by_mapping = plan_training_set(window_rows=[*as_answer, *skipped], older_rows=iter(as_target), config=config)
+    assert by_model.window_examples == 60 and len(by_model.replay.examples) == 30
+    assert by_mapping.snapshot.content == by_model.snapshot.content
+    assert by_mapping.lineage() == by_model.lineage()
+    mixed = [*as_answer[:30], *window[30:], *skipped]
+    assert snapshot_from_export(mixed).content == snapshot_from_export(window).content
 
 
 def test_a_small_window_says_why() -> None:

@@ -1,10 +1,12 @@
 import pytest
+from adaptloop_contracts.ingest_api import ExportedExample
 from adaptloop_trainer.errors import JobRejected
 from adaptloop_trainer.snapshot import parse_snapshot, require_enough, snapshot_from_export
+from trainer_fakes import exported_example
 
 
-def _rows(n: int) -> list[dict[str, object]]:
-    return [{"example_id": str(i), "prompt": f"question {i}?", "target": f"answer {i}."} for i in range(n)]
+def _rows(n: int) -> list[ExportedExample]:
+    return [exported_example(f"question {i}?", f"answer {i}.", example_id=str(i)) for i in range(n)]
 
 
 def test_same_examples_in_any_order_give_the_same_bytes_and_sha() -> None:
@@ -16,7 +18,7 @@ def test_same_examples_in_any_order_give_the_same_bytes_and_sha() -> None:
 
 
 def test_rows_without_target_are_skipped_and_duplicates_collapse() -> None:
-    rows = [*_rows(5), {"prompt": "no target", "target": None}, _rows(1)[0]]
+    rows = [*_rows(5), exported_example("no target", None), _rows(1)[0]]
     snap = snapshot_from_export(rows)
     assert len(snap.examples) == 5
     assert all(e.answer.startswith("answer") for e in snap.examples)
@@ -26,7 +28,7 @@ def test_split_is_by_prompt_and_roughly_a_fifth_held_out() -> None:
     snap = snapshot_from_export(_rows(500))
     share = len(snap.heldout) / len(snap.examples)
     assert 0.12 < share < 0.28
-    other = snapshot_from_export([{"prompt": r["prompt"], "target": "different"} for r in _rows(500)])
+    other = snapshot_from_export([exported_example(r.prompt, "different") for r in _rows(500)])
     assert [e.split for e in snap.examples if e.prompt == "question 7?"] == \
         [e.split for e in other.examples if e.prompt == "question 7?"]
 

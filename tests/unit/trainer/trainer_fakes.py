@@ -11,6 +11,7 @@ from typing import Any
 
 from adaptloop_contracts import RetrainRequested, TrainingEvent, TrainingState
 from adaptloop_contracts.eval_suites import EvalSuiteRecord
+from adaptloop_contracts.ingest_api import ExportedExample
 from adaptloop_contracts.registry_answers import (
     AdapterRecord,
     ArtifactStored,
@@ -167,20 +168,32 @@ class FakeRegistry:
         return record
 
 
+def exported_example(prompt: str, target: str | None, **fields: Any) -> ExportedExample:
+    """One line of ingest's export: the fields a test names, plain values for the rest (`occurred_at` may be a
+    datetime)."""
+    at = fields.pop("occurred_at", datetime(2026, 1, 1, tzinfo=UTC))
+    return ExportedExample.model_validate({
+        "example_id": str(uuid.uuid4()), "adapter": "support", "adapter_version": None, "completion": target,
+        "correction": None, "score": None, "event_id": None, "source": "import",
+        "occurred_at": at.isoformat() if isinstance(at, datetime) else at,
+        **fields, "prompt": prompt, "target": target})
+
+
 class FakeExamples:
-    """Rows with an `occurred_at` are filtered like ingest does (`since <= occurred_at < until`)."""
+    """Rows (the fields of `exported_example`) come out as export lines; rows with an `occurred_at` are
+    filtered like ingest does (`since <= occurred_at < until`)."""
 
     def __init__(self, rows: dict[str, list[dict[str, Any]]] | None = None) -> None:
         self.rows = rows or {}
         self.exports: list[tuple[str, datetime | None, datetime | None]] = []
 
-    def export(self, adapter: str, *, since: datetime | None, until: datetime | None) -> Iterator[dict[str, Any]]:
+    def export(self, adapter: str, *, since: datetime | None, until: datetime | None) -> Iterator[ExportedExample]:
         self.exports.append((adapter, since, until))
         for row in self.rows.get(adapter, []):
             at = row.get("occurred_at")
             if isinstance(at, datetime) and ((since is not None and at < since) or (until is not None and at >= until)):
                 continue
-            yield row
+            yield exported_example(**{"adapter": adapter, **row})
 
 
 class RecordedEvents:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
 
 from adaptloop_common.privacy import PrivacyPolicy
+from adaptloop_contracts.ingest_api import ExportedExample
 
 from adaptloop_trainer.ports import ExampleSource
 
@@ -25,6 +25,6 @@ class RedactedExamples:
         self._source = source
         self._policy = policy
 
-    def export(self, adapter: str, *, since: datetime | None, until: datetime | None) -> Iterator[dict[str, Any]]:
+    def export(self, adapter: str, *, since: datetime | None, until: datetime | None) -> Iterator[ExportedExample]:
         for row in self._source.export(adapter, since=since, until=until):
-            yield self._policy.scrub_row(adapter, row, TEXT_FIELDS)
+            yield ExportedExample.model_validate(self._policy.scrub_row(adapter, row.model_dump(), TEXT_FIELDS))

@@ -12,13 +12,23 @@ from __future__ import annotations
 import hashlib
 import heapq
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from adaptloop_contracts.ingest_api import ExportedExample
+
 from adaptloop_trainer.candidate_evaluation import AdapterFiles
-from adaptloop_trainer.snapshot import Example, Snapshot, example_key, seal_snapshot, split_of
+from adaptloop_trainer.snapshot import (
+    Example,
+    ExportRow,
+    Snapshot,
+    example_key,
+    exported_examples,
+    seal_snapshot,
+    split_of,
+)
 from adaptloop_trainer.training_config import ReplayBudget, TrainingConfig
 
 __all__ = [
@@ -71,12 +81,10 @@ def replay_budget(budget: ReplayBudget, window_examples: int) -> int:
     return max(0, min(caps)) if caps else 0
 
 
-def row_pair(row: Mapping[str, Any]) -> tuple[str, str] | None:
-    """(prompt, answer) of a usable row (ingest's `target`, or `answer`), else None."""
-    prompt = row.get("prompt")
-    answer = row.get("target", row.get("answer"))
-    if isinstance(prompt, str) and isinstance(answer, str) and prompt and answer:
-        return prompt, answer
+def row_pair(row: ExportedExample) -> tuple[str, str] | None:
+    """(prompt, answer) of a usable row (one with a `target`), else None."""
+    if row.prompt and row.target:
+        return row.prompt, row.target
     return None
 
 
@@ -106,7 +114,7 @@ class ReplaySample:
         return out
 
 
-def select_replay(rows: Iterable[Mapping[str, Any]], *, k: int, seed: int,
+def select_replay(rows: Iterable[ExportedExample], *, k: int, seed: int,
                   exclude_keys: frozenset[str] = frozenset(),
                   exclude_prompts: frozenset[str] = frozenset()) -> ReplaySample:
     """The `k` rows with the smallest seeded hash of their key, streamed in O(k) memory (k <= 0:
@@ -137,7 +145,7 @@ def select_replay(rows: Iterable[Mapping[str, Any]], *, k: int, seed: int,
             kept.pop(dropped, None)
         else:
             continue
-        kept[key] = Example(prompt, answer, key, "train", str(row.get("example_id") or ""))
+        kept[key] = Example(prompt, answer, key, "train", row.example_id)
     return ReplaySample(tuple(sorted(kept.values(), key=lambda e: e.key)), seed, k, seen)
 
 
@@ -172,24 +180,25 @@ class TrainingPlan:
 
 
 def plan_training_set(
-    *, window_rows: Iterable[Mapping[str, Any]], older_rows: Iterable[Mapping[str, Any]] = (),
+    *, window_rows: Iterable[ExportRow], older_rows: Iterable[ExportRow] = (),
     regression: Sequence[Example] = (), config: TrainingConfig, window: Window | None = None,
 ) -> TrainingPlan:
     """Window examples (split by prompt, as in every snapshot) + a seeded replay sample of the older
     rows + the regression set (both train only, when `config.replay.include_regression`).
 
-    Rows are mappings with `prompt` and `target` (ingest's export) or `answer`, optionally
-    `example_id`. Only the window's held-out split is evaluated. `older_rows` is streamed: memory
-    and training data stay bounded by the replay budget however long the history is.
+    Rows are ingest's export lines, or their offline mapping form (`prompt` with `target` or `answer`,
+    optionally `example_id`; see `snapshot.as_exported_example`). Only the window's held-out split is
+    evaluated. `older_rows` is streamed: memory and training data stay bounded by the replay budget
+    however long the history is.
     """
     by_key: dict[str, Example] = {}
-    for row in window_rows:
+    for row in exported_examples(window_rows):
         pair = row_pair(row)
         if pair is None:
             continue
         key = example_key(*pair)
         if key not in by_key:
-            by_key[key] = Example(pair[0], pair[1], key, split_of(pair[0]), str(row.get("example_id") or ""))
+            by_key[key] = Example(pair[0], pair[1], key, split_of(pair[0]), row.example_id)
     window_count = len(by_key)
     heldout_prompts = frozenset(e.prompt for e in by_key.values() if e.split == "heldout")
     pinned = 0
@@ -201,8 +210,8 @@ def plan_training_set(
             pinned += 1
             by_key[example.key] = Example(example.prompt, example.answer, example.key, "train",
                                           previous.example_id if previous else example.example_id)
-    replay = select_replay(older_rows, k=replay_budget(config.replay, window_count), seed=config.replay_seed,
-                           exclude_keys=frozenset(by_key), exclude_prompts=heldout_prompts)
+    replay = select_replay(exported_examples(older_rows), k=replay_budget(config.replay, window_count),
+                           seed=config.replay_seed, exclude_keys=frozenset(by_key), exclude_prompts=heldout_prompts)
     for example in replay.examples:
         by_key[example.key] = example
     return TrainingPlan(seal_snapshot(by_key.values()), window_count, replay, pinned, window)

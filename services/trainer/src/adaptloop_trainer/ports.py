@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from adaptloop_contracts import RetrainRequested, TrainingEvent
 from adaptloop_contracts.eval_suites import EvalSuiteRecord
+from adaptloop_contracts.ingest_api import ExportedExample
 from adaptloop_contracts.registry_answers import (
     AdapterRecord,
     ArtifactStored,
@@ -40,7 +41,9 @@ class Registry(Protocol):
 
 
 class ExampleSource(Protocol):
-    def export(self, adapter: str, *, since: datetime | None, until: datetime | None) -> Iterator[dict[str, Any]]: ...
+    """Ingest's example export, one contract model (`adaptloop_contracts.ingest_api`) per line."""
+
+    def export(self, adapter: str, *, since: datetime | None, until: datetime | None) -> Iterator[ExportedExample]: ...
 
 
 class TrainingEvents(Protocol):

@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
+
+from adaptloop_contracts.ingest_api import ExportedExample
 
 from adaptloop_trainer.errors import JobRejected
 
 Split = Literal["train", "heldout"]
 HELDOUT_PER_MILLE = 200
+
+ExportRow: TypeAlias = ExportedExample | Mapping[str, Any]
+"""What the public entry points take: ingest's export line, or the offline mapping form
+(`prompt` with `target`, or with `answer`; optionally `example_id`)."""
 
 
 @dataclass(frozen=True)
@@ -69,16 +75,40 @@ def seal_snapshot(examples: Iterable[Example]) -> Snapshot:
     return Snapshot(ordered, content, hashlib.sha256(content).hexdigest())
 
 
-def snapshot_from_export(rows: Iterable[Mapping[str, Any]]) -> Snapshot:
-    """Build a snapshot from ingest's export rows: `target` is the answer; rows without one are skipped."""
-    by_key: dict[str, Example] = {}
+def as_exported_example(row: ExportRow) -> ExportedExample:
+    """An export line as is; a mapping as the export line it stands for.
+
+    The mapping's answer is its `target` when it has that key, else its `answer`. Only `prompt`, the
+    answer and `example_id` are carried over (all the plan and the snapshot read); a prompt or answer
+    that is not a string becomes an empty one, so the row is skipped as any row without an answer.
+    """
+    if isinstance(row, ExportedExample):
+        return row
+    prompt = row.get("prompt")
+    answer = row["target"] if "target" in row else row.get("answer")
+    return ExportedExample(
+        example_id=str(row.get("example_id") or ""), adapter="", adapter_version=None,
+        prompt=prompt if isinstance(prompt, str) else "", completion=None, correction=None, score=None,
+        target=answer if isinstance(answer, str) else None, event_id=None, occurred_at="", source="offline")
+
+
+def exported_examples(rows: Iterable[ExportRow]) -> Iterator[ExportedExample]:
+    """`rows` as export lines, read lazily (a streamed history stays streamed)."""
     for row in rows:
-        prompt, target = row.get("prompt"), row.get("target")
-        if not isinstance(prompt, str) or not isinstance(target, str) or not prompt or not target:
+        yield as_exported_example(row)
+
+
+def snapshot_from_export(rows: Iterable[ExportRow]) -> Snapshot:
+    """Build a snapshot from ingest's export rows (or their offline mapping form, see `as_exported_example`):
+    `target` is the answer; rows without one are skipped."""
+    by_key: dict[str, Example] = {}
+    for row in exported_examples(rows):
+        prompt, target = row.prompt, row.target
+        if not prompt or not target:
             continue
         key = example_key(prompt, target)
         if key not in by_key:
-            by_key[key] = Example(prompt, target, key, split_of(prompt), str(row.get("example_id") or ""))
+            by_key[key] = Example(prompt, target, key, split_of(prompt), row.example_id)
     return seal_snapshot(by_key.values())
 
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from adaptloop_contracts import RetrainRequested
+from adaptloop_contracts.ingest_api import ExportedExample
 from adaptloop_contracts.registry_answers import VersionRecord
 
 from adaptloop_trainer.candidate_evaluation import AdapterFiles
@@ -71,7 +72,7 @@ def parent_data_until(record: VersionRecord) -> datetime | None:
     return _parse_time(until) or _parse_time(record.registered_at)
 
 
-def _lazy(rows: Callable[[], Iterable[Mapping[str, Any]]]) -> Iterator[Mapping[str, Any]]:
+def _lazy(rows: Callable[[], Iterable[ExportedExample]]) -> Iterator[ExportedExample]:
     """Starts the export only when (and if) the rows are read."""
     yield from rows()
 
@@ -102,7 +103,7 @@ def prepare_training(
         window = choose_window(config, until=until, parent_until=parent_data_until(production.record),
                                drift_started_at=as_utc(request.drift_started_at),
                                requested_since=as_utc(request.since))
-        older: Iterable[Mapping[str, Any]] = ()
+        older: Iterable[ExportedExample] = ()
         if window.since is not None:
             since = window.since
             older = _lazy(lambda: examples.export(request.model, since=None, until=since))

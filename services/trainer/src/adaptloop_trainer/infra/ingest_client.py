@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
 
 import httpx
 from adaptloop_contracts.ingest_api import ExportedExample
@@ -24,7 +23,7 @@ class IngestClient:
     def ping(self) -> None:
         self._http.get("/healthz").raise_for_status()
 
-    def export(self, adapter: str, *, since: datetime | None, until: datetime | None) -> Iterator[dict[str, Any]]:
+    def export(self, adapter: str, *, since: datetime | None, until: datetime | None) -> Iterator[ExportedExample]:
         """Every exported example of `adapter` in the time range, streamed line by line."""
         params = {"adapter": adapter, "only_targets": "true"}
         if since is not None:
@@ -46,9 +45,9 @@ class IngestClient:
             raise UpstreamError(f"ingest export unreachable: {exc}") from exc
 
 
-def _example(line: str) -> dict[str, Any]:
+def _example(line: str) -> ExportedExample:
     """One export line parsed with its contract model (adaptloop_contracts.ingest_api.ExportedExample)."""
     try:
-        return ExportedExample.model_validate_json(line).model_dump()
+        return ExportedExample.model_validate_json(line)
     except ValidationError as exc:
         raise UpstreamError(f"ingest export: a line is not an example: {exc.errors(include_url=False)[:1]}") from exc
