@@ -35,7 +35,7 @@ run() {
   local env=$1; shift
   [ "$#" -gt 0 ] || return 0
   echo "== pytest in the $env environment: $*"
-  "var/venv/$env/bin/python" -m pytest "$@"
+  "var/venv/$env/bin/python" -m pytest --durations=20 "$@"
   local rc=$?
   if [ "$rc" -ne 0 ]; then echo "== pytest ($env) failed with exit code $rc"; status=1; fi
 }
