@@ -25,9 +25,10 @@ from adaptloop_trainer.snapshot import (
     ExportRow,
     Snapshot,
     example_key,
+    examples_by_key,
     exported_examples,
+    row_pair,
     seal_snapshot,
-    split_of,
 )
 from adaptloop_trainer.training_config import ReplayBudget, TrainingConfig
 
@@ -79,13 +80,6 @@ def replay_budget(budget: ReplayBudget, window_examples: int) -> int:
     if budget.share is not None:
         caps.append(int(budget.share * window_examples))
     return max(0, min(caps)) if caps else 0
-
-
-def row_pair(row: ExportedExample) -> tuple[str, str] | None:
-    """(prompt, answer) of a usable row (one with a `target`), else None."""
-    if row.prompt and row.target:
-        return row.prompt, row.target
-    return None
 
 
 def _replay_score(seed: int, key: str) -> int:
@@ -191,14 +185,7 @@ def plan_training_set(
     evaluated. `older_rows` is streamed: memory and training data stay bounded by the replay budget
     however long the history is.
     """
-    by_key: dict[str, Example] = {}
-    for row in exported_examples(window_rows):
-        pair = row_pair(row)
-        if pair is None:
-            continue
-        key = example_key(*pair)
-        if key not in by_key:
-            by_key[key] = Example(pair[0], pair[1], key, split_of(pair[0]), row.example_id)
+    by_key = examples_by_key(window_rows)
     window_count = len(by_key)
     heldout_prompts = frozenset(e.prompt for e in by_key.values() if e.split == "heldout")
     pinned = 0

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from adaptloop_trainer.errors import JobCancelled
-from adaptloop_trainer.incremental import row_pair
 from adaptloop_trainer.ports import ExampleSource
+from adaptloop_trainer.snapshot import row_pair
 
 WaitFn = Callable[[int, int], None]
 """(usable examples since the drift began, examples wanted), after each count."""

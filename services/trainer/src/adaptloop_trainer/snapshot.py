@@ -98,18 +98,30 @@ def exported_examples(rows: Iterable[ExportRow]) -> Iterator[ExportedExample]:
         yield as_exported_example(row)
 
 
+def row_pair(row: ExportedExample) -> tuple[str, str] | None:
+    """(prompt, answer) of a usable row (one with a `target`), else None."""
+    if row.prompt and row.target:
+        return row.prompt, row.target
+    return None
+
+
+def examples_by_key(rows: Iterable[ExportRow]) -> dict[str, Example]:
+    """The usable rows (see `row_pair`) as examples split by prompt, by key: the first of equal ones kept."""
+    by_key: dict[str, Example] = {}
+    for row in exported_examples(rows):
+        pair = row_pair(row)
+        if pair is None:
+            continue
+        key = example_key(*pair)
+        if key not in by_key:
+            by_key[key] = Example(pair[0], pair[1], key, split_of(pair[0]), row.example_id)
+    return by_key
+
+
 def snapshot_from_export(rows: Iterable[ExportRow]) -> Snapshot:
     """Build a snapshot from ingest's export rows (or their offline mapping form, see `as_exported_example`):
     `target` is the answer; rows without one are skipped."""
-    by_key: dict[str, Example] = {}
-    for row in exported_examples(rows):
-        prompt, target = row.prompt, row.target
-        if not prompt or not target:
-            continue
-        key = example_key(prompt, target)
-        if key not in by_key:
-            by_key[key] = Example(prompt, target, key, split_of(prompt), row.example_id)
-    return seal_snapshot(by_key.values())
+    return seal_snapshot(examples_by_key(rows).values())
 
 
 def parse_snapshot(content: bytes) -> Snapshot:
