@@ -37,10 +37,13 @@ class HeldPartitions:
     def restore(self, p: int) -> Checkpoint | None:
         """Partition `p` as its checkpoint left it (the judge with today's settings), or fresh without one."""
         ckpt = self.store.load(p)
-        self.states[p] = ckpt.monitors if ckpt else AdapterMonitors(self.monitor_config)
-        self.offsets[p] = dict(ckpt.offsets) if ckpt else {}
-        if ckpt is None or ckpt.rollout is None:
-            self.rollouts[p] = RolloutJudge(self.rollout_config, self.states[p].served)
+        if ckpt is None:
+            self.start_over(p)
+            return None
+        self.states[p] = ckpt.monitors
+        self.offsets[p] = dict(ckpt.offsets)
+        if ckpt.rollout is None:  # a file written before the judge: a fresh one over its served logs
+            self.rollouts[p] = RolloutJudge(self.rollout_config, ckpt.monitors.served)
         else:
             ckpt.rollout.config = self.rollout_config
             self.rollouts[p] = ckpt.rollout
