@@ -49,13 +49,6 @@ def adapter_files(registry: Registry, version: VersionRecord) -> AdapterFiles:
                         registry.download_artifact(version.config_sha256))
 
 
-def baseline_for(registry: Registry, models_dir: Path, adapter: AdapterRecord, base_dir: Path) -> Baseline:
-    """The current production version (on its own base model), or the bare base model when none."""
-    production = production_version(registry, adapter)
-    files = adapter_files(registry, production.record) if production is not None else None
-    return baseline_of(registry, models_dir, adapter, base_dir, production, files)
-
-
 def baseline_of(registry: Registry, models_dir: Path, adapter: AdapterRecord, base_dir: Path,
                 production: ProductionVersion | None, files: AdapterFiles | None) -> Baseline:
     """The baseline for a production version whose artifacts the caller already downloaded."""

@@ -18,7 +18,14 @@ from adaptloop_contracts.registry_answers import AdapterRecord, VersionRecord
 from adaptloop_trainer.candidate import TrainerParams, train_evaluate_register
 from adaptloop_trainer.errors import JobRejected, TrainerError
 from adaptloop_trainer.jobs import Job, JobStore
-from adaptloop_trainer.lineage import base_model_dir, baseline_for, production_version, snapshot_sha_of
+from adaptloop_trainer.lineage import (
+    ProductionVersion,
+    adapter_files,
+    base_model_dir,
+    baseline_of,
+    production_version,
+    snapshot_sha_of,
+)
 from adaptloop_trainer.ports import Registry
 from adaptloop_trainer.snapshot import parse_snapshot
 from adaptloop_trainer.suites import load_suites
@@ -27,9 +34,10 @@ from adaptloop_trainer.training_job import JobOutcome
 from adaptloop_trainer.training_loop import ProgressFn
 
 
-def recorded_version(registry: Registry, adapter: AdapterRecord) -> VersionRecord | None:
-    """The version whose lineage an upgrade carries: production, else the newest."""
-    production = production_version(registry, adapter)
+def recorded_version(registry: Registry, adapter: AdapterRecord,
+                     production: ProductionVersion | None) -> VersionRecord | None:
+    """The version whose lineage an upgrade carries: production (as `production_version` found it), else the
+    newest."""
     if production is not None:
         return production.record
     if adapter.latest_version is not None:
@@ -108,7 +116,8 @@ def _carry(
     new_base: str, new_dir: Any, on_progress: ProgressFn, should_stop: Callable[[], bool],
 ) -> dict[str, Any]:
     name = adapter.name
-    record = recorded_version(registry, adapter)
+    production = production_version(registry, adapter)
+    record = recorded_version(registry, adapter, production)
     if record is None:
         raise JobRejected("no version to carry")
     snapshot_sha = snapshot_sha_of(record)
@@ -116,10 +125,11 @@ def _carry(
         raise JobRejected(f"version {record.version} records no dataset snapshot")
     snapshot = parse_snapshot(registry.download_artifact(snapshot_sha))
     config = resolve_training_config(record.training_config or {})
-    production = production_version(registry, adapter)
+    files = adapter_files(registry, production.record) if production is not None else None
     result = train_evaluate_register(
         registry=registry, params=params, adapter_name=name, base_model=new_base, base_dir=new_dir,
-        snapshot=snapshot, config=config, baseline=baseline_for(registry, params.models_dir, adapter, new_dir),
+        snapshot=snapshot, config=config,
+        baseline=baseline_of(registry, params.models_dir, adapter, new_dir, production, files),
         regression=store.regression_set(name),
         parent_version=production.number if production else record.version,
         request_id=uuid.uuid5(job.request_id, name), checkpoint_dir=params.checkpoint_dir(job.job_id, name),
