@@ -28,7 +28,9 @@ quiet_pip() {
 for env in stream model; do
   dir="var/venv/$env"
   lock_fp=$(sha256sum "deploy/requirements/$env.lock" | cut -d' ' -f1)
-  local_fp=$(cat libs/*/pyproject.toml services/*/pyproject.toml | sha256sum | cut -d' ' -f1)
+  # The packages' build files and the drift service's C extension: a change to either reinstalls them.
+  local_fp=$(cat libs/*/pyproject.toml services/*/pyproject.toml services/drift/setup.py \
+    services/drift/src/adaptloop_drift/_novelty.c | sha256sum | cut -d' ' -f1)
   if [ -f "$dir/.lock-fingerprint" ] && [ "$(cat "$dir/.lock-fingerprint")" = "$lock_fp" ]; then
     echo "setup: $env environment: locked dependencies up to date"
   else
@@ -55,6 +57,9 @@ for env in stream model; do
   else
     "$dir/bin/python" -c "import faust, river, confluent_kafka" \
       || { echo "setup: the stream environment does not import faust/river/confluent_kafka" >&2; exit 1; }
+    "$dir/bin/python" -c "import adaptloop_drift._novelty" 2>/dev/null \
+      || echo "setup: warning: the drift service's C extension was not built (no C compiler or Python headers?);" \
+              "input novelty runs in Python, several times slower (docs/drift.md)" >&2
   fi
 done
 

@@ -26,13 +26,19 @@ from adaptloop_scenarios.corpus import generate_pairs
 from rollout_streams import T0, Traffic, interleaved
 
 
-def test_ascii_prompts_are_hashed_without_the_regex_to_the_same_features(monkeypatch: pytest.MonkeyPatch) -> None:
-    rng = random.Random(7)
+def _random_prompts(seed: int, count: int) -> list[str]:
+    rng = random.Random(seed)
     alphabet = "aZq09 #-_.,?!'\t\n\x00\x0b\x7fXy5"
-    prompts = ["", "1", "ab12cd 3 x#y 45# #9", "AB##12", "a" + "7" * 17 + "b", "w " * 300, "9a9 Q2 FY2026"]
-    prompts += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 60))) for _ in range(5000)]
+    prompts = ["", "1", "ab12cd 3 x#y 45# #9", "AB##12", "a" + "7" * 17 + "b", "w " * 300, "9a9 Q2 FY2026",
+               "x" * 64, "Y" * 65 + " z", "q" * 200 + "7" * 3 + "r" * 129]  # words across the C code's 64-byte chunks
+    prompts += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 60))) for _ in range(count)]
     for domain in ("capital_markets", "automotive", "security_ops"):
         prompts += [p.prompt for p in generate_pairs(domain, 300, seed=1)]
+    return prompts
+
+
+def test_ascii_prompts_are_hashed_without_the_regex_to_the_same_features(monkeypatch: pytest.MonkeyPatch) -> None:
+    prompts = _random_prompts(7, 5000)
     expected = {(p, m): novelty._reference_features(p, m) for p in prompts for m in (256, 5, 1, 0)}
 
     def regex_path(prompt: str, max_tokens: int = 256) -> list[int]:
@@ -41,6 +47,49 @@ def test_ascii_prompts_are_hashed_without_the_regex_to_the_same_features(monkeyp
     monkeypatch.setattr(novelty, "_reference_features", regex_path)
     for (prompt, max_tokens), feats in expected.items():
         assert novelty.prompt_features(prompt, max_tokens) == feats, (prompt, max_tokens)
+
+
+def test_the_c_extension_is_built_in_this_environment() -> None:
+    # Optional for an install without a compiler; the test environment must exercise it.
+    assert novelty.NATIVE, "adaptloop_drift._novelty was not built (is a C compiler with Python headers installed?)"
+
+
+def test_the_c_extension_hashes_ascii_prompts_as_the_definition_does() -> None:
+    for prompt in _random_prompts(11, 5000):
+        for max_tokens in (256, 5, 1, 0):
+            assert sorted(novelty._novelty.features(prompt, max_tokens)) == sorted(
+                novelty._reference_features(prompt, max_tokens)), (prompt, max_tokens)
+    assert novelty._novelty.features("Café 12", 256) is None  # non-ASCII: the Python definition's
+
+
+def _python_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(novelty, "_novelty", None)
+
+
+def test_the_c_extension_fills_and_reads_the_reference_as_the_python_code_does(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    prompts = [*_random_prompts(12, 600), "Café au lait 12", "naïve—résumé 3 days"]
+    references = [*prompts[:400:2], "Café crème, 2 cups"]
+    native = novelty.ReferenceVocabulary(reference_prompts=len(references), bits=1 << 12)
+    for prompt in references:
+        native.update(prompt)
+    native_shares = [native.novelty(p) for p in prompts]
+    _python_only(monkeypatch)
+    python = novelty.ReferenceVocabulary(reference_prompts=len(references), bits=1 << 12)
+    for prompt in references:
+        python.update(prompt)
+    assert python._bitset == native._bitset and python.prompts_seen == native.prompts_seen
+    assert [python.novelty(p) for p in prompts] == native_shares
+    assert 0 < sum(native_shares) < len(prompts)
+
+
+def test_the_c_extension_refuses_a_bitset_that_does_not_fit_its_mask() -> None:
+    with pytest.raises(ValueError, match="cannot hold mask 8191"):
+        novelty._novelty.novelty("a b", bytearray(512), 8191, 256)
+    with pytest.raises(ValueError, match="power of two minus one"):
+        novelty._novelty.mark("a b", bytearray(1024), 1000, 256)
+    with pytest.raises(TypeError):
+        novelty._novelty.mark("a b", b"\0" * 1024, 8191, 256)  # read-only
 
 
 def test_non_ascii_prompts_keep_the_regex_definition() -> None:
