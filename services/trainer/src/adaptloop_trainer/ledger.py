@@ -22,7 +22,8 @@ def _number(value: Any) -> float | None:
 
 def job_costs(job: Job) -> dict[str, Any]:
     metrics = job.metrics or {}
-    timings = metrics.get("timings") if isinstance(metrics.get("timings"), dict) else {}
+    recorded = metrics.get("timings")
+    timings = recorded if isinstance(recorded, dict) else {}
     gate = (job.evaluation or {}).get("metrics") or {}
     return {
         "job_id": str(job.job_id), "version": job.candidate_version, "state": job.state.value,

@@ -48,16 +48,16 @@ def deterministic(seed: int, threads: int, *, fill_uninitialized_memory: bool = 
 
     saved_threads = torch.get_num_threads()
     saved_det = torch.are_deterministic_algorithms_enabled()
-    saved_fill = torch.utils.deterministic.fill_uninitialized_memory
+    saved_fill = torch.utils.deterministic.fill_uninitialized_memory  # type: ignore[attr-defined]
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         torch.set_num_threads(threads)
         torch.use_deterministic_algorithms(True)
-        torch.utils.deterministic.fill_uninitialized_memory = fill_uninitialized_memory  # type: ignore[misc]
+        torch.utils.deterministic.fill_uninitialized_memory = fill_uninitialized_memory  # type: ignore[attr-defined]
         try:
             yield
         finally:
-            torch.utils.deterministic.fill_uninitialized_memory = saved_fill  # type: ignore[misc]
+            torch.utils.deterministic.fill_uninitialized_memory = saved_fill  # type: ignore[attr-defined]
             torch.use_deterministic_algorithms(saved_det)
             torch.set_num_threads(saved_threads)
 

@@ -91,7 +91,7 @@ class RetrainRequestConsumer:
             self._waiting.pop(tp.partition, None)
 
     def _on_message(self, msg: Message | None) -> None:
-        if not is_record(msg):
+        if msg is None or not is_record(msg):
             return
         partition, offset = msg.partition() or 0, msg.offset() or 0
         if partition in self._waiting:
