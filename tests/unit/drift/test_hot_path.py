@@ -88,6 +88,12 @@ def test_the_c_extension_refuses_a_bitset_that_does_not_fit_its_mask() -> None:
         novelty._novelty.novelty("a b", bytearray(512), 8191, 256)
     with pytest.raises(ValueError, match="power of two minus one"):
         novelty._novelty.mark("a b", bytearray(1024), 1000, 256)
+    with pytest.raises(ValueError, match="power of two minus one"):
+        novelty._novelty.novelty("a b", bytearray(1024), -1, 256)  # all ones: no bitset holds it
+    with pytest.raises(ValueError, match="max_tokens must not be negative"):
+        novelty._novelty.novelty("a b", bytearray(1024), 8191, -1)
+    with pytest.raises(ValueError, match="max_tokens must not be negative"):
+        novelty._novelty.features("a b", -2)
     with pytest.raises(TypeError):
         novelty._novelty.mark("a b", b"\0" * 1024, 8191, 256)  # read-only
 

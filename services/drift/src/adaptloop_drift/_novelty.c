@@ -150,13 +150,17 @@ ascii_text(PyObject *prompt, Py_ssize_t *len)
     return (const unsigned char *)PyUnicode_DATA(prompt);
 }
 
-/* The bitset must hold mask + 1 bits. */
+/* The bitset must hold mask + 1 bits (mask: a power of two minus one); max_tokens must not be negative. */
 static int
-check_bitset(Py_buffer *buf, unsigned long long mask)
+check_args(Py_buffer *buf, unsigned long long mask, Py_ssize_t max_tokens)
 {
-    if (mask == 0 || (mask & (mask + 1)) || (unsigned long long)buf->len * 8 < mask + 1) {
+    if (mask == 0 || mask + 1 == 0 || (mask & (mask + 1)) || (unsigned long long)buf->len * 8 < mask + 1) {
         PyErr_Format(PyExc_ValueError, "a bitset of %zd bytes cannot hold mask %llu (a power of two minus one)",
                      buf->len, mask);
+        return -1;
+    }
+    if (max_tokens < 0) {
+        PyErr_Format(PyExc_ValueError, "max_tokens must not be negative, got %zd", max_tokens);
         return -1;
     }
     return 0;
@@ -182,7 +186,7 @@ novelty(PyObject *self, PyObject *args)
         PyBuffer_Release(&bits);
         Py_RETURN_NONE;
     }
-    if (check_bitset(&bits, mask) < 0) {
+    if (check_args(&bits, mask, max_tokens) < 0) {
         PyBuffer_Release(&bits);
         return NULL;
     }
@@ -212,7 +216,7 @@ mark(PyObject *self, PyObject *args)
         PyBuffer_Release(&bits);
         Py_RETURN_FALSE;
     }
-    if (check_bitset(&bits, mask) < 0) {
+    if (check_args(&bits, mask, max_tokens) < 0) {
         PyBuffer_Release(&bits);
         return NULL;
     }
@@ -233,6 +237,8 @@ features(PyObject *self, PyObject *args)
     Py_ssize_t max_tokens;
     if (!PyArg_ParseTuple(args, "On:features", &prompt, &max_tokens))
         return NULL;
+    if (max_tokens < 0)
+        return PyErr_Format(PyExc_ValueError, "max_tokens must not be negative, got %zd", max_tokens);
     Py_ssize_t len;
     const unsigned char *text = ascii_text(prompt, &len);
     if (text == NULL)
