@@ -12,6 +12,8 @@
   its children.
 - processes_over_in_thread: events/s of the default over the same service with its signal consumer in a
   thread of the worker (`SIGNAL_PROCESSES=1`, the mode before child processes), the baseline of that change.
+- native_novelty_over_python: events/s of the default (input novelty in the C extension) over the
+  same service computing it in Python (`ADAPTLOOP_DRIFT_NATIVE_NOVELTY=false`), the baseline of that change.
 - two_workers_over_one: events/s of two service processes (each in the default mode) in one consumer
   group over one process.
 - delay_ratio_vs_adwin / mean_delay_events / false_alarms_per_100k: the service's quality detector
@@ -177,13 +179,15 @@ def _events_done(port: int) -> float | None:
 
 
 def service_rate(bootstrap: str, prefix: str, n: int, workdir: Path, *, tracing: bool = False,
-                 workers: int = 1, signal_processes: int | None = None) -> dict[str, float]:
+                 workers: int = 1, signal_processes: int | None = None,
+                 native_novelty: bool = True) -> dict[str, float]:
     """Events/s through drift service processes reading the topics from the start (their own group).
 
     With `tracing`, spans are recorded and exported (to a JSON-lines file) as in production;
     without, the OpenTelemetry SDK is disabled. With `workers` > 1 the processes share the group
     (and the checkpoint directory, as on one host) and split the partitions. `signal_processes`
-    sets `ADAPTLOOP_DRIFT_SIGNAL_PROCESSES` (None: the service's default). Also the CPU per event
+    sets `ADAPTLOOP_DRIFT_SIGNAL_PROCESSES` (None: the service's default); `native_novelty` False
+    computes input novelty in Python instead of the C extension. Also the CPU per event
     of the workers with their signal processes, and of the busiest thread of each process summed,
     over the span where events were counted.
     """
@@ -199,6 +203,7 @@ def service_rate(bootstrap: str, prefix: str, n: int, workdir: Path, *, tracing:
         env.pop("ADAPTLOOP_DRIFT_SIGNAL_PROCESSES", None)
         if signal_processes is not None:
             env["ADAPTLOOP_DRIFT_SIGNAL_PROCESSES"] = str(signal_processes)
+        env["ADAPTLOOP_DRIFT_NATIVE_NOVELTY"] = "true" if native_novelty else "false"
         if tracing:
             env.pop("OTEL_SDK_DISABLED", None)
             env["ADAPTLOOP_SPAN_FILE"] = str(run_dir / f"spans-{w}.jsonl")
@@ -293,17 +298,19 @@ def main() -> None:
         topics = [names("inference.logs"), names("inference.feedback")]
         bare = [bare_consumer_rate(broker.bootstrap, topics, EVENTS)]
         decoding = [bare_consumer_rate(broker.bootstrap, topics, EVENTS, decode=True)]
-        # Tracing off and on, one and two workers, the signal consumer in processes (the default) and in
-        # a thread, interleaved and repeated: one run of each differs by more than the effect on a shared
-        # 2-core machine; the medians are compared.
+        # Tracing off and on, one and two workers, novelty in C (the default) and in Python, the signal
+        # consumer in processes (the default) and in a thread, interleaved and repeated: one run of each
+        # differs by more than the effect on a shared 2-core machine; the medians are compared.
         runs: dict[str, list[dict[str, float]]] = {"tracing_off": [], "tracing_on": [], "two_workers": [],
-                                                   "in_thread": []}
+                                                   "in_thread": [], "python_novelty": []}
         for _ in range(TRACING_ROUNDS):
             runs["tracing_off"].append(service_rate(broker.bootstrap, names.prefix, EVENTS, workdir))
             runs["in_thread"].append(service_rate(broker.bootstrap, names.prefix, EVENTS, workdir,
                                                   signal_processes=1))
             runs["tracing_on"].append(service_rate(broker.bootstrap, names.prefix, EVENTS, workdir, tracing=True))
             runs["two_workers"].append(service_rate(broker.bootstrap, names.prefix, EVENTS, workdir, workers=2))
+            runs["python_novelty"].append(service_rate(broker.bootstrap, names.prefix, EVENTS, workdir,
+                                                       native_novelty=False))
         bare.append(bare_consumer_rate(broker.bootstrap, topics, EVENTS))
         decoding.append(bare_consumer_rate(broker.bootstrap, topics, EVENTS, decode=True))
     finally:
@@ -313,7 +320,7 @@ def main() -> None:
         return statistics.median(r[key] for r in runs[kind])
 
     through, traced, two = median("tracing_off"), median("tracing_on"), median("two_workers")
-    in_thread = median("in_thread")
+    in_thread, python_novelty = median("in_thread"), median("python_novelty")
     bare_rate, decoding_rate = statistics.mean(bare), statistics.mean(decoding)
     detection = {"ours": ours, "adwin_default": adwin, **dummies}
     result = {
@@ -322,6 +329,8 @@ def main() -> None:
         "two_workers_over_one": round(two / through, 4),
         "processes_over_in_thread": round(through / in_thread, 4),
         "in_thread_ratio_vs_bare_consumer": round(in_thread / bare_rate, 4),
+        "native_novelty_over_python": round(through / python_novelty, 4),
+        "python_novelty_ratio_vs_bare_consumer": round(python_novelty / bare_rate, 4),
         "cpu_us_per_event": round(median("tracing_off", "cpu_us_per_event"), 2),
         "delay_ratio_vs_adwin": round(ours[0] / adwin[0], 4),
         "delay_ratio_vs_dummy_fixed": round(ours[0] / dummies["dummy_fixed"][0], 4),
@@ -335,6 +344,8 @@ def main() -> None:
             "service_events_per_s_tracing_on": round(traced),
             "service_events_per_s_two_workers": round(two),
             "service_events_per_s_in_thread": round(in_thread),
+            "service_events_per_s_python_novelty": round(python_novelty),
+            "cpu_us_per_event_python_novelty": round(median("python_novelty", "cpu_us_per_event"), 2),
             "signal_processes": default_signal_processes(),
             "service_runs": {kind: [{k: round(v, 2) for k, v in r.items()} for r in rs] for kind, rs in runs.items()},
             "bare_consumer_events_per_s": [round(r) for r in bare],

@@ -66,6 +66,21 @@ def _python_only(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(novelty, "_novelty", None)
 
 
+def test_the_extension_is_switched_off_and_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(novelty, "_novelty", novelty._novelty)  # restored after the test
+    vocab = novelty.ReferenceVocabulary(reference_prompts=1, bits=1 << 10).update("the bond book")
+
+    def c_path(*args: Any) -> float:
+        raise AssertionError("the C extension was used while switched off")
+
+    assert novelty.use_native(False) is False
+    with monkeypatch.context() as patched:
+        patched.setattr(novelty._built, "novelty", c_path)
+        assert vocab.novelty("the bond margin") == 0.4  # "margin", "bond margin" of 5 n-grams
+    assert novelty.use_native(True) is True
+    assert novelty._novelty is novelty._built
+
+
 def test_the_c_extension_fills_and_reads_the_reference_as_the_python_code_does(
         monkeypatch: pytest.MonkeyPatch) -> None:
     prompts = [*_random_prompts(12, 600), "Café au lait 12", "naïve—résumé 3 days"]

@@ -10,7 +10,7 @@ from adaptloop_contracts import TopicNames
 from adaptloop_kafka import EventProducer
 from fastapi import FastAPI
 
-from adaptloop_drift import novelty
+from adaptloop_drift import metrics, novelty
 from adaptloop_drift.api.routes import create_http_app
 from adaptloop_drift.config import Settings
 from adaptloop_drift.infra.policy_app import build_policy_app
@@ -34,7 +34,8 @@ def build_runtime(settings: Settings) -> DriftRuntime:
         log.warning("rollout verdicts are reported only, not sent to the registry (%s)",
                     "ADAPTLOOP_DRIFT_ROLLOUT_ENABLED is false" if not settings.rollout_enabled
                     else "no ADAPTLOOP_DRIFT_REGISTRY_TOKEN")
-    if not novelty.NATIVE:
+    metrics.NATIVE_NOVELTY.set(int(novelty.use_native(settings.native_novelty)))
+    if settings.native_novelty and not novelty.NATIVE:
         log.warning("input novelty runs in Python: the C extension adaptloop_drift._novelty was not built with "
                     "this install (no C compiler?); the same values, several times slower (docs/drift.md)")
     settings.data_dir.mkdir(parents=True, exist_ok=True)  # checkpoints and faust's data directory

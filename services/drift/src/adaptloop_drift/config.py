@@ -57,6 +57,9 @@ class Settings(ServiceSettings):
     """JSON: per-signal overrides of the default detectors, e.g. `{"quality_error": {"kind": "HDDM_A"}}`."""
     adapter_detectors: dict[str, dict[Signal, DetectorSpec]] = Field(default_factory=dict)
     """JSON: per-adapter, per-signal detector overrides."""
+    native_novelty: bool = True
+    """Input novelty of ASCII prompts in the C extension where it is built; false: in Python (the same
+    values, slower; to compare, or to rule the extension out)."""
     novelty_reference_prompts: int = 200
     max_adapters: int = 10_000
     """Adapters monitored per partition; events of further adapters go to the dead-letter topic."""

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge
 
-from adaptloop_drift import novelty
-
 EVENTS = Counter("adaptloop_drift_events_total", "Events consumed by the detectors", ["topic"])
 EVENTS_PER_SECOND = Gauge("adaptloop_drift_events_per_second", "Events per second over the last checkpoint interval")
 LAG = Gauge("adaptloop_drift_consumer_lag", "Messages not yet processed", ["topic", "partition"])
@@ -34,7 +32,6 @@ ROLLOUT_UNATTRIBUTED = Gauge("adaptloop_drift_rollout_unattributed_ratings",
                              "Ratings the judge could not attribute to a version (their log never seen)")
 NATIVE_NOVELTY = Gauge("adaptloop_drift_native_novelty",
                        "1 when input novelty runs in the C extension, 0 when in Python (same values, slower)")
-NATIVE_NOVELTY.set(1 if novelty.NATIVE else 0)
 SIGNAL_PROCESS_EXITS = Counter("adaptloop_drift_signal_process_exits_total",
                                "Signal consumer processes that exited while the worker ran (each is started again)")
 

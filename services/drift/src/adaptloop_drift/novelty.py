@@ -7,7 +7,8 @@ whose bit is unset: 0 for familiar wording, close to 1 for a different domain.
 An ASCII prompt (nearly every one) is hashed and checked in C (`_novelty`, built with the package
 where a C compiler is found; 0.4 µs against 9.6 µs in Python for a 20-word prompt), without a list
 of hashes in between. The Python code below is the definition, the path for other prompts, and
-the whole path where the extension is missing (`NATIVE` is False then); both give the same hashes.
+the whole path where the extension is missing (`NATIVE` is False then) or switched off
+(`use_native`, the setting `ADAPTLOOP_DRIFT_NATIVE_NOVELTY`); both give the same hashes.
 """
 
 from __future__ import annotations
@@ -15,13 +16,17 @@ from __future__ import annotations
 import re
 import zlib
 from itertools import pairwise, repeat
+from types import ModuleType
 
+_built: ModuleType | None
 try:
-    from adaptloop_drift import _novelty
+    from adaptloop_drift import _novelty as _built
 except ImportError:  # installed without a C compiler: the same values, computed in Python
-    _novelty = None  # type: ignore[assignment]
-NATIVE = _novelty is not None
-"""Whether ASCII prompts are hashed by the C extension."""
+    _built = None
+NATIVE = _built is not None
+"""Whether the C extension was built with this install."""
+_novelty: ModuleType | None = _built
+"""The extension while it is used (`use_native`), else None."""
 MAX_TOKENS = 256
 """Only a prompt's first tokens count."""
 
@@ -31,6 +36,13 @@ _crc32 = zlib.crc32
 _ASCII_TOKENS = bytes(c + 32 if 65 <= c <= 90 else c if 97 <= c <= 122 else 35 if 48 <= c <= 57 else 32
                       for c in range(256))
 """ASCII bytes as the tokenizer sees them: letters lower-cased, digits `#`, everything else a space."""
+
+
+def use_native(enabled: bool) -> bool:
+    """Hash ASCII prompts in the C extension (when built) or in Python; True when the extension is in use."""
+    global _novelty
+    _novelty = _built if enabled else None
+    return _novelty is not None
 
 
 def prompt_features(prompt: str, max_tokens: int = MAX_TOKENS) -> list[int]:

@@ -40,6 +40,7 @@ from adaptloop_common.telemetry import init_telemetry, shutdown_telemetry
 from adaptloop_contracts import TopicNames
 from adaptloop_kafka import EventProducer
 
+from adaptloop_drift import novelty
 from adaptloop_drift.config import Settings
 from adaptloop_drift.infra.checkpoints import CheckpointStore
 from adaptloop_drift.infra.gathered_metrics import local_samples
@@ -67,6 +68,7 @@ class SignalSource(Protocol):
 
 def build_signal_consumer(settings: Settings, producer: EventProducer) -> tuple[SignalConsumer, DecisionSender | None]:
     """One signal consumer with its checkpoint store and (when verdicts are sent) its decision sender."""
+    novelty.use_native(settings.native_novelty)  # in this process: a signal process starts with the default
     decisions = None
     if settings.rollout_enabled and settings.registry_token is not None:
         decisions = DecisionSender(
