@@ -13,7 +13,10 @@
 2. `non_training_share`: on a local stack (broker, registry, ingest, trainer on free ports), the
    share of the time from publishing `retrain.requested` to reading `adapter.version_registered`
    on `registry.events` that is spent outside the training loop (`train_loop_s` of the job).
-   The job waits (up to --quiet-wait-s) for the 1-minute load average to fall below --max-load,
+   `job_timings` splits the job into its phases (snapshot, loading, loop, saving, evaluation,
+   registration); `outside_job_phases_s` is the rest (the request consumed and the job queued, the
+   registry's announcement relayed to `registry.events`). The job waits (up to --quiet-wait-s)
+   for the 1-minute load average to fall below --max-load,
    and the CPU that processes outside the stack used during the job is measured from /proc; the
    result says `quiet: false` when either was exceeded, and the figure must not be quoted then.
 
@@ -276,7 +279,9 @@ def measure_time_to_adapter(model_dir: Path, steps: int, max_load: float, quiet_
                         "foreign_cpu_share": round(foreign_share, 3), "max_foreign_cpu_share": max_foreign_share}
         elapsed = registered_at - started
         return {"non_training_share": round(1 - train_s / elapsed, 4), "time_to_adapter_s": round(elapsed, 3),
-                "train_loop_s": train_s, "job_timings": timings, "stack_steps": steps,
+                "train_loop_s": train_s, "job_timings": timings,
+                "outside_job_phases_s": round(elapsed - sum(timings.values()), 3),
+                "stack_steps": steps,
                 "job_state": job["state"],
                 "job_quiet": quiet["load_below_threshold"] and foreign_share <= max_foreign_share,
                 "job_machine": machine_load}

@@ -84,10 +84,15 @@ def test_rerunning_the_recorded_configuration_reproduces_the_sha256(
     version = stack.versions(domain_run["adapter"])[0]
     snapshot = parse_snapshot(stack.artifact(version["dataset_sha256"]))
     assert snapshot.sha256 == version["dataset_sha256"]
+    called = time.perf_counter()
     rerun = train_lora(base_dir=tiny_model_dir, base_model_name=version["base_model"], train=snapshot.train,
                        config=resolve_training_config(version["training_config"]), checkpoint_dir=tmp_path,
                        threads=2, checkpoint_every=1000)
+    wall = time.perf_counter() - called
     assert hashlib.sha256(rerun.weights).hexdigest() == version["weights_sha256"]
+    # The call's phases, which the job reports as load_s, train_loop_s and save_s, are each measured.
+    assert min(rerun.load_seconds, rerun.train_seconds, rerun.save_seconds) > 0
+    assert rerun.load_seconds + rerun.train_seconds + rerun.save_seconds <= wall
 
 
 def _corrupted(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:

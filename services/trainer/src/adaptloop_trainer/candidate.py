@@ -85,7 +85,9 @@ def train_evaluate_register(
         checkpoint_dir=checkpoint_dir, threads=params.threads, checkpoint_every=params.checkpoint_every,
         on_progress=on_progress, should_stop=should_stop, init_adapter=init_adapter,
     )
+    timings["load_s"] = trained.load_seconds
     timings["train_loop_s"] = trained.train_seconds
+    timings["save_s"] = trained.save_seconds
     started = time.perf_counter()
     gate = evaluate_candidate(
         base_dir=base_dir, candidate=AdapterFiles(trained.weights, trained.config), baseline=baseline,

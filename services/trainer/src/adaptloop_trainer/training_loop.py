@@ -45,6 +45,10 @@ class TrainedAdapter:
     losses: list[float] = field(default_factory=list)
     train_cpu_seconds: float = 0.0
     """CPU time of the process (all its threads) during the training loop, next to `train_seconds` (wall)."""
+    load_seconds: float = 0.0
+    """Before the loop: the base model loaded, the examples tokenised and packed, LoRA and optimiser set up."""
+    save_seconds: float = 0.0
+    """After the loop: the adapter serialised (safetensors and its config)."""
 
 
 def lora_config(config: TrainingConfig) -> Any:
@@ -254,6 +258,7 @@ def train_lora(
     from peft import get_peft_model, set_peft_model_state_dict
     from peft.utils import get_peft_model_state_dict
 
+    entered = time.perf_counter()
     with deterministic(config.seed, threads, fill_uninitialized_memory=False):
         model, tokenizer = load_base(base_dir)
         pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
@@ -327,8 +332,10 @@ def train_lora(
                     "optimizer": optimizer.state_dict(),
                     "rng": torch.get_rng_state(),
                 })
-        elapsed, elapsed_cpu = time.perf_counter() - began, time.process_time() - began_cpu
+        ended = time.perf_counter()
+        elapsed, elapsed_cpu = ended - began, time.process_time() - began_cpu
         model.eval()
         weights, config_bytes = _adapter_bytes(model)
     return TrainedAdapter(weights, config_bytes, steps, losses[-1] if losses else float("nan"), tokens,
-                          elapsed, start, losses, elapsed_cpu)
+                          elapsed, start, losses, elapsed_cpu, load_seconds=began - entered,
+                          save_seconds=time.perf_counter() - ended)
