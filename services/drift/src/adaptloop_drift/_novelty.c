@@ -166,6 +166,29 @@ check_args(Py_buffer *buf, unsigned long long mask, Py_ssize_t max_tokens)
     return 0;
 }
 
+/* The arguments of novelty and mark: an ASCII prompt, a bitset, its mask, the token limit. */
+typedef struct {
+    Py_buffer bits;
+    unsigned long long mask;
+    Py_ssize_t max_tokens;
+    const unsigned char *text;
+    Py_ssize_t len;
+} bitset_call;
+
+/* -1: an error is set; 0: the prompt is not ASCII; 1: ready, and the caller releases call->bits. */
+static int
+parse_bitset_call(PyObject *args, const char *format, bitset_call *call)
+{
+    PyObject *prompt;
+    if (!PyArg_ParseTuple(args, format, &prompt, &call->bits, &call->mask, &call->max_tokens))
+        return -1;
+    call->text = ascii_text(prompt, &call->len);
+    int ready = call->text == NULL ? 0 : check_args(&call->bits, call->mask, call->max_tokens) < 0 ? -1 : 1;
+    if (ready < 1)
+        PyBuffer_Release(&call->bits);
+    return ready;
+}
+
 PyDoc_STRVAR(novelty_doc,
 "novelty(prompt, bitset, mask, max_tokens) -> float | None\n\n"
 "Share of the prompt's n-gram hashes whose bit (hash & mask) is unset in bitset; 0.0 for a prompt\n"
@@ -174,25 +197,16 @@ PyDoc_STRVAR(novelty_doc,
 static PyObject *
 novelty(PyObject *self, PyObject *args)
 {
-    PyObject *prompt;
-    Py_buffer bits;
-    unsigned long long mask;
-    Py_ssize_t max_tokens;
-    if (!PyArg_ParseTuple(args, "Oy*Kn:novelty", &prompt, &bits, &mask, &max_tokens))
-        return NULL;
-    Py_ssize_t len;
-    const unsigned char *text = ascii_text(prompt, &len);
-    if (text == NULL) {
-        PyBuffer_Release(&bits);
+    bitset_call call;
+    int ready = parse_bitset_call(args, "Oy*Kn:novelty", &call);
+    if (ready < 1) {
+        if (ready < 0)
+            return NULL;
         Py_RETURN_NONE;
     }
-    if (check_args(&bits, mask, max_tokens) < 0) {
-        PyBuffer_Release(&bits);
-        return NULL;
-    }
-    count_arg a = {bits.buf, mask, 0};
-    Py_ssize_t total = each_feature(text, len, max_tokens, count_unseen, &a);
-    PyBuffer_Release(&bits);
+    count_arg a = {call.bits.buf, call.mask, 0};
+    Py_ssize_t total = each_feature(call.text, call.len, call.max_tokens, count_unseen, &a);
+    PyBuffer_Release(&call.bits);
     return PyFloat_FromDouble(total ? (double)a.unseen / (double)total : 0.0);
 }
 
@@ -204,25 +218,16 @@ PyDoc_STRVAR(mark_doc,
 static PyObject *
 mark(PyObject *self, PyObject *args)
 {
-    PyObject *prompt;
-    Py_buffer bits;
-    unsigned long long mask;
-    Py_ssize_t max_tokens;
-    if (!PyArg_ParseTuple(args, "Ow*Kn:mark", &prompt, &bits, &mask, &max_tokens))
-        return NULL;
-    Py_ssize_t len;
-    const unsigned char *text = ascii_text(prompt, &len);
-    if (text == NULL) {
-        PyBuffer_Release(&bits);
+    bitset_call call;
+    int ready = parse_bitset_call(args, "Ow*Kn:mark", &call);
+    if (ready < 1) {
+        if (ready < 0)
+            return NULL;
         Py_RETURN_FALSE;
     }
-    if (check_args(&bits, mask, max_tokens) < 0) {
-        PyBuffer_Release(&bits);
-        return NULL;
-    }
-    mark_arg a = {bits.buf, mask};
-    each_feature(text, len, max_tokens, mark_seen, &a);
-    PyBuffer_Release(&bits);
+    mark_arg a = {call.bits.buf, call.mask};
+    each_feature(call.text, call.len, call.max_tokens, mark_seen, &a);
+    PyBuffer_Release(&call.bits);
     Py_RETURN_TRUE;
 }
 
@@ -263,7 +268,7 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_novelty",
-    "Input novelty of ASCII prompts in C (see adaptloop_drift.novelty).", -1, methods,
+    "Input novelty of ASCII prompts in C (see adaptloop_drift.novelty).", -1, methods, NULL, NULL, NULL, NULL,
 };
 
 PyMODINIT_FUNC
