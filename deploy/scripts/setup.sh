@@ -28,9 +28,9 @@ quiet_pip() {
 for env in stream model; do
   dir="var/venv/$env"
   lock_fp=$(sha256sum "deploy/requirements/$env.lock" | cut -d' ' -f1)
-  # The packages' build files and the drift service's C extension: a change to either reinstalls them.
-  local_fp=$(cat libs/*/pyproject.toml services/*/pyproject.toml services/drift/setup.py \
-    services/drift/src/adaptloop_drift/_novelty.c | sha256sum | cut -d' ' -f1)
+  # The packages' build files and the services' C sources: a change to either reinstalls them.
+  local_fp=$(cat libs/*/pyproject.toml services/*/pyproject.toml services/*/setup.py services/*/src/*/*.c \
+    | sha256sum | cut -d' ' -f1)
   if [ -f "$dir/.lock-fingerprint" ] && [ "$(cat "$dir/.lock-fingerprint")" = "$lock_fp" ]; then
     echo "setup: $env environment: locked dependencies up to date"
   else
