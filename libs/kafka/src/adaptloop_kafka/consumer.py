@@ -29,7 +29,7 @@ from adaptloop_kafka.clients import BrokerTarget
 from adaptloop_kafka.connection import KafkaConnection
 from adaptloop_kafka.dlq import DeadLetters, SourceRecord
 from adaptloop_kafka.producer import EventProducer
-from adaptloop_kafka.tracing import context_from_headers
+from adaptloop_kafka.tracing import ReceivedHeaders, context_from_headers, received_headers
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ class ConsumedEvent:
     event: Event
     partition: int
     offset: int
-    headers: list[tuple[str, bytes]]
+    headers: ReceivedHeaders
     trace_context: Context
 
 
@@ -153,7 +153,7 @@ class EventConsumer:
     def handle_message(self, msg: Message, handler: Handler) -> None:
         topic = msg.topic() or ""
         base = self.topics.base_of(topic)
-        headers = list(msg.headers() or [])
+        headers = received_headers(msg)
         ctx = context_from_headers(headers)
         try:
             event = decode_for_topic(base, msg.value())

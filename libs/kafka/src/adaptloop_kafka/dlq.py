@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any
 
 from adaptloop_contracts import TopicNames
 from adaptloop_contracts.topics import DLQ_SUFFIX
@@ -17,6 +16,7 @@ from confluent_kafka import KafkaError, Message
 from prometheus_client import Counter
 
 from adaptloop_kafka.producer import EventProducer, PublishError
+from adaptloop_kafka.tracing import ReceivedHeaders, received_headers
 
 DLQ_HEADERS = (
     "adaptloop-dlq-source-topic",
@@ -51,12 +51,12 @@ class SourceRecord:
     offset: int
     key: bytes | None
     value: bytes | None
-    headers: list[tuple[str, Any]]
+    headers: ReceivedHeaders
 
     @classmethod
     def of(cls, msg: Message) -> SourceRecord:
-        headers: list[tuple[str, Any]] = list(msg.headers() or [])  # type: ignore[arg-type]
-        return cls(msg.topic() or "", msg.partition() or 0, msg.offset() or 0, msg.key(), msg.value(), headers)
+        return cls(msg.topic() or "", msg.partition() or 0, msg.offset() or 0, msg.key(), msg.value(),
+                   received_headers(msg))
 
 
 class DeadLetters:

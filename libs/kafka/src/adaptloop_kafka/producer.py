@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from adaptloop_contracts import Event, TopicNames
@@ -52,7 +52,7 @@ class EventProducer:
         event: Event,
         *,
         key: str | None = None,
-        headers: list[tuple[str, bytes]] | None = None,
+        headers: Sequence[tuple[str, bytes | None]] | None = None,
         on_delivery: DeliveryCallback | None = None,
     ) -> None:
         """Queue one event; the key defaults to the event's model so one model's events stay in order."""
@@ -70,7 +70,7 @@ class EventProducer:
         value: bytes | None,
         *,
         key: bytes | None,
-        headers: list[tuple[str, bytes]] | None,
+        headers: Sequence[tuple[str, bytes | None]] | None,
         on_delivery: DeliveryCallback | None = None,
     ) -> None:
         def _delivered(err: KafkaError | None, msg: Message) -> None:
@@ -78,9 +78,11 @@ class EventProducer:
             if on_delivery is not None:
                 on_delivery(err, msg)
 
+        # A list of the type confluent-kafka's stubs name (a list is invariant: ours would not pass as theirs).
+        wire: list[tuple[str, str | bytes | None]] | None = None if headers is None else list(headers)
         while True:
             try:
-                self._producer.produce(topic, value=value, key=key, headers=headers, on_delivery=_delivered)
+                self._producer.produce(topic, value=value, key=key, headers=wire, on_delivery=_delivered)
                 break
             except BufferError:
                 self._producer.poll(0.05)
@@ -93,7 +95,7 @@ class EventProducer:
         *,
         key: str | None = None,
         timeout_s: float = 30.0,
-        headers: list[tuple[str, bytes]] | None = None,
+        headers: Sequence[tuple[str, bytes | None]] | None = None,
     ) -> None:
         errors: list[KafkaError] = []
         done = threading.Event()

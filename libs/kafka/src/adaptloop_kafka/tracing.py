@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
+from confluent_kafka import Message
 from opentelemetry import propagate
 from opentelemetry.context import Context
 
 Headers = list[tuple[str, bytes]]
+"""Headers as this library writes them."""
+ReceivedHeaders = list[tuple[str, bytes | None]]
+"""Headers as a consumed message carries them (a header may have no value)."""
+
+
+def received_headers(msg: Message) -> ReceivedHeaders:
+    """A consumed message's headers, as a new list (empty when it has none).
+
+    librdkafka hands them over as (name, value-or-None) tuples; confluent-kafka's type stubs declare
+    them only as sequences of `str | bytes | None`, hence the cast.
+    """
+    return cast(ReceivedHeaders, list(msg.headers() or []))
 
 
 def trace_headers(context: Context | None = None) -> Headers:
