@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import random
 import time
 import uuid
@@ -11,13 +12,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import safetensors.torch
+import torch
 from adaptloop_contracts import RetrainRequested
+from adaptloop_contracts.registry_requests import EvaluationSpec, VersionSpec
 from adaptloop_scenarios.corpus import generate_pairs
+from adaptloop_trainer.infra.registry_client import RegistryClient
 from adaptloop_trainer.snapshot import parse_snapshot
 from adaptloop_trainer.training_config import resolve_training_config
 from adaptloop_trainer.training_loop import train_lora
 from confluent_kafka import Consumer, TopicPartition
-from trainer_stack import JOB_TIMEOUT_S, STACK_START_TIMEOUT_S, TRAINING_CONFIG, Stack, wait_until
+from trainer_stack import JOB_TIMEOUT_S, STACK_START_TIMEOUT_S, TOKENS, TRAINING_CONFIG, Stack, wait_until
 
 # Waits beyond the global timeout: the first test pays the stack and the module's training job,
 # and a test that trains again waits for its own job too.
@@ -168,3 +173,26 @@ def test_a_running_job_can_be_cancelled(stack: Stack) -> None:
     job = wait_until(lambda: (j := stack.job(job_id))["state"] == "cancelled" and j, timeout_s=120, what="cancel")
     assert "cancelled at step" in job["error"]
     assert stack.versions(adapter) == []
+
+
+def test_the_registry_client_registers_a_version_spec_with_metrics_that_are_not_finite(stack: Stack) -> None:
+    """A run whose loss diverged reports NaN and infinity: they are recorded as null, not a failed registration."""
+    adapter = f"spec-{uuid.uuid4().hex[:6]}"
+    stack.create_adapter(adapter, "tiny-llama", TRAINING_CONFIG)
+    assert stack.registry is not None
+    client = RegistryClient(stack.registry.url, TOKENS["trainer"], timeout_s=30)
+    try:
+        tensors = {"base_model.model.lm_head.lora_A.weight": torch.zeros(2, 4)}
+        weights = client.upload_artifact(safetensors.torch.save(tensors), "adapter_model.safetensors")
+        config = client.upload_artifact(b'{"r": 8}', "adapter_config.json")
+        spec = VersionSpec(weights_sha256=weights.sha256, config_sha256=config.sha256, base_model="tiny-llama",
+                           metrics={"train_loss": math.nan, "heldout_loss": math.inf, "steps": 3},
+                           evaluation=EvaluationSpec(passed=False, metrics={"candidate_loss": math.nan}),
+                           request_id=str(uuid.uuid4()))
+        registered = client.register_version(adapter, spec)
+    finally:
+        client.close()
+    [version] = stack.versions(adapter)
+    assert version["version"] == registered.version and version["request_id"] == spec.request_id
+    assert version["metrics"] == {"train_loss": None, "heldout_loss": None, "steps": 3}
+    assert version["evaluation"]["passed"] is False and version["evaluation"]["metrics"] == {"candidate_loss": None}

@@ -19,6 +19,7 @@ from adaptloop_contracts.registry_answers import (
     Registration,
     VersionRecord,
 )
+from adaptloop_contracts.registry_requests import VersionSpec
 from adaptloop_trainer.jobs import Job, job_kind_of
 from adaptloop_trainer.snapshot import Example
 
@@ -157,10 +158,11 @@ class FakeRegistry:
     def eval_suites(self, name: str) -> list[EvalSuiteRecord]:
         return list(self.suites.get(name, []))
 
-    def register_version(self, name: str, body: dict[str, Any]) -> Registration:
+    def register_version(self, name: str, spec: VersionSpec) -> Registration:
+        body = spec.model_dump(mode="json")
         versions = self.registered.setdefault(name, [])
         for existing in versions:
-            if existing.request_id == body["request_id"] and isinstance(existing, Registration):
+            if existing.request_id == spec.request_id and isinstance(existing, Registration):
                 return existing
         record = Registration.model_validate({**_version_fields(name, len(versions) + 1, body),
                                               "aliases": {}, "moves": []})

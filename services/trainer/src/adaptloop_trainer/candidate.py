@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from adaptloop_contracts.registry_requests import EvaluationSpec, VersionSpec
+
 from adaptloop_trainer.candidate_evaluation import AdapterFiles, Baseline, evaluate_candidate
 from adaptloop_trainer.evaluation import GateResult
 from adaptloop_trainer.ports import Registry
@@ -105,20 +107,21 @@ def train_evaluate_register(
     if lineage is not None:
         metrics.update(training_mode=lineage.get("mode"), fallback_reason=lineage.get("fallback_reason"),
                        lineage=lineage)
-    body = {
-        "weights_sha256": weights.sha256,
-        "config_sha256": config_art.sha256,
-        "base_model": base_model,
-        "dataset_snapshot_id": snapshot.snapshot_id,
-        "dataset_sha256": snapshot.sha256,
-        "training_config": config.model_dump(mode="json"),
-        "seed": config.seed,
-        "code_revision": params.code_revision,
-        "parent_version": parent_version,
-        "metrics": metrics,
-        "evaluation": {"passed": gate.passed, "metrics": gate.metrics, "verdict": gate.verdict},
-        "request_id": str(request_id),
-    }
-    answer = registry.register_version(adapter_name, body)
+    # The registry's own request model: a body it would refuse fails here, naming the field, before any call.
+    spec = VersionSpec(
+        weights_sha256=weights.sha256,
+        config_sha256=config_art.sha256,
+        base_model=base_model,
+        dataset_snapshot_id=snapshot.snapshot_id,
+        dataset_sha256=snapshot.sha256,
+        training_config=config.model_dump(mode="json"),
+        seed=config.seed,
+        code_revision=params.code_revision,
+        parent_version=parent_version,
+        metrics=metrics,
+        evaluation=EvaluationSpec(passed=gate.passed, metrics=gate.metrics, verdict=gate.verdict),
+        request_id=str(request_id),
+    )
+    answer = registry.register_version(adapter_name, spec)
     timings["registration_s"] = time.perf_counter() - started
     return CandidateResult(answer.version, answer.status, gate, trained, timings)

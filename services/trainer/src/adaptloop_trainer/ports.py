@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from adaptloop_contracts import RetrainRequested, TrainingEvent
 from adaptloop_contracts.eval_suites import EvalSuiteRecord
@@ -16,6 +16,7 @@ from adaptloop_contracts.registry_answers import (
     Registration,
     VersionRecord,
 )
+from adaptloop_contracts.registry_requests import VersionSpec
 
 
 class Registry(Protocol):
@@ -35,7 +36,7 @@ class Registry(Protocol):
 
     def download_artifact(self, sha256: str) -> bytes: ...
 
-    def register_version(self, name: str, body: dict[str, Any]) -> Registration: ...
+    def register_version(self, name: str, spec: VersionSpec) -> Registration: ...
 
     def eval_suites(self, name: str) -> list[EvalSuiteRecord]: ...
 

@@ -14,6 +14,7 @@ from adaptloop_contracts.registry_answers import (
     Registration,
     VersionRecord,
 )
+from adaptloop_contracts.registry_requests import VersionSpec
 from pydantic import BaseModel, TypeAdapter
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
@@ -100,8 +101,9 @@ class RegistryClient:
         return response.content
 
     @_transient
-    def register_version(self, name: str, body: dict[str, Any]) -> Registration:
-        response = self._http.post(f"/v1/adapters/{name}/versions", json=body)
+    def register_version(self, name: str, spec: VersionSpec) -> Registration:
+        response = self._http.post(f"/v1/adapters/{name}/versions", content=spec.model_dump_json(),
+                                   headers={"Content-Type": "application/json"})
         return Registration.model_validate(self._check(response, f"POST version of {name}").json())
 
 
