@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -109,3 +110,44 @@ def test_a_finished_jobs_event_carries_its_phase_timings_but_no_bulky_metrics() 
     assert "behaviour_samples" not in event
     assert event["timings"] == {"prepare_s": 0.6, "train_loop_s": 35.2, "evaluation_s": 4.2, "registration_s": 0.1}
     assert event["heldout_token_loss"] == 0.43 and event["baseline"] == "production v1"
+
+
+def _runner_with_warm_up(tmp_path: Path, warm_up):  # type: ignore[no-untyped-def]
+    store, registry = InMemoryJobStore(), FakeRegistry()
+    runner = JobRunner(store=store, registry=registry, examples=FakeExamples(), events=RecordedEvents(),
+                       params=TrainerParams(models_dir=tmp_path, work_dir=tmp_path / "work"), warm_up=warm_up)
+    return store, runner
+
+
+def test_the_job_thread_warms_up_before_it_takes_a_job(tmp_path: Path) -> None:
+    seen: list[tuple[str, TrainingState | None]] = []
+    job_id: list[uuid.UUID] = []
+
+    def warm_up() -> float:
+        job = store.get(job_id[0])
+        seen.append((threading.current_thread().name, job.state if job else None))
+        return 0.0
+
+    store, runner = _runner_with_warm_up(tmp_path, warm_up)
+    request = _request("nobody")
+    job_id.append(accept_request(request, None, store=store, runner=runner).job_id)  # queued before the thread runs
+    runner.start()
+    try:
+        job = _run(store, runner, request)  # the same request: the same job, waited for until final
+    finally:
+        runner.stop()
+    assert job.job_id == job_id[0] and job.state == TrainingState.REJECTED
+    assert seen == [("trainer-jobs", TrainingState.QUEUED)]
+
+
+def test_a_failed_warm_up_does_not_stop_the_jobs(tmp_path: Path) -> None:
+    def warm_up() -> float:
+        raise ImportError("no torch here")
+
+    store, runner = _runner_with_warm_up(tmp_path, warm_up)
+    runner.start()
+    try:
+        job = _run(store, runner, _request("nobody"))
+    finally:
+        runner.stop()
+    assert job.state == TrainingState.REJECTED and job.error == "unknown adapter 'nobody'"

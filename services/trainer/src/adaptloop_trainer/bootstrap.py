@@ -30,6 +30,7 @@ from adaptloop_trainer.infra.kafka import KafkaTrainingEvents, RetrainRequestCon
 from adaptloop_trainer.infra.registry_client import RegistryClient
 from adaptloop_trainer.job_runner import JobRunner
 from adaptloop_trainer.runtime import TrainerRuntime
+from adaptloop_trainer.torch_runtime import import_training_stack
 
 
 def code_revision(settings: Settings) -> str:
@@ -57,7 +58,8 @@ def build_runtime(settings: Settings) -> TrainerRuntime:
         judge=judge_answer,
     )
     examples = RedactedExamples(ingest, PrivacyPolicy(settings.privacy))
-    runner = JobRunner(store=store, registry=registry, examples=examples, events=events, params=params)
+    runner = JobRunner(store=store, registry=registry, examples=examples, events=events, params=params,
+                       warm_up=import_training_stack)
     consumer = RetrainRequestConsumer(
         settings.kafka, group_id=settings.consumer_group, topics=settings.topic_names, producer=producer,
         accept=lambda request, tp: handlers.accept_request(request, tp, store=store, runner=runner).job_id,

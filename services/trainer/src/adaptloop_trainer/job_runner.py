@@ -15,6 +15,7 @@ import shutil
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from adaptloop_common.database import is_database_unavailable, retry_while_unavailable, wait_for_database
@@ -39,9 +40,12 @@ TRAINING_SHARE = 0.9
 
 class JobRunner:
     def __init__(self, *, store: JobStore, registry: Registry, examples: ExampleSource, events: TrainingEvents,
-                 params: TrainerParams, max_attempts: int = 3) -> None:
+                 params: TrainerParams, max_attempts: int = 3, warm_up: Callable[[], float] | None = None) -> None:
+        """`warm_up` runs first in the job thread (jobs queue meanwhile): the service imports its training
+        stack there, so that no job pays for it; it returns the seconds it took."""
         self._store, self._registry, self._examples, self._events = store, registry, examples, events
         self._params, self._max_attempts = params, max_attempts
+        self._warm_up = warm_up
         self._queue: queue.Queue[uuid.UUID | None] = queue.Queue()
         self._pending: set[uuid.UUID] = set()
         self._cancel: dict[uuid.UUID, threading.Event] = {}
@@ -89,6 +93,11 @@ class JobRunner:
         return job
 
     def _loop(self) -> None:
+        if self._warm_up is not None:
+            try:
+                log.info("training stack imported in %.1f s", self._warm_up())
+            except Exception:  # not fatal: a job imports what it needs itself and fails with the reason
+                log.exception("warming up the job thread failed")
         while True:
             job_id = self._queue.get()
             if job_id is None:

@@ -254,11 +254,11 @@ def train_lora(
     `init_adapter` warm-starts from a parent's weights (same rank, alpha and target modules as
     `config`) instead of a fresh LoRA; the optimiser and schedule start afresh either way.
     """
+    entered = time.perf_counter()  # before the imports: a job that has to import them counts it in `load_seconds`
     import torch
     from peft import get_peft_model, set_peft_model_state_dict
     from peft.utils import get_peft_model_state_dict
 
-    entered = time.perf_counter()
     with deterministic(config.seed, threads, fill_uninitialized_memory=False):
         model, tokenizer = load_base(base_dir)
         pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
