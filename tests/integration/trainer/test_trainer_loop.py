@@ -176,7 +176,7 @@ def test_a_running_job_can_be_cancelled(stack: Stack) -> None:
 
 
 def test_the_registry_client_registers_a_version_spec_with_metrics_that_are_not_finite(stack: Stack) -> None:
-    """A run whose loss diverged reports NaN and infinity: they are recorded as null, not a failed registration."""
+    """A loss over no tokens is NaN (and a metric may be infinite): recorded as null, not a failed registration."""
     adapter = f"spec-{uuid.uuid4().hex[:6]}"
     stack.create_adapter(adapter, "tiny-llama", TRAINING_CONFIG)
     assert stack.registry is not None
